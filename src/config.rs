@@ -1,0 +1,455 @@
+//! The command line (clap derive, each flag with a `PYRITE_*` environment twin) and its
+//! validation into [`Config`], done once in the master before anything is bound or forked.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The Python X.Y that libpython was linked against at build time.
+pub const PYTHON_VERSION: &str = env!("PYRITE_PYTHON_VERSION");
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pyrite",
+    version,
+    about = "Serves static files and Python WSGI applications."
+)]
+pub struct Args {
+    /// The WSGI app as `module:callable` (callable defaults to `application`; `module:factory()`
+    /// calls a factory). Omit it to serve files only.
+    #[arg(env = "PYRITE_APP", value_name = "APP")]
+    pub app: Option<String>,
+
+    /// Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH (repeatable).
+    /// Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set.
+    #[arg(
+        short = 'b',
+        long = "bind",
+        env = "PYRITE_BIND",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub bind: Vec<String>,
+
+    /// Number of worker processes (default: the number of CPUs).
+    #[arg(short = 'w', long, env = "PYRITE_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Directory put first on sys.path (repeatable).
+    #[arg(
+        long,
+        env = "PYRITE_PYTHONPATH",
+        value_name = "DIR",
+        value_delimiter = ','
+    )]
+    pub pythonpath: Vec<PathBuf>,
+
+    /// Change to this directory before loading the app.
+    #[arg(long, env = "PYRITE_CHDIR", value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// Virtual environment whose packages the app imports (default: $VIRTUAL_ENV).
+    #[arg(long, env = "PYRITE_VENV", value_name = "DIR")]
+    pub venv: Option<PathBuf>,
+
+    /// Serve existing files under DIR; every other path goes to the app.
+    #[arg(long, env = "PYRITE_DOCROOT", value_name = "DIR")]
+    pub docroot: Option<PathBuf>,
+
+    /// Serve everything under PREFIX from DIR, or 404 (repeatable).
+    #[arg(
+        long = "static",
+        env = "PYRITE_STATIC",
+        value_name = "PREFIX=DIR",
+        value_delimiter = ','
+    )]
+    pub statics: Vec<String>,
+
+    /// Only paths ending in SUFFIX (e.g. `.py`) go to the app; the rest are files or 404.
+    #[arg(long, env = "PYRITE_APP_SUFFIX", value_name = "SUFFIX")]
+    pub app_suffix: Option<String>,
+
+    /// Seconds in-flight requests get to finish on a graceful stop before workers are killed.
+    #[arg(
+        long,
+        env = "PYRITE_GRACEFUL_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
+    pub graceful_timeout: u64,
+
+    /// Largest request body accepted, in bytes; larger → 413 (0 = no limit).
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_BODY",
+        value_name = "BYTES",
+        default_value_t = 0
+    )]
+    pub limit_request_body: u64,
+
+    /// Log filter for stderr: error, warn, info, debug, trace.
+    #[arg(
+        long,
+        env = "PYRITE_LOG_LEVEL",
+        value_name = "LEVEL",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+/// A listening address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for BindAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BindAddr::Tcp(addr) => write!(f, "{addr}"),
+            BindAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// `module:callable`, split and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSpec {
+    pub module: String,
+    /// Attribute path inside the module (`application`, `app.wsgi_app`).
+    pub attr: String,
+    /// `module:factory()`: call the attribute to obtain the app.
+    pub factory: bool,
+}
+
+impl std::fmt::Display for AppSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let call = if self.factory { "()" } else { "" };
+        write!(f, "{}:{}{}", self.module, self.attr, call)
+    }
+}
+
+/// `--static PREFIX=DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMount {
+    /// Always starts and ends with `/`.
+    pub prefix: String,
+    pub dir: PathBuf,
+}
+
+/// How request paths are split between files and the app (DESIGN.md "Routing").
+#[derive(Debug, Clone, Default)]
+pub struct Mounts {
+    pub docroot: Option<PathBuf>,
+    pub statics: Vec<StaticMount>,
+    pub app_suffix: Option<String>,
+}
+
+/// The validated configuration shared by the master and (after fork) the workers.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app: Option<AppSpec>,
+    pub binds: Vec<BindAddr>,
+    pub workers: usize,
+    pub pythonpath: Vec<PathBuf>,
+    pub chdir: Option<PathBuf>,
+    pub venv: Option<PathBuf>,
+    pub mounts: Mounts,
+    pub graceful_timeout: Duration,
+    /// `None` means unlimited.
+    pub limit_request_body: Option<u64>,
+    pub log_level: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--bind '{0}': {1}")]
+    Bind(String, String),
+    #[error("APP '{0}': expected module:callable (e.g. myapp.wsgi:application)")]
+    App(String),
+    #[error("--workers must be at least 1")]
+    Workers,
+    #[error("{flag} '{path}': {why}")]
+    Path {
+        flag: &'static str,
+        path: String,
+        why: String,
+    },
+    #[error("--static '{0}': expected PREFIX=DIR with PREFIX starting with '/'")]
+    Static(String),
+    #[error("--app-suffix '{0}': must not be empty")]
+    AppSuffix(String),
+    #[error("--venv '{path}': {why}")]
+    Venv { path: String, why: String },
+    #[error("--log-level '{0}': not a log filter")]
+    LogLevel(String),
+    #[error("nothing to serve: give an APP, --docroot or --static")]
+    NothingToServe,
+}
+
+impl Config {
+    /// Validates parsed arguments; every error names the flag it comes from.
+    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+        let app = args.app.as_deref().map(parse_app).transpose()?;
+        let binds = if args.bind.is_empty() {
+            let default = match std::env::var("PORT") {
+                Ok(port) if !port.is_empty() => format!("0.0.0.0:{port}"),
+                _ => "127.0.0.1:8888".to_owned(),
+            };
+            vec![parse_bind(&default)?]
+        } else {
+            args.bind
+                .iter()
+                .map(|b| parse_bind(b))
+                .collect::<Result<_, _>>()?
+        };
+        let workers = match args.workers {
+            Some(0) => return Err(ConfigError::Workers),
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        };
+        let pythonpath = args
+            .pythonpath
+            .iter()
+            .map(|p| existing_dir("--pythonpath", p))
+            .collect::<Result<_, _>>()?;
+        let chdir = args
+            .chdir
+            .as_deref()
+            .map(|p| existing_dir("--chdir", p))
+            .transpose()?;
+        let docroot = args
+            .docroot
+            .as_deref()
+            .map(|p| existing_dir("--docroot", p))
+            .transpose()?;
+        let statics = args
+            .statics
+            .iter()
+            .map(|s| parse_static(s))
+            .collect::<Result<_, _>>()?;
+        if let Some(suffix) = &args.app_suffix {
+            if suffix.is_empty() {
+                return Err(ConfigError::AppSuffix(suffix.clone()));
+            }
+        }
+        let venv = match args.venv {
+            Some(dir) => Some(dir),
+            None => std::env::var_os("VIRTUAL_ENV")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        };
+        let venv = venv.as_deref().map(check_venv).transpose()?;
+        if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
+            return Err(ConfigError::LogLevel(args.log_level));
+        }
+        let mounts = Mounts {
+            docroot,
+            statics,
+            app_suffix: args.app_suffix,
+        };
+        if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
+            return Err(ConfigError::NothingToServe);
+        }
+        Ok(Config {
+            app,
+            binds,
+            workers,
+            pythonpath,
+            chdir,
+            venv,
+            mounts,
+            graceful_timeout: Duration::from_secs(args.graceful_timeout),
+            limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
+            log_level: args.log_level,
+        })
+    }
+}
+
+fn parse_app(raw: &str) -> Result<AppSpec, ConfigError> {
+    let err = || ConfigError::App(raw.to_owned());
+    let (module, attr) = match raw.split_once(':') {
+        Some((m, a)) => (m, a),
+        None => (raw, "application"),
+    };
+    let (attr, factory) = match attr.strip_suffix("()") {
+        Some(name) => (name, true),
+        None => (attr, false),
+    };
+    let dotted_ok = |s: &str| !s.is_empty() && s.split('.').all(is_identifier);
+    if !dotted_ok(module) || !dotted_ok(attr) {
+        return Err(err());
+    }
+    Ok(AppSpec {
+        module: module.to_owned(),
+        attr: attr.to_owned(),
+        factory,
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+fn parse_bind(raw: &str) -> Result<BindAddr, ConfigError> {
+    let err = |why: &str| ConfigError::Bind(raw.to_owned(), why.to_owned());
+    if let Some(path) = raw.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err(err("empty socket path"));
+        }
+        return Ok(BindAddr::Unix(PathBuf::from(path)));
+    }
+    let (_, port) = raw
+        .rsplit_once(':')
+        .ok_or_else(|| err("expected HOST:PORT or unix:PATH"))?;
+    if port.parse::<u16>().is_err() {
+        return Err(err("the port must be a number from 0 to 65535"));
+    }
+    if let Ok(addr) = raw.parse::<SocketAddr>() {
+        return Ok(BindAddr::Tcp(addr));
+    }
+    let mut addrs = raw.to_socket_addrs().map_err(|e| err(&e.to_string()))?;
+    addrs
+        .next()
+        .map(BindAddr::Tcp)
+        .ok_or_else(|| err("the host resolves to no address"))
+}
+
+fn parse_static(raw: &str) -> Result<StaticMount, ConfigError> {
+    let (prefix, dir) = raw
+        .split_once('=')
+        .ok_or_else(|| ConfigError::Static(raw.to_owned()))?;
+    if !prefix.starts_with('/') || dir.is_empty() {
+        return Err(ConfigError::Static(raw.to_owned()));
+    }
+    let dir = existing_dir("--static", Path::new(dir))?;
+    let mut prefix = prefix.to_owned();
+    if !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    Ok(StaticMount { prefix, dir })
+}
+
+/// Resolves a directory flag against the starting directory, so `--chdir` cannot change what
+/// it names.
+fn existing_dir(flag: &'static str, path: &Path) -> Result<PathBuf, ConfigError> {
+    let err = |why: String| ConfigError::Path {
+        flag,
+        path: path.display().to_string(),
+        why,
+    };
+    let canonical = path.canonicalize().map_err(|e| err(e.to_string()))?;
+    if !canonical.is_dir() {
+        return Err(err("not a directory".to_owned()));
+    }
+    Ok(canonical)
+}
+
+/// A venv must hold a `pyvenv.cfg` naming the same Python X.Y that pyrite links, and a
+/// `bin/python` that becomes `sys.executable`.
+fn check_venv(dir: &Path) -> Result<PathBuf, ConfigError> {
+    let err = |why: String| ConfigError::Venv {
+        path: dir.display().to_string(),
+        why,
+    };
+    let dir = dir.canonicalize().map_err(|e| err(e.to_string()))?;
+    let cfg = std::fs::read_to_string(dir.join("pyvenv.cfg"))
+        .map_err(|e| err(format!("cannot read pyvenv.cfg: {e}")))?;
+    let version =
+        venv_version(&cfg).ok_or_else(|| err("pyvenv.cfg names no Python version".into()))?;
+    if version != PYTHON_VERSION {
+        return Err(err(format!(
+            "the venv is for Python {version}, but pyrite is built with Python {PYTHON_VERSION}"
+        )));
+    }
+    if !dir.join("bin/python").exists() {
+        return Err(err("bin/python is missing".into()));
+    }
+    Ok(dir)
+}
+
+/// The X.Y of `version = X.Y.Z` (or `version_info`) in a pyvenv.cfg.
+fn venv_version(cfg: &str) -> Option<String> {
+    cfg.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        if !matches!(key.trim(), "version" | "version_info") {
+            return None;
+        }
+        let mut parts = value.trim().split('.');
+        Some(format!("{}.{}", parts.next()?, parts.next()?))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_specs() {
+        let spec = parse_app("pkg.mod:app").unwrap();
+        assert_eq!(
+            (spec.module.as_str(), spec.attr.as_str(), spec.factory),
+            ("pkg.mod", "app", false)
+        );
+        let spec = parse_app("mod").unwrap();
+        assert_eq!(spec.attr, "application");
+        assert!(parse_app("mod:create_app()").unwrap().factory);
+        for bad in [
+            "",
+            ":app",
+            "mod:",
+            "1mod:app",
+            "mod:app-x",
+            "a..b:c",
+            "mod:a b",
+        ] {
+            assert!(parse_app(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn binds() {
+        assert_eq!(
+            parse_bind("127.0.0.1:80").unwrap(),
+            BindAddr::Tcp("127.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(
+            parse_bind("[::1]:0").unwrap(),
+            BindAddr::Tcp("[::1]:0".parse().unwrap())
+        );
+        assert_eq!(
+            parse_bind("unix:/tmp/s").unwrap(),
+            BindAddr::Unix("/tmp/s".into())
+        );
+        for bad in ["127.0.0.1", "127.0.0.1:99999", "unix:", "host:port"] {
+            assert!(parse_bind(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn venv_versions() {
+        assert_eq!(
+            venv_version("home = /x\nversion = 3.11.7\n").as_deref(),
+            Some("3.11")
+        );
+        assert_eq!(
+            venv_version("version_info = 3.12.1.final.0").as_deref(),
+            Some("3.12")
+        );
+        assert_eq!(venv_version("home = /x"), None);
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("_a1"));
+        assert!(!is_identifier("1a"));
+        assert!(!is_identifier(""));
+    }
+}

@@ -1,0 +1,135 @@
+//! The one response body type every route produces: a buffer, a file read in blocks, or a WSGI
+//! iterable pulled one item at a time. hyper polls it only when the socket can take more, which
+//! is what gives a streamed response its backpressure. When the body is dropped — finished,
+//! aborted or never polled (HEAD) — the request's access-log line is written.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+
+use crate::static_files::FileStream;
+use crate::wsgi::WsgiBody;
+
+/// Why a response body stopped early; hyper then aborts the connection instead of ending the
+/// message cleanly.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+pub struct Body {
+    kind: Kind,
+    log: Option<AccessLog>,
+}
+
+enum Kind {
+    Empty,
+    Full(Option<Bytes>),
+    File(FileStream),
+    Wsgi(Box<WsgiBody>),
+}
+
+/// What the access-log line needs, filled in by the service once the status is known.
+pub struct AccessLog {
+    pub peer: String,
+    pub request_line: String,
+    pub status: u16,
+    pub started: Instant,
+    pub bytes: u64,
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        crate::logging::access(
+            &self.peer,
+            &self.request_line,
+            self.status,
+            self.bytes,
+            self.started.elapsed(),
+        );
+    }
+}
+
+impl Body {
+    pub fn empty() -> Body {
+        Body {
+            kind: Kind::Empty,
+            log: None,
+        }
+    }
+
+    pub fn full(data: impl Into<Bytes>) -> Body {
+        let data = data.into();
+        let kind = if data.is_empty() {
+            Kind::Empty
+        } else {
+            Kind::Full(Some(data))
+        };
+        Body { kind, log: None }
+    }
+
+    pub fn file(stream: FileStream) -> Body {
+        Body {
+            kind: Kind::File(stream),
+            log: None,
+        }
+    }
+
+    pub fn wsgi(body: WsgiBody) -> Body {
+        Body {
+            kind: Kind::Wsgi(Box::new(body)),
+            log: None,
+        }
+    }
+
+    pub fn set_log(&mut self, log: AccessLog) {
+        self.log = Some(log);
+    }
+
+    fn count(&mut self, n: usize) {
+        if let Some(log) = &mut self.log {
+            log.bytes += n as u64;
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let next = match &mut this.kind {
+            Kind::Empty => None,
+            Kind::Full(data) => data.take().map(Ok),
+            Kind::File(stream) => stream.next_chunk().map(|r| r.map_err(BodyError::from)),
+            Kind::Wsgi(body) => body.next_chunk(),
+        };
+        if let Some(Ok(chunk)) = &next {
+            let n = chunk.len();
+            this.count(n);
+        }
+        Poll::Ready(next.map(|r| r.map(Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(data) => data.is_none(),
+            Kind::File(stream) => stream.is_done(),
+            Kind::Wsgi(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::File(stream) => SizeHint::with_exact(stream.remaining()),
+            Kind::Wsgi(_) => SizeHint::default(),
+        }
+    }
+}

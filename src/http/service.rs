@@ -1,0 +1,138 @@
+//! One request → one response: route it, then serve a file or call the app. Every response
+//! carries its access-log line, written when the body is done.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+
+use super::request_body::{self, BodyReadError};
+use super::{pages, AccessLog, Body};
+use crate::router::{Route, Router};
+use crate::static_files;
+use crate::wsgi::{Executor, RequestInfo};
+
+/// What every connection of a worker shares.
+pub struct Service {
+    pub router: Router,
+    pub executor: Option<Executor>,
+    pub limit_request_body: Option<u64>,
+}
+
+/// The two ends of one connection.
+pub struct ConnInfo {
+    pub peer: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+    /// How the peer appears in the access log.
+    pub label: String,
+}
+
+pub async fn handle(
+    req: Request<Incoming>,
+    service: Rc<Service>,
+    conn: Rc<ConnInfo>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let request_line = format!(
+        "{} {} {}",
+        req.method(),
+        req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
+        version_str(req.version())
+    );
+    let mut response = dispatch(req, &service, &conn).await;
+    let status = response.status().as_u16();
+    response.body_mut().set_log(AccessLog {
+        peer: conn.label.clone(),
+        request_line,
+        status,
+        started,
+        bytes: 0,
+    });
+    Ok(response)
+}
+
+fn version_str(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        _ => "HTTP/?",
+    }
+}
+
+async fn dispatch(req: Request<Incoming>, service: &Service, conn: &ConnInfo) -> Response<Body> {
+    let route = service.router.route(req.uri().path());
+    tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?route, "request");
+    match route {
+        Route::File {
+            root,
+            rel,
+            fallback_to_app,
+        } => {
+            let servable =
+                !fallback_to_app || req.method() == Method::GET || req.method() == Method::HEAD;
+            if let Some(file) = servable.then(|| static_files::resolve(root, rel)).flatten() {
+                return static_files::serve(req.method(), file);
+            }
+            if fallback_to_app {
+                call_app(req, service, conn).await
+            } else {
+                pages::error(StatusCode::NOT_FOUND)
+            }
+        }
+        Route::App => call_app(req, service, conn).await,
+        Route::NotFound => pages::error(StatusCode::NOT_FOUND),
+    }
+}
+
+async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) -> Response<Body> {
+    let Some(executor) = &service.executor else {
+        return pages::error(StatusCode::NOT_FOUND);
+    };
+    let (parts, incoming) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let (Some(limit), Some(len)) = (service.limit_request_body, declared) {
+        if len > limit {
+            return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+    }
+    let has_body = declared.is_some() || parts.headers.contains_key(TRANSFER_ENCODING);
+    let body = match request_body::read(incoming, service.limit_request_body).await {
+        Ok(body) => body,
+        Err(BodyReadError::TooLarge) => {
+            return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE))
+        }
+        Err(BodyReadError::Read(err)) => {
+            tracing::debug!(error = %err, "bad request body");
+            return closing(pages::error(StatusCode::BAD_REQUEST));
+        }
+        Err(err @ BodyReadError::Spool(_)) => {
+            tracing::error!(error = %err, "cannot store the request body");
+            return closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    };
+    let path = static_files::decode_path(parts.uri.path());
+    executor.call(RequestInfo {
+        parts: &parts,
+        path: &path,
+        peer: conn.peer,
+        local: conn.local,
+        body,
+        has_body,
+    })
+}
+
+/// Marks a response as the last on its connection (framing of what follows is in doubt).
+fn closing(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}

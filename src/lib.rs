@@ -1,0 +1,28 @@
+//! pyrite: a web server for static files and Python WSGI applications.
+//!
+//! ```text
+//! pyrite (master)    master.rs — pure Rust: config.rs → listener.rs (bind) → fork → supervise
+//!  ├── worker 1      worker.rs — wsgi::interpreter (CPython, import the app once), then a
+//!  └── worker N      current-thread tokio runtime: http::server (accept, graceful stop)
+//! ```
+//!
+//! The request path inside a worker:
+//!
+//! ```text
+//! TcpStream → hyper http1 → http::service → router ─┬→ static_files (no Python)
+//!                                                   └→ wsgi::executor → app(environ, start_response)
+//! ```
+//!
+//! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up).
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod listener;
+pub mod logging;
+pub mod master;
+pub mod router;
+pub mod static_files;
+pub mod sys;
+pub mod worker;
+pub mod wsgi;

@@ -1,0 +1,83 @@
+//! The raw CPython calls PyO3 does not wrap: interpreter start-up through `PyConfig`, so that
+//! `sys.executable` names a real Python (a venv's when one is used) and CPython installs no
+//! signal handlers (the master owns signals).
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use pyo3::ffi;
+
+/// Starts CPython in this process, then releases the GIL so PyO3 can attach per call.
+///
+/// `executable` becomes `sys.executable` and `sys.argv[0]`; CPython also derives its prefix
+/// from it, which is how a venv's `pyvenv.cfg` (beside or above it) is found.
+pub fn initialize(executable: &Path) -> Result<(), String> {
+    let exe = CString::new(executable.as_os_str().as_bytes())
+        .map_err(|_| "the interpreter path contains a NUL byte".to_owned())?;
+    // SAFETY: called once per process, before any other Python API, on the thread that will
+    // run Python. `config` is initialised by PyConfig_InitPythonConfig before any field is read
+    // or written, every string passed is a valid NUL-terminated C string that outlives the call,
+    // and the config is cleared exactly once.
+    unsafe {
+        if ffi::Py_IsInitialized() != 0 {
+            return Err("the interpreter is already initialised".to_owned());
+        }
+        let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
+        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let config: *mut ffi::PyConfig = config.as_mut_ptr();
+        (*config).install_signal_handlers = 0;
+        (*config).parse_argv = 0;
+        let program_name = std::ptr::addr_of_mut!((*config).program_name);
+        let mut result = check(ffi::PyConfig_SetBytesString(
+            config,
+            program_name,
+            exe.as_ptr(),
+        ));
+        if result.is_ok() {
+            let executable = std::ptr::addr_of_mut!((*config).executable);
+            result = check(ffi::PyConfig_SetBytesString(
+                config,
+                executable,
+                exe.as_ptr(),
+            ));
+        }
+        if result.is_ok() {
+            let mut argv = [exe.as_ptr()];
+            result = check(ffi::PyConfig_SetBytesArgv(config, 1, argv.as_mut_ptr()));
+        }
+        if result.is_ok() {
+            result = check(ffi::Py_InitializeFromConfig(config));
+        }
+        ffi::PyConfig_Clear(config);
+        result?;
+        // The GIL is held after initialisation; release it so that Python threads started by
+        // the app can run while this thread waits on sockets.
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
+}
+
+/// Turns a failed `PyStatus` into its message.
+///
+/// # Safety
+/// `status` must come straight from a CPython config call.
+unsafe fn check(status: ffi::PyStatus) -> Result<(), String> {
+    // SAFETY: `status` is a valid PyStatus returned by CPython (caller's contract); `err_msg`
+    // is either NULL or a static NUL-terminated string.
+    unsafe {
+        if ffi::PyStatus_Exception(status) == 0 {
+            return Ok(());
+        }
+        if status.err_msg.is_null() {
+            return Err(format!(
+                "interpreter start-up failed (exit code {})",
+                status.exitcode
+            ));
+        }
+        Err(std::ffi::CStr::from_ptr(status.err_msg)
+            .to_string_lossy()
+            .into_owned())
+    }
+}

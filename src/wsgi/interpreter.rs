@@ -1,0 +1,88 @@
+//! Starting CPython in a worker and importing the app named `module:callable`.
+
+use std::path::{Path, PathBuf};
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use super::{ffi, traceback, App, LoadError};
+use crate::config::{AppSpec, Config};
+
+/// The interpreter pyrite was built against; `sys.executable` when no venv is in use.
+const BUILD_PYTHON: &str = env!("PYRITE_PYTHON_EXECUTABLE");
+
+/// The real Python executable the worker's interpreter should report as `sys.executable`.
+fn executable(config: &Config) -> PathBuf {
+    match &config.venv {
+        Some(venv) => venv.join("bin/python"),
+        None => PathBuf::from(BUILD_PYTHON),
+    }
+}
+
+/// Starts Python, puts `--pythonpath` and the working directory first on `sys.path`, and
+/// imports the app once.
+pub fn load(config: &Config, spec: &AppSpec) -> Result<App, LoadError> {
+    ffi::initialize(&executable(config)).map_err(LoadError::Interpreter)?;
+    Python::attach(|py| {
+        let fail = |err: PyErr| LoadError::Import {
+            traceback: traceback(py, &err),
+            summary: summary(py, &err),
+        };
+        extend_sys_path(py, &config.pythonpath).map_err(fail)?;
+        let callable = import(py, spec).map_err(fail)?;
+        if !callable.is_callable() {
+            let kind = callable
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            return Err(LoadError::Import {
+                traceback: String::new(),
+                summary: format!("'{spec}' is not callable (it is a {kind})"),
+            });
+        }
+        Ok(App {
+            callable: callable.unbind(),
+            multiprocess: config.workers > 1,
+        })
+    })
+}
+
+fn extend_sys_path(py: Python<'_>, dirs: &[PathBuf]) -> PyResult<()> {
+    let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
+    for (i, dir) in dirs.iter().chain(std::iter::once(&cwd)).enumerate() {
+        sys_path.insert(i, dir.to_string_lossy().as_ref())?;
+    }
+    Ok(())
+}
+
+fn import<'py>(py: Python<'py>, spec: &AppSpec) -> PyResult<Bound<'py, PyAny>> {
+    let mut obj = py.import(spec.module.as_str())?.into_any();
+    for part in spec.attr.split('.') {
+        obj = obj.getattr(part)?;
+    }
+    if spec.factory {
+        obj = obj.call0()?;
+    }
+    Ok(obj)
+}
+
+/// `ExceptionType: message`, the last line of a traceback.
+fn summary(py: Python<'_>, err: &PyErr) -> String {
+    let kind = err
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    let value = err
+        .value(py)
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    if value.is_empty() {
+        kind
+    } else {
+        format!("{kind}: {value}")
+    }
+}

@@ -1,0 +1,47 @@
+//! The WSGI bridge (PEP 3333) — the only code that names PyO3. `interpreter` starts CPython and
+//! imports the app, `environ` builds the request dict, `input` is `wsgi.input`, `errors` is
+//! `wsgi.errors`, `response` holds `start_response` and the streamed body, `executor` calls the
+//! app inline on the runtime thread.
+
+mod environ;
+mod errors;
+pub mod executor;
+mod ffi;
+mod input;
+mod interpreter;
+mod response;
+
+use pyo3::prelude::*;
+
+pub use environ::RequestInfo;
+pub use executor::Executor;
+pub use input::RequestBody;
+pub use interpreter::load;
+pub use response::WsgiBody;
+
+/// The imported app callable.
+pub struct App {
+    callable: Py<PyAny>,
+    /// `wsgi.multiprocess`: true when more than one worker serves the same app.
+    multiprocess: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("the Python interpreter could not start: {0}")]
+    Interpreter(String),
+    #[error("{summary}")]
+    Import { traceback: String, summary: String },
+}
+
+/// The formatted Python traceback of `err` (what `traceback.print_exception` prints).
+pub(crate) fn traceback(py: Python<'_>, err: &PyErr) -> String {
+    let formatted = py
+        .import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (err.value(py),)))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    match formatted {
+        Ok(lines) => lines.concat().trim_end().to_owned(),
+        Err(_) => err.to_string(),
+    }
+}
