@@ -20,6 +20,9 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Body {
     kind: Kind,
     log: Option<AccessLog>,
+    /// An error held back one poll, so hyper first flushes what it has buffered (the head and
+    /// earlier chunks) and only then aborts the connection.
+    failed: Option<BodyError>,
 }
 
 enum Kind {
@@ -55,6 +58,7 @@ impl Body {
         Body {
             kind: Kind::Empty,
             log: None,
+            failed: None,
         }
     }
 
@@ -65,13 +69,18 @@ impl Body {
         } else {
             Kind::Full(Some(data))
         };
-        Body { kind, log: None }
+        Body {
+            kind,
+            log: None,
+            failed: None,
+        }
     }
 
     pub fn file(stream: FileStream) -> Body {
         Body {
             kind: Kind::File(stream),
             log: None,
+            failed: None,
         }
     }
 
@@ -79,6 +88,7 @@ impl Body {
         Body {
             kind: Kind::Wsgi(Box::new(body)),
             log: None,
+            failed: None,
         }
     }
 
@@ -99,23 +109,37 @@ impl http_body::Body for Body {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
+        if let Some(err) = this.failed.take() {
+            return Poll::Ready(Some(Err(err)));
+        }
         let next = match &mut this.kind {
             Kind::Empty => None,
             Kind::Full(data) => data.take().map(Ok),
             Kind::File(stream) => stream.next_chunk().map(|r| r.map_err(BodyError::from)),
             Kind::Wsgi(body) => body.next_chunk(),
         };
-        if let Some(Ok(chunk)) = &next {
-            let n = chunk.len();
-            this.count(n);
+        match next {
+            Some(Ok(chunk)) => {
+                this.count(chunk.len());
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Some(Err(err)) => {
+                this.failed = Some(err);
+                this.kind = Kind::Empty;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            None => Poll::Ready(None),
         }
-        Poll::Ready(next.map(|r| r.map(Frame::data)))
     }
 
     fn is_end_stream(&self) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),

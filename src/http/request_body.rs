@@ -24,6 +24,21 @@ pub enum BodyReadError {
     Spool(#[from] std::io::Error),
 }
 
+/// After refusing a body, at most this much more of it is read and thrown away, so the 413
+/// reaches a client still sending (closing with unread data makes the kernel reset the
+/// connection, and the client may never see the response; RFC 9112 §9.6).
+const DRAIN_LIMIT: u64 = 4 * 1024 * 1024;
+
+async fn drain(incoming: &mut Incoming) {
+    let mut drained = 0u64;
+    while drained < DRAIN_LIMIT {
+        match incoming.frame().await {
+            Some(Ok(frame)) => drained += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
+    }
+}
+
 pub async fn read(
     mut incoming: Incoming,
     limit: Option<u64>,
@@ -41,6 +56,7 @@ pub async fn read(
         };
         total += data.len() as u64;
         if limit.is_some_and(|l| total > l) {
+            drain(&mut incoming).await;
             return Err(BodyReadError::TooLarge);
         }
         match &mut spool {

@@ -66,6 +66,8 @@ impl Executor {
             .map_err(|e| failed("the app raised an exception", e))?;
         // From here on `body` owns the duty to call result.close(), whatever happens.
         let mut body = WsgiBody::new(&result, start_response.clone().unbind());
+        // Bytes passed to write() during the call go out before the returned iterable's.
+        body.take_written(py);
         if let Ok(list) = result.cast::<PyList>() {
             collect(&mut body, list.iter()).map_err(|e| failed("the app's body is invalid", e))?;
         } else if let Ok(tuple) = result.cast::<PyTuple>() {

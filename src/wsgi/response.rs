@@ -250,7 +250,7 @@ impl WsgiBody {
 
     /// Queues bytes given to `write()` ahead of anything pulled after them. Only called while
     /// the queue is empty or right after a pull, so `write()` output keeps its place in order.
-    fn take_written(&mut self, py: Python<'_>) {
+    pub fn take_written(&mut self, py: Python<'_>) {
         let mut sr = self.start_response.bind(py).borrow_mut();
         for chunk in std::mem::take(&mut sr.written).into_iter().rev() {
             self.pending.push_front(chunk);

@@ -45,10 +45,8 @@ pub fn apps_dir() -> String {
 pub fn tmpdir(name: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "{name}-{}-{n}",
-        std::process::id()
-    ));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create test tmpdir");
     dir
@@ -169,7 +167,8 @@ impl Builder {
     }
 
     pub fn env(mut self, key: &str, value: impl AsRef<str>) -> Self {
-        self.envs.push((key.to_string(), value.as_ref().to_string()));
+        self.envs
+            .push((key.to_string(), value.as_ref().to_string()));
         self
     }
 
@@ -192,8 +191,7 @@ impl Builder {
         if !has_flag(&self.args, "-b", "--bind") && self.env_value("PYRITE_BIND").is_none() {
             args.extend(["-b".to_string(), "127.0.0.1:0".to_string()]);
         }
-        if !has_flag(&self.args, "-w", "--workers") && self.env_value("PYRITE_WORKERS").is_none()
-        {
+        if !has_flag(&self.args, "-w", "--workers") && self.env_value("PYRITE_WORKERS").is_none() {
             args.extend(["-w".to_string(), "1".to_string()]);
         }
         args.extend(self.args.iter().cloned());
@@ -406,9 +404,7 @@ impl Server {
                     self.status = Some(status);
                     return self.status;
                 }
-                Ok(None) if Instant::now() < deadline => {
-                    thread::sleep(Duration::from_millis(20))
-                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
                 _ => return None,
             }
         }
@@ -529,9 +525,6 @@ pub fn assert_no_validator_complaints(stderr: &str) {
         "without being closed",
         "Traceback",
     ] {
-        assert!(
-            !stderr.contains(bad),
-            "stderr contains {bad:?}:\n{stderr}"
-        );
+        assert!(!stderr.contains(bad), "stderr contains {bad:?}:\n{stderr}");
     }
 }

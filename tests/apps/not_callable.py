@@ -1,0 +1,3 @@
+"""A module whose `application` is not callable."""
+
+application = 42
