@@ -89,6 +89,70 @@ pub struct Args {
     )]
     pub limit_request_body: u64,
 
+    /// Seconds one request may spend in the app before it is interrupted (504); a worker
+    /// stuck past that plus a grace period is killed and replaced. 0 = no limit.
+    #[arg(
+        long,
+        env = "PYRITE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
+    pub timeout: u64,
+
+    /// Recycle a worker (gracefully) after it has served this many requests. 0 = never.
+    #[arg(
+        long,
+        env = "PYRITE_MAX_REQUESTS",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub max_requests: u64,
+
+    /// Add a random 0..=J to each worker's --max-requests, so workers do not recycle together.
+    #[arg(
+        long,
+        env = "PYRITE_MAX_REQUESTS_JITTER",
+        value_name = "J",
+        default_value_t = 0
+    )]
+    pub max_requests_jitter: u64,
+
+    /// Recycle a worker (gracefully) once its resident memory exceeds MIB mebibytes. 0 = never.
+    #[arg(long, env = "PYRITE_MAX_RSS", value_name = "MIB", default_value_t = 0)]
+    pub max_rss: u64,
+
+    /// Import the app in the master before forking, so workers share its memory.
+    #[arg(long, env = "PYRITE_PRELOAD")]
+    pub preload: bool,
+
+    /// Restart the workers when a Python file under --chdir or --pythonpath changes.
+    #[arg(long, env = "PYRITE_RELOAD")]
+    pub reload: bool,
+
+    /// Write the master's pid to FILE (removed on exit).
+    #[arg(long, env = "PYRITE_PID", value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+
+    /// Run the workers as this user (name or uid), after binding.
+    #[arg(long, env = "PYRITE_USER", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run the workers with this group (name or gid), after binding.
+    #[arg(long, env = "PYRITE_GROUP", value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// File mode creation mask, in octal (e.g. 022).
+    #[arg(long, env = "PYRITE_UMASK", value_name = "MODE")]
+    pub umask: Option<String>,
+
+    /// Write the access log to FILE instead of stdout (reopened on SIGUSR1).
+    #[arg(long, env = "PYRITE_ACCESS_LOGFILE", value_name = "FILE")]
+    pub access_logfile: Option<PathBuf>,
+
+    /// Write the error log to FILE instead of stderr (reopened on SIGUSR1).
+    #[arg(long, env = "PYRITE_ERROR_LOGFILE", value_name = "FILE")]
+    pub error_logfile: Option<PathBuf>,
+
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(
         long,
@@ -104,6 +168,8 @@ pub struct Args {
 pub enum BindAddr {
     Tcp(SocketAddr),
     Unix(PathBuf),
+    /// `fd://N`: a socket already bound and listening, inherited from the parent.
+    Fd(i32),
 }
 
 impl std::fmt::Display for BindAddr {
@@ -111,6 +177,7 @@ impl std::fmt::Display for BindAddr {
         match self {
             BindAddr::Tcp(addr) => write!(f, "{addr}"),
             BindAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+            BindAddr::Fd(fd) => write!(f, "fd://{fd}"),
         }
     }
 }
@@ -162,6 +229,21 @@ pub struct Config {
     /// `None` means unlimited.
     pub limit_request_body: Option<u64>,
     pub log_level: String,
+    /// `None` means no limit.
+    pub timeout: Option<Duration>,
+    pub max_requests: Option<u64>,
+    pub max_requests_jitter: u64,
+    /// Bytes; `None` means no limit.
+    pub max_rss: Option<u64>,
+    pub preload: bool,
+    pub reload: bool,
+    pub pid_file: Option<PathBuf>,
+    /// uid (and that user's primary gid) the workers run as.
+    pub user: Option<(u32, u32)>,
+    pub group: Option<u32>,
+    pub umask: Option<u32>,
+    pub access_logfile: Option<PathBuf>,
+    pub error_logfile: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +270,14 @@ pub enum ConfigError {
     LogLevel(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]
     NothingToServe,
+    #[error("--user '{0}': no such user")]
+    User(String),
+    #[error("--group '{0}': no such group")]
+    Group(String),
+    #[error("--umask '{0}': expected an octal mode such as 022")]
+    Umask(String),
+    #[error("--preload needs an APP")]
+    Preload,
 }
 
 impl Config {
@@ -256,7 +346,42 @@ impl Config {
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
         }
+        let user = match &args.user {
+            Some(name) => {
+                Some(crate::sys::lookup_user(name).ok_or_else(|| ConfigError::User(name.clone()))?)
+            }
+            None => None,
+        };
+        let group = match &args.group {
+            Some(name) => Some(
+                crate::sys::lookup_group(name).ok_or_else(|| ConfigError::Group(name.clone()))?,
+            ),
+            None => None,
+        };
+        let umask = args.umask.as_deref().map(parse_umask).transpose()?;
+        if args.preload && app.is_none() {
+            return Err(ConfigError::Preload);
+        }
+        let nonzero = |n: u64| (n > 0).then_some(n);
         Ok(Config {
+            timeout: nonzero(args.timeout).map(Duration::from_secs),
+            max_requests: nonzero(args.max_requests),
+            max_requests_jitter: args.max_requests_jitter,
+            max_rss: nonzero(args.max_rss).map(|mib| mib * 1024 * 1024),
+            preload: args.preload,
+            reload: args.reload,
+            pid_file: args.pid.map(|p| absolute(&p)),
+            user,
+            group,
+            umask,
+            access_logfile: args
+                .access_logfile
+                .filter(|p| p.as_os_str() != "-")
+                .map(|p| absolute(&p)),
+            error_logfile: args
+                .error_logfile
+                .filter(|p| p.as_os_str() != "-")
+                .map(|p| absolute(&p)),
             app,
             binds,
             workers,
@@ -298,8 +423,29 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
+/// A path made absolute against the starting directory, so `--chdir` does not move it.
+fn absolute(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn parse_umask(raw: &str) -> Result<u32, ConfigError> {
+    let digits = raw.trim_start_matches("0o");
+    match u32::from_str_radix(digits, 8) {
+        Ok(mask) if mask <= 0o777 && !digits.is_empty() => Ok(mask),
+        _ => Err(ConfigError::Umask(raw.to_owned())),
+    }
+}
+
 fn parse_bind(raw: &str) -> Result<BindAddr, ConfigError> {
     let err = |why: &str| ConfigError::Bind(raw.to_owned(), why.to_owned());
+    if let Some(fd) = raw.strip_prefix("fd://") {
+        return match fd.parse::<i32>() {
+            Ok(fd) if fd >= 0 => Ok(BindAddr::Fd(fd)),
+            _ => Err(err("expected fd://N with N a file descriptor number")),
+        };
+    }
     if let Some(path) = raw.strip_prefix("unix:") {
         if path.is_empty() {
             return Err(err("empty socket path"));
@@ -444,6 +590,15 @@ mod tests {
             Some("3.12")
         );
         assert_eq!(venv_version("home = /x"), None);
+    }
+
+    #[test]
+    fn umasks() {
+        assert_eq!(parse_umask("022").unwrap(), 0o22);
+        assert_eq!(parse_umask("0o077").unwrap(), 0o77);
+        for bad in ["", "8", "1000", "abc"] {
+            assert!(parse_umask(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

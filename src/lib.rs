@@ -17,10 +17,12 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod heartbeat;
 pub mod http;
 pub mod listener;
 pub mod logging;
 pub mod master;
+pub mod reloader;
 pub mod router;
 pub mod static_files;
 pub mod sys;

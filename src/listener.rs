@@ -16,7 +16,8 @@ const BACKLOG: i32 = 2048;
 #[derive(Debug)]
 pub enum Listener {
     Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
+    /// The path is `Some` when pyrite owns the socket file and removes it on exit.
+    Unix(UnixListener, Option<PathBuf>),
 }
 
 impl Listener {
@@ -40,8 +41,37 @@ impl Listener {
                 let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
                 socket.bind(&SockAddr::unix(path)?)?;
                 socket.listen(BACKLOG)?;
-                Ok(Listener::Unix(socket.into(), path.clone()))
+                Ok(Listener::Unix(socket.into(), Some(path.clone())))
             }
+            BindAddr::Fd(fd) => Listener::adopt(crate::sys::adopt_fd(*fd)?, false),
+        }
+    }
+
+    /// Wraps an inherited listening socket (`fd://N`, systemd's `LISTEN_FDS`, or the sockets a
+    /// re-executed master receives). `owns_file` says whether a unix socket's file is ours to
+    /// remove on exit.
+    pub fn adopt(fd: std::os::fd::OwnedFd, owns_file: bool) -> io::Result<Listener> {
+        let socket = Socket::from(fd);
+        if socket.r#type()? != Type::STREAM {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a stream socket",
+            ));
+        }
+        let local = socket.local_addr()?;
+        if local.is_unix() {
+            let path = local.as_pathname().map(|p| p.to_path_buf());
+            Ok(Listener::Unix(socket.into(), path.filter(|_| owns_file)))
+        } else {
+            Ok(Listener::Tcp(socket.into()))
+        }
+    }
+
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l, _) => l.as_raw_fd(),
         }
     }
 
@@ -49,13 +79,20 @@ impl Listener {
     pub fn local_addr(&self) -> io::Result<BindAddr> {
         match self {
             Listener::Tcp(l) => l.local_addr().map(BindAddr::Tcp),
-            Listener::Unix(_, path) => Ok(BindAddr::Unix(path.clone())),
+            Listener::Unix(l, _) => {
+                let addr = l.local_addr()?;
+                let path = addr
+                    .as_pathname()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_default();
+                Ok(BindAddr::Unix(path))
+            }
         }
     }
 
     /// Removes a unix socket's file; called by the master on its way out.
     pub fn cleanup(&self) {
-        if let Listener::Unix(_, path) = self {
+        if let Listener::Unix(_, Some(path)) = self {
             let _ = std::fs::remove_file(path);
         }
     }

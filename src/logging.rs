@@ -22,3 +22,15 @@ pub fn access(peer: &str, request_line: &str, status: u16, bytes: u64, elapsed: 
     let line = format!("{peer} \"{request_line}\" {status} {bytes} {ms:.3}ms\n");
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }
+
+/// Points stdout and stderr at `--access-logfile` and `--error-logfile` (opened for appending);
+/// called at start-up and again on SIGUSR1, which picks up a rotated file.
+pub fn reopen(config: &crate::config::Config) {
+    for (fd, path) in [(1, &config.access_logfile), (2, &config.error_logfile)] {
+        if let Some(path) = path {
+            if let Err(err) = crate::sys::redirect_to_file(fd, path) {
+                tracing::error!(path = %path.display(), error = %err, "cannot open the log file");
+            }
+        }
+    }
+}

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    pyrite::logging::reopen(&config);
     pyrite::logging::init(&config.log_level);
     match pyrite::master::run(config) {
         Ok(code) => ExitCode::from(code),

@@ -4,13 +4,18 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-pub use libc::{SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
+pub use libc::{
+    SIGABRT, SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2,
+};
 
 /// The signals the master handles; workers put them back to their defaults after fork.
-pub const MASTER_SIGNALS: [libc::c_int; 5] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD];
+pub const MASTER_SIGNALS: [libc::c_int; 9] = [
+    SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2,
+];
 
 pub type Pid = libc::pid_t;
 
@@ -59,6 +64,10 @@ pub fn signal_name(sig: i32) -> &'static str {
         libc::SIGABRT => "SIGABRT",
         libc::SIGBUS => "SIGBUS",
         libc::SIGCHLD => "SIGCHLD",
+        libc::SIGTTIN => "SIGTTIN",
+        libc::SIGTTOU => "SIGTTOU",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
         _ => "other",
     }
 }
@@ -248,7 +257,11 @@ pub fn prepare_worker_signals() -> io::Result<()> {
     for sig in MASTER_SIGNALS {
         set_handler(sig, libc::SIG_DFL, 0)?;
     }
-    set_handler(SIGINT, libc::SIG_IGN, 0)?;
+    // Ctrl-C, job-control and master-only signals reach workers through the process group
+    // too; the master decides what they mean.
+    for sig in [SIGINT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGHUP] {
+        set_handler(sig, libc::SIG_IGN, 0)?;
+    }
     set_handler(libc::SIGPIPE, libc::SIG_IGN, 0)?;
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory effects;
     // sigprocmask gets a valid, emptied set.
@@ -272,4 +285,300 @@ pub fn getppid() -> Pid {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit ends the process immediately; nothing after it runs.
     unsafe { libc::_exit(code) }
+}
+
+/// Milliseconds on CLOCK_MONOTONIC, which every process on the machine shares, so a worker's
+/// timestamps can be compared by the master.
+pub fn monotonic_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// One worker's liveness record in memory shared between the master and the workers.
+#[repr(C)]
+#[derive(Default)]
+pub struct Slot {
+    /// The worker's pid (0 when the slot is free).
+    pub pid: std::sync::atomic::AtomicI32,
+    /// When the worker's event loop last ran (monotonic ms; 0 before boot).
+    pub beat: std::sync::atomic::AtomicU64,
+    /// When the app call in progress started (monotonic ms; 0 when not in the app).
+    pub in_app_since: std::sync::atomic::AtomicU64,
+}
+
+/// An anonymous shared mapping of [`Slot`]s, created by the master before it forks, so every
+/// worker writes its own slot and the master reads them all. No files on disk.
+pub struct SharedSlots {
+    ptr: std::ptr::NonNull<Slot>,
+    len: usize,
+}
+
+impl SharedSlots {
+    pub fn new(len: usize) -> io::Result<SharedSlots> {
+        let bytes = len * std::mem::size_of::<Slot>();
+        // SAFETY: an anonymous shared mapping with no address hint; the result is checked.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            std::ptr::NonNull::new(ptr.cast::<Slot>()).ok_or_else(io::Error::last_os_error)?;
+        Ok(SharedSlots { ptr, len })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, index: usize) -> &Slot {
+        assert!(index < self.len, "slot index out of range");
+        // SAFETY: the mapping holds `len` zero-initialised Slots (all-zero atomics are valid),
+        // lives as long as `self`, and is only accessed through atomics.
+        unsafe { &*self.ptr.as_ptr().add(index) }
+    }
+}
+
+// SAFETY: the mapping is only accessed through atomic fields.
+unsafe impl Send for SharedSlots {}
+// SAFETY: as above.
+unsafe impl Sync for SharedSlots {}
+
+/// The calling thread, for [`signal_thread`].
+pub fn current_thread() -> libc::pthread_t {
+    // SAFETY: pthread_self cannot fail.
+    unsafe { libc::pthread_self() }
+}
+
+/// Sends `sig` to one thread of this process.
+pub fn signal_thread(thread: libc::pthread_t, sig: libc::c_int) {
+    // SAFETY: `thread` came from pthread_self in this process and the thread lives as long as
+    // the process (it is the worker's main thread).
+    unsafe {
+        libc::pthread_kill(thread, sig);
+    }
+}
+
+/// The signal the worker's watchdog sends its main thread when a request overruns
+/// `--timeout` (a real-time signal, so it collides with nothing an app is likely to use).
+pub fn timeout_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 2
+}
+
+/// The resident set size of this process, in bytes.
+pub fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * page.max(0) as u64)
+}
+
+/// Replaces what `ps` shows for this process by overwriting the argv area (whose bounds the
+/// kernel reports in /proc/self/stat), and sets the thread name (`comm`) too.
+pub fn set_process_title(title: &str) {
+    original_args();
+    let Some((start, end)) = argv_area() else {
+        return;
+    };
+    let len = end.saturating_sub(start);
+    if len < 2 {
+        return;
+    }
+    let bytes = title.as_bytes();
+    let n = bytes.len().min(len - 1);
+    // SAFETY: [start, end) is this process's own argv block, mapped and writable for the
+    // process's whole life; nothing in pyrite keeps references into it after start-up (clap
+    // copied the arguments).
+    unsafe {
+        let dst = start as *mut u8;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n);
+        std::ptr::write_bytes(dst.add(n), 0, len - n);
+    }
+    let comm: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|&b| b != 0)
+        .take(15)
+        .chain([0])
+        .collect();
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, comm.as_ptr() as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// The command line as started, saved before the first title change overwrites it.
+pub fn original_args() -> &'static [std::ffi::OsString] {
+    static ARGS: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+    ARGS.get_or_init(|| std::env::args_os().collect())
+}
+
+fn argv_area() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name, which may itself hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // arg_start and arg_end are fields 48 and 49 of stat(5); `rest` starts at field 3.
+    let start = fields.get(48 - 3)?.parse().ok()?;
+    let end = fields.get(49 - 3)?.parse().ok()?;
+    Some((start, end))
+}
+
+/// A user's uid and primary gid, by name or number.
+pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam/getpwuid return NULL or a pointer to a static passwd record, read at
+    // once (the master is single-threaded, so nothing else can overwrite it meanwhile).
+    unsafe {
+        let mut pw = libc::getpwnam(cname.as_ptr());
+        if pw.is_null() {
+            if let Ok(uid) = name.parse::<u32>() {
+                pw = libc::getpwuid(uid);
+                if pw.is_null() {
+                    return Some((uid, uid));
+                }
+            }
+        }
+        if pw.is_null() {
+            return None;
+        }
+        Some(((*pw).pw_uid, (*pw).pw_gid))
+    }
+}
+
+/// A group's gid, by name or number.
+pub fn lookup_group(name: &str) -> Option<u32> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Some(gid);
+    }
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: as in lookup_user.
+    unsafe {
+        let gr = libc::getgrnam(cname.as_ptr());
+        (!gr.is_null()).then(|| (*gr).gr_gid)
+    }
+}
+
+/// Drops the worker's privileges: supplementary groups cleared, then gid, then uid.
+pub fn drop_privileges(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    // SAFETY: plain syscalls on integers; each result is checked.
+    unsafe {
+        if let Some(gid) = gid {
+            if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if let Some(uid) = uid {
+            if libc::setuid(uid) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn set_umask(mask: u32) {
+    // SAFETY: umask cannot fail.
+    unsafe {
+        libc::umask(mask as libc::mode_t);
+    }
+}
+
+/// Points `target` (1 for stdout, 2 for stderr) at `path`, opened for appending; reopening the
+/// same path later picks up a rotated file.
+pub fn redirect_to_file(target: RawFd, path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(path)?;
+    // SAFETY: both descriptors are open; dup2 atomically replaces `target`.
+    if unsafe { libc::dup2(file.as_raw_fd(), target) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Re-executes this binary with the given listening descriptors inherited as fds 3, 4, …
+/// (`LISTEN_FDS`, as systemd passes them). Called in a freshly forked child; returns only on
+/// failure.
+pub fn exec_with_listeners(fds: &[RawFd], extra_env: &[(&str, String)]) -> io::Error {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => return err,
+    };
+    // Move the listeners out of the way first, so placing them at 3.. never clobbers one.
+    let mut high = Vec::with_capacity(fds.len());
+    for &fd in fds {
+        // SAFETY: `fd` is an open descriptor; F_DUPFD returns a new one at or above 100.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD, 100) };
+        if dup < 0 {
+            return io::Error::last_os_error();
+        }
+        high.push(dup);
+    }
+    for (i, &fd) in high.iter().enumerate() {
+        let target = 3 + i as RawFd;
+        // SAFETY: dup2 onto a small descriptor number; the result (without CLOEXEC) survives exec.
+        if unsafe { libc::dup2(fd, target) } < 0 {
+            return io::Error::last_os_error();
+        }
+    }
+    std::env::set_var("LISTEN_FDS", fds.len().to_string());
+    std::env::set_var("LISTEN_PID", getpid().to_string());
+    for (key, value) in extra_env {
+        std::env::set_var(key, value);
+    }
+    let args: Vec<std::ffi::CString> = original_args()
+        .iter()
+        .filter_map(|a| std::ffi::CString::new(a.as_bytes()).ok())
+        .collect();
+    let Ok(path) = std::ffi::CString::new(exe.as_os_str().as_bytes()) else {
+        return io::Error::new(io::ErrorKind::InvalidInput, "binary path holds NUL");
+    };
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: `path` and every argv entry are NUL-terminated strings that outlive the call;
+    // argv ends with NULL.
+    unsafe {
+        libc::execv(path.as_ptr(), argv.as_ptr());
+    }
+    io::Error::last_os_error()
+}
+
+/// Takes ownership of an inherited descriptor (systemd socket activation or `fd://N`).
+///
+/// The caller guarantees nothing else in the process owns `fd`.
+pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only checks that the descriptor is open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open and, per the caller, owned by nobody else; marking it
+    // close-on-exec keeps it from leaking into programs the app runs.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
 }

@@ -1,21 +1,74 @@
-//! A worker, right after fork: restore signal defaults, change directory, start CPython and
-//! import the app (only when there is one), then run a current-thread tokio runtime that
-//! serves until SIGTERM. Returns the process exit code.
+//! A worker, right after fork: restore signal defaults, change directory, drop privileges,
+//! start CPython and import the app (unless the master preloaded it), then run a
+//! current-thread tokio runtime that serves until SIGTERM or until it recycles itself
+//! (`--max-requests`, `--max-rss`). Returns the process exit code.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Notify;
 
-use crate::config::Config;
+use crate::config::{AppSpec, Config};
 use crate::http::server;
 use crate::http::service::Service;
 use crate::listener::Listener;
 use crate::master::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR};
 use crate::router::Router;
-use crate::sys::{self, BootPipe};
+use crate::sys::{self, BootPipe, Slot};
 use crate::wsgi::{self, Executor, LoadError};
+use crate::{heartbeat, logging};
 
-pub fn run(config: &Config, listeners: Vec<Listener>, boot: &BootPipe) -> i32 {
+/// What the master hands a freshly forked worker.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub boot: &'a BootPipe,
+    pub slot: &'static Slot,
+    /// The app, when the master imported it before forking (`--preload`).
+    pub preloaded: Option<wsgi::App>,
+}
+
+/// Counts requests and decides when this worker should recycle itself.
+pub struct Lifecycle {
+    served: Cell<u64>,
+    max_requests: Option<u64>,
+    max_rss: Option<u64>,
+    recycle: Notify,
+}
+
+impl Lifecycle {
+    /// Called once per request, after its response is produced.
+    pub fn request_done(&self) {
+        let served = self.served.get() + 1;
+        self.served.set(served);
+        if self.max_requests.is_some_and(|max| served == max) {
+            tracing::info!(
+                pid = sys::getpid(),
+                served,
+                "max requests reached; recycling"
+            );
+            self.recycle.notify_one();
+        }
+    }
+
+    /// Called between requests (once a second): past `--max-rss`, recycle.
+    fn check_memory(&self) {
+        let (Some(limit), Some(rss)) = (self.max_rss, sys::rss_bytes()) else {
+            return;
+        };
+        if rss > limit {
+            tracing::info!(
+                pid = sys::getpid(),
+                rss_mib = rss / (1024 * 1024),
+                "max RSS exceeded; recycling"
+            );
+            self.recycle.notify_one();
+        }
+    }
+}
+
+pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
+    let config = ctx.config;
     let pid = sys::getpid();
     if let Err(err) = sys::prepare_worker_signals() {
         tracing::error!(pid, error = %err, "cannot set up worker signals");
@@ -27,27 +80,48 @@ pub fn run(config: &Config, listeners: Vec<Listener>, boot: &BootPipe) -> i32 {
             return EXIT_BOOT_ERROR;
         }
     }
-    let executor = match &config.app {
-        Some(spec) => match wsgi::load(config, spec) {
-            Ok(app) => Some(Executor::new(app)),
-            Err(LoadError::Interpreter(why)) => {
-                tracing::error!(pid, error = %why, "the Python interpreter could not start");
-                return EXIT_BOOT_ERROR;
-            }
-            Err(LoadError::Import { traceback, summary }) => {
-                if !traceback.is_empty() {
-                    eprintln!("{traceback}");
-                }
-                tracing::error!(pid, app = %spec, "failed to load the app: {summary}");
-                return EXIT_APP_LOAD_ERROR;
-            }
+    let gid = config.group.or(config.user.map(|(_, gid)| gid));
+    if let Err(err) = sys::drop_privileges(config.user.map(|(uid, _)| uid), gid) {
+        tracing::error!(pid, error = %err, "cannot switch user or group");
+        return EXIT_BOOT_ERROR;
+    }
+    let app_name = config
+        .app
+        .as_ref()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "static".into());
+    sys::set_process_title(&format!("pyrite: worker [{app_name}]"));
+    heartbeat::install(ctx.slot, config.timeout.filter(|_| config.app.is_some()));
+    // A preloaded app's master installed the timeout handler before forking (inherited).
+    let install_handler =
+        ctx.preloaded.is_none() && config.app.is_some() && config.timeout.is_some();
+    let app = match (ctx.preloaded, &config.app) {
+        (Some(app), _) => Some(app),
+        (None, Some(spec)) => match wsgi::load(config, spec) {
+            Ok(app) => Some(app),
+            Err(err) => return report_load_error(spec, err),
         },
-        None => None,
+        (None, None) => None,
     };
+    if install_handler {
+        if let Err(err) = wsgi::install_timeout_handler() {
+            tracing::warn!(pid, error = %err, "cannot install the request-timeout handler");
+        }
+    }
+    let max_requests = config
+        .max_requests
+        .map(|n| n + jitter(config.max_requests_jitter));
+    let lifecycle = Rc::new(Lifecycle {
+        served: Cell::new(0),
+        max_requests,
+        max_rss: config.max_rss,
+        recycle: Notify::new(),
+    });
     let service = Rc::new(Service {
-        router: Router::new(config.mounts.clone(), executor.is_some()),
-        executor,
+        router: Router::new(config.mounts.clone(), app.is_some()),
+        executor: app.map(Executor::new),
         limit_request_body: config.limit_request_body,
+        lifecycle: lifecycle.clone(),
     });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -62,14 +136,32 @@ pub fn run(config: &Config, listeners: Vec<Listener>, boot: &BootPipe) -> i32 {
     let local = tokio::task::LocalSet::new();
     let served = local.block_on(&runtime, async move {
         let mut term = signal(SignalKind::terminate())?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
         // The master may have died between fork and here (PDEATHSIG not yet armed).
         if sys::getppid() == 1 {
             return Ok(());
         }
-        boot.announce();
+        let housekeeping = lifecycle.clone();
+        let log_config = config.clone();
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(heartbeat::BEAT_EVERY);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        heartbeat::beat();
+                        housekeeping.check_memory();
+                    }
+                    _ = usr1.recv() => logging::reopen(&log_config),
+                }
+            }
+        });
+        ctx.boot.announce();
         tracing::info!(pid, "booted worker");
         server::run(listeners, service, async move {
-            term.recv().await;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = lifecycle.recycle.notified() => {}
+            }
         })
         .await
     });
@@ -80,4 +172,33 @@ pub fn run(config: &Config, listeners: Vec<Listener>, boot: &BootPipe) -> i32 {
             EXIT_BOOT_ERROR
         }
     }
+}
+
+/// Prints an app that would not load (traceback, then one summary line); returns the exit code.
+pub fn report_load_error(spec: &AppSpec, err: LoadError) -> i32 {
+    let pid = sys::getpid();
+    match err {
+        LoadError::Interpreter(why) => {
+            tracing::error!(pid, error = %why, "the Python interpreter could not start");
+            EXIT_BOOT_ERROR
+        }
+        LoadError::Import { traceback, summary } => {
+            if !traceback.is_empty() {
+                eprintln!("{traceback}");
+            }
+            tracing::error!(pid, app = %spec, "failed to load the app: {summary}");
+            EXIT_APP_LOAD_ERROR
+        }
+    }
+}
+
+/// A number in 0..=max that differs from worker to worker.
+fn jitter(max: u64) -> u64 {
+    if max == 0 {
+        return 0;
+    }
+    let seed = (sys::getpid() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ sys::monotonic_ms().rotate_left(17);
+    let mixed = (seed ^ (seed >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (mixed ^ (mixed >> 29)) % (max + 1)
 }

@@ -21,6 +21,7 @@ pub struct Service {
     pub router: Router,
     pub executor: Option<Executor>,
     pub limit_request_body: Option<u64>,
+    pub lifecycle: Rc<crate::worker::Lifecycle>,
 }
 
 /// The two ends of one connection.
@@ -52,6 +53,7 @@ pub async fn handle(
         started,
         bytes: 0,
     });
+    service.lifecycle.request_done();
     Ok(response)
 }
 

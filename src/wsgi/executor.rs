@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use super::environ::{self, RequestInfo};
 use super::errors::ErrorStream;
 use super::response::{latin1_bytes, StartResponse, Status, WsgiBody};
-use super::{traceback, App};
+use super::{timeout, traceback, App};
 use crate::http::{pages, Body};
 
 /// Per-worker WSGI state: the app and the shared `wsgi.errors` stream.
@@ -43,17 +43,24 @@ impl Executor {
     /// Calls the app for one request. Never fails: app errors become a 500 (logged with the
     /// traceback).
     pub fn call(&self, req: RequestInfo<'_>) -> Response<Body> {
+        let _in_app = crate::heartbeat::enter_app();
         Python::attach(|py| match self.run(py, req) {
             Ok(response) => response,
-            Err(problem) => {
+            Err(Failure { problem, timed_out }) => {
                 tracing::error!(pid = std::process::id(), "{problem}");
-                pages::error(StatusCode::INTERNAL_SERVER_ERROR)
+                match timed_out {
+                    true => pages::error(StatusCode::GATEWAY_TIMEOUT),
+                    false => pages::error(StatusCode::INTERNAL_SERVER_ERROR),
+                }
             }
         })
     }
 
-    fn run(&self, py: Python<'_>, req: RequestInfo<'_>) -> Result<Response<Body>, String> {
-        let failed = |what: &str, err: PyErr| format!("{what}\n{}", traceback(py, &err));
+    fn run(&self, py: Python<'_>, req: RequestInfo<'_>) -> Result<Response<Body>, Failure> {
+        let failed = |what: &str, err: PyErr| Failure {
+            problem: format!("{what}\n{}", traceback(py, &err)),
+            timed_out: timeout::is_timeout(py, &err),
+        };
         let environ = environ::build(py, &self.app, &self.errors, req)
             .map_err(|e| failed("building the environ failed", e))?;
         let start_response =
@@ -84,11 +91,26 @@ impl Executor {
         let status = sr
             .status
             .clone()
-            .ok_or("the app returned without calling start_response()")?;
+            .ok_or_else(|| Failure::from("the app returned without calling start_response()"))?;
         sr.headers_sent = true;
         let headers = std::mem::take(&mut sr.headers);
         drop(sr);
-        respond(status, headers, body)
+        respond(status, headers, body).map_err(Failure::from)
+    }
+}
+
+/// Why an app call produced no response: logged, then answered with 500 (504 on timeout).
+struct Failure {
+    problem: String,
+    timed_out: bool,
+}
+
+impl<T: Into<String>> From<T> for Failure {
+    fn from(problem: T) -> Failure {
+        Failure {
+            problem: problem.into(),
+            timed_out: false,
+        }
     }
 }
 

@@ -81,3 +81,23 @@ unsafe fn check(status: ffi::PyStatus) -> Result<(), String> {
             .into_owned())
     }
 }
+
+/// Forks the process around CPython's fork hooks, as `os.fork()` does: the child gets a
+/// consistent interpreter (import lock, GIL and thread states re-initialised for its one
+/// thread), and both sides end with the GIL released.
+pub fn fork_with_hooks() -> std::io::Result<crate::sys::Fork> {
+    // SAFETY: the interpreter is initialised (preload) and this thread holds no GIL; Ensure
+    // takes it, the hooks run with it held as CPython requires, and each side releases it
+    // exactly once.
+    unsafe {
+        let gil = ffi::PyGILState_Ensure();
+        ffi::PyOS_BeforeFork();
+        let forked = crate::sys::fork();
+        match forked {
+            Ok(crate::sys::Fork::Child) => ffi::PyOS_AfterFork_Child(),
+            _ => ffi::PyOS_AfterFork_Parent(),
+        }
+        ffi::PyGILState_Release(gil);
+        forked
+    }
+}

@@ -10,6 +10,7 @@ mod ffi;
 mod input;
 mod interpreter;
 mod response;
+mod timeout;
 
 use pyo3::prelude::*;
 
@@ -32,6 +33,17 @@ pub enum LoadError {
     Interpreter(String),
     #[error("{summary}")]
     Import { traceback: String, summary: String },
+}
+
+/// Installs the Python handler behind `--timeout` (see `timeout`); call on the main thread.
+pub fn install_timeout_handler() -> Result<(), String> {
+    Python::attach(|py| timeout::install(py).map_err(|e| traceback(py, &e)))
+}
+
+/// Forks with CPython's fork hooks around the fork (`--preload`, where the master holds an
+/// initialised interpreter).
+pub fn fork_with_hooks() -> std::io::Result<crate::sys::Fork> {
+    ffi::fork_with_hooks()
 }
 
 /// The formatted Python traceback of `err` (what `traceback.print_exception` prints).

@@ -287,13 +287,18 @@ impl WsgiBody {
         }
         let chunk = match self.pending.pop_front() {
             Some(chunk) => chunk,
-            None => match Python::attach(|py| self.next_from_app(py)) {
+            None => match self.pull_from_app() {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => return self.finish(),
                 Err(err) => return Some(Err(err)),
             },
         };
         Some(Ok(self.clip(chunk)))
+    }
+
+    fn pull_from_app(&mut self) -> Result<Option<Bytes>, BodyError> {
+        let _in_app = crate::heartbeat::enter_app();
+        Python::attach(|py| self.next_from_app(py))
     }
 
     fn next_from_app(&mut self, py: Python<'_>) -> Result<Option<Bytes>, BodyError> {
@@ -377,6 +382,7 @@ impl WsgiBody {
 impl Drop for WsgiBody {
     fn drop(&mut self) {
         if self.closer.is_some() || self.iter.is_some() {
+            let _in_app = crate::heartbeat::enter_app();
             Python::attach(|py| self.close(py));
         }
     }

@@ -1,0 +1,70 @@
+//! `--reload`: a child of the master watches the app's Python files (under `--chdir` and
+//! `--pythonpath`) with `notify` and sends the master SIGHUP after a burst of changes settles.
+//! It runs in its own process so the master itself never starts a thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use crate::config::Config;
+use crate::sys;
+
+/// Changes closer together than this are one reload.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Forks the watcher; returns its pid.
+pub fn spawn(config: &Config) -> std::io::Result<Option<sys::Pid>> {
+    let mut dirs: Vec<PathBuf> = config.pythonpath.clone();
+    dirs.push(match &config.chdir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()?,
+    });
+    match sys::fork()? {
+        sys::Fork::Parent(pid) => {
+            tracing::info!(pid, dirs = ?dirs, "watching Python files for changes");
+            Ok(Some(pid))
+        }
+        sys::Fork::Child => {
+            let _ = sys::prepare_worker_signals();
+            sys::set_process_title("pyrite: reloader");
+            let code = match watch(&dirs) {
+                Ok(()) => 0,
+                Err(err) => {
+                    tracing::error!(error = %err, "the file watcher failed");
+                    1
+                }
+            };
+            sys::exit_now(code)
+        }
+    }
+}
+
+fn watch(dirs: &[PathBuf]) -> notify::Result<()> {
+    let master = sys::getppid();
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if event.paths.iter().any(|p| is_python(p)) && !event.kind.is_access() {
+                let _ = tx.send(());
+            }
+        }
+    })?;
+    for dir in dirs {
+        watcher.watch(dir, RecursiveMode::Recursive)?;
+    }
+    while rx.recv().is_ok() {
+        while rx.recv_timeout(DEBOUNCE).is_ok() {}
+        if sys::getppid() != master {
+            break;
+        }
+        tracing::info!("a Python file changed; reloading");
+        sys::kill(master, sys::SIGHUP);
+    }
+    Ok(())
+}
+
+fn is_python(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "py")
+}
