@@ -122,6 +122,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         executor: app.map(Executor::new),
         limit_request_body: config.limit_request_body,
         lifecycle: lifecycle.clone(),
+        draining: std::cell::Cell::new(false),
     });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

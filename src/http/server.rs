@@ -45,10 +45,14 @@ pub async fn run(
     drop(alive_tx);
     shutdown.await;
     tracing::info!(pid = std::process::id(), "worker stopping gracefully");
+    service.draining.set(true);
     let _ = stop_tx.send(true);
     let _ = alive_rx.recv().await;
     Ok(())
 }
+
+/// How long an idle keep-alive connection stays open once the worker is stopping.
+const LINGER: Duration = Duration::from_millis(1000);
 
 struct Accept {
     service: Rc<Service>,
@@ -145,6 +149,19 @@ async fn serve_connection<IO>(
                 return;
             }
             _ = stop.changed() => {}
+        }
+        // Draining: every response now says `Connection: close`. A client that is about to
+        // reuse this connection gets LINGER to do so and be answered, instead of having the
+        // connection shut under a request already on its way (the keep-alive race).
+        let linger = tokio::time::sleep(LINGER);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+                return;
+            }
+            _ = linger => {}
         }
     }
     conn.as_mut().graceful_shutdown();

@@ -22,6 +22,8 @@ pub struct Service {
     pub executor: Option<Executor>,
     pub limit_request_body: Option<u64>,
     pub lifecycle: Rc<crate::worker::Lifecycle>,
+    /// Set once the worker stops: responses then close their connections.
+    pub draining: std::cell::Cell<bool>,
 }
 
 /// The two ends of one connection.
@@ -53,6 +55,11 @@ pub async fn handle(
         started,
         bytes: 0,
     });
+    if service.draining.get() {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     service.lifecycle.request_done();
     Ok(response)
 }
