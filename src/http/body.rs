@@ -20,6 +20,9 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Body {
     kind: Kind,
     log: Option<AccessLog>,
+    /// A WSGI body's failure, held back one poll so that hyper first flushes what the app
+    /// produced before it: the client gets every byte sent, then the aborted connection.
+    failure: Option<BodyError>,
 }
 
 enum Kind {
@@ -55,6 +58,7 @@ impl Body {
         Body {
             kind: Kind::Empty,
             log: None,
+            failure: None,
         }
     }
 
@@ -65,13 +69,18 @@ impl Body {
         } else {
             Kind::Full(Some(data))
         };
-        Body { kind, log: None }
+        Body {
+            kind,
+            log: None,
+            failure: None,
+        }
     }
 
     pub fn file(stream: FileStream) -> Body {
         Body {
             kind: Kind::File(stream),
             log: None,
+            failure: None,
         }
     }
 
@@ -79,6 +88,7 @@ impl Body {
         Body {
             kind: Kind::Wsgi(Box::new(body)),
             log: None,
+            failure: None,
         }
     }
 
@@ -99,14 +109,25 @@ impl http_body::Body for Body {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
+        if let Some(err) = this.failure.take() {
+            return Poll::Ready(Some(Err(err)));
+        }
         let next = match &mut this.kind {
             Kind::Empty => None,
             Kind::Full(data) => data.take().map(Ok),
             Kind::File(stream) => stream.next_chunk().map(|r| r.map_err(BodyError::from)),
-            Kind::Wsgi(body) => body.next_chunk(),
+            Kind::Wsgi(body) => match body.next_chunk() {
+                Some(Err(err)) => {
+                    // Pending makes hyper flush its buffer; the wake brings the error next.
+                    this.failure = Some(err);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                other => other,
+            },
         };
         if let Some(Ok(chunk)) = &next {
             let n = chunk.len();
