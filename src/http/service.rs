@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
@@ -93,6 +93,13 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         return pages::error(StatusCode::NOT_FOUND);
     };
     let (parts, incoming) = req.into_parts();
+    // RFC 9110 §10.1.1: hyper answers `100-continue` when the body is first read (below, before
+    // the app runs); any other expectation cannot be met.
+    if let Some(expect) = parts.headers.get(EXPECT) {
+        if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
+            return closing(pages::error(StatusCode::EXPECTATION_FAILED));
+        }
+    }
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
