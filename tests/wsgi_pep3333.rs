@@ -395,6 +395,13 @@ fn close_is_called_once_at_the_end_and_after_an_exception() {
     assert_eq!(get(&server.addr, "/close_normal").text(), "xxx");
     assert!(server.wait_for_stderr("closed normal after 3", 2, WAIT));
     let log = server.stderr();
+    // The exception is logged once, with its traceback.
+    assert!(log.contains("Traceback (most recent call last)"), "{log}");
+    assert_eq!(
+        log.matches("RuntimeError: raising first fails on purpose")
+            .count(),
+        1
+    );
     assert_eq!(log.matches("closed raising first").count(), 1);
     assert_eq!(log.matches("closed raising after").count(), 1);
     assert_eq!(log.matches("closed normal").count(), 2);
