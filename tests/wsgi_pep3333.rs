@@ -223,6 +223,15 @@ fn exc_info_after_output_reraises_and_aborts() {
 }
 
 #[test]
+fn exc_info_after_a_write_reraises() {
+    let server = corners();
+    let r = get(&server.addr, "/write_then_exc_info");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "written;returned");
+    assert!(server.wait_for_stderr("write_then_exc_info: start_response re-raised", 1, WAIT));
+}
+
+#[test]
 fn hop_by_hop_headers_are_dropped_and_connection_close_honoured() {
     let server = corners();
     let mut conn = Conn::connect(&server.addr);

@@ -71,6 +71,9 @@ impl StartResponse {
         })?;
         if !data.as_bytes().is_empty() {
             self.written.push(Bytes::copy_from_slice(data.as_bytes()));
+            // The first non-empty write() commits the status and headers (PEP 3333 "The
+            // start_response() Callable"): a later start_response(..., exc_info) re-raises.
+            self.headers_sent = true;
         }
         Ok(())
     }

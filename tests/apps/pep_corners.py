@@ -88,6 +88,19 @@ def exc_info_after(environ, start_response):
     return body()
 
 
+def write_then_exc_info(environ, start_response):
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"written;")
+    try:
+        raise ValueError("after write()")
+    except ValueError:
+        try:
+            start_response("500 Too Late", [], sys.exc_info())
+        except ValueError:
+            environ["wsgi.errors"].write("write_then_exc_info: start_response re-raised\n")
+    return [b"returned"]
+
+
 def hop_by_hop(environ, start_response):
     start_response("200 OK", [
         ("Content-Type", "text/plain"),
@@ -379,6 +392,7 @@ ROUTES = {
     "/twice": twice,
     "/exc_info_before": exc_info_before,
     "/exc_info_after": exc_info_after,
+    "/write_then_exc_info": write_then_exc_info,
     "/hop": hop_by_hop,
     "/lazy": lazy,
     "/write_stream": write_stream,
