@@ -367,7 +367,18 @@ fn file_wrapper_over_a_real_file_is_read_without_python() {
     assert!(r.body == data[1000..6000]);
     let r = get(&server.addr, &format!("/file?path={p}&offset=3145000"));
     assert!(r.body == data[3_145_000..]);
-    assert!(server.wait_for_stderr("file closed after 0 python reads", 3, WAIT));
+    // write() output goes ahead of the file and counts in the length.
+    let r = get(
+        &server.addr,
+        &format!("/file?path={p}&offset=3145000&prefix=head;"),
+    );
+    let expected = [b"head;".as_slice(), &data[3_145_000..]].concat();
+    assert_eq!(
+        r.header("content-length"),
+        Some(expected.len().to_string().as_str())
+    );
+    assert!(r.body == expected);
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 4, WAIT));
     assert!(!server.stderr().contains("longer than its Content-Length"));
 }
 

@@ -46,9 +46,11 @@ impl WsgiBody {
         self.file = Some(file);
     }
 
-    /// Bytes left in a native file body, if that is what this body is.
+    /// The whole length of a native file body (with any `write()` output queued ahead of the
+    /// file), if that is what this body is.
     pub fn file_len(&self) -> Option<u64> {
-        self.file.as_ref().map(NativeFile::len)
+        let queued: u64 = self.pending.iter().map(|c| c.len() as u64).sum();
+        self.file.as_ref().map(|f| queued + f.len())
     }
 
     pub fn push(&mut self, chunk: Bytes) {

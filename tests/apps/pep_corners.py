@@ -255,7 +255,7 @@ class CountingBytes(io.BytesIO):
 
 
 def file(environ, start_response):
-    """?path=P&offset=N&length=M&kind=file|bytes&blksize=B"""
+    """?path=P&offset=N&length=M&kind=file|bytes&blksize=B&prefix=TEXT (given to write())"""
     q = _query(environ)
     if q.get("kind", "file") == "file":
         f = CountingFile(q["path"], "rb")
@@ -267,7 +267,9 @@ def file(environ, start_response):
     headers = [("Content-Type", "application/octet-stream")]
     if "length" in q:
         headers.append(("Content-Length", q["length"]))
-    start_response("200 OK", headers)
+    write = start_response("200 OK", headers)
+    if "prefix" in q:
+        write(q["prefix"].encode())
     wrapper = environ["wsgi.file_wrapper"]
     if "blksize" in q:
         return wrapper(f, int(q["blksize"]))
