@@ -542,6 +542,15 @@ fn script_name_flag_splits_the_path() {
     assert_eq!(script_split(&server, "/prefixstrings").0, 404);
     let r = get(&server.addr, "/prefix");
     assert_eq!(r.text(), "no such corner: ");
+
+    // Outside the prefix the answer comes before any body is read: no 100 Continue.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
+        .write_all(b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
 }
 
 #[test]

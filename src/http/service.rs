@@ -110,6 +110,11 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
             return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
         }
     }
+    let path = static_files::decode_path(parts.uri.path());
+    // Outside `--script-name`: a 404 before any body is read (nor `100 Continue` sent).
+    if !executor.serves(&path) {
+        return pages::error(StatusCode::NOT_FOUND);
+    }
     let has_body = declared.is_some() || parts.headers.contains_key(TRANSFER_ENCODING);
     let body = match request_body::read(incoming, service.limit_request_body).await {
         Ok(body) => body,
@@ -125,7 +130,6 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
             return closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR));
         }
     };
-    let path = static_files::decode_path(parts.uri.path());
     executor.call(RequestInfo {
         parts: &parts,
         path: &path,

@@ -30,6 +30,11 @@ impl Executor {
         Executor { app, errors }
     }
 
+    /// Whether the decoded request `path` is inside the app's `--script-name` prefix.
+    pub fn serves(&self, path: &[u8]) -> bool {
+        environ::path_info(&self.app.script_name, path).is_some()
+    }
+
     /// Calls the app for one request. Never fails: app errors become a 500 (logged with the
     /// traceback). A path outside `--script-name` is a 404 and never reaches the app.
     pub fn call(&self, req: RequestInfo<'_>) -> Response<Body> {
