@@ -564,6 +564,19 @@ fn script_name_environment_variable_like_gunicorn() {
         (200, "'/mounted'".into(), "'/strings'".into())
     );
     assert_eq!(script_split(&server, "/strings").0, 404);
+    drop(server);
+
+    // The flag's own environment twin wins over SCRIPT_NAME.
+    let server = pyrite()
+        .args(&["--pythonpath", &apps_dir(), "pep_corners"])
+        .env("SCRIPT_NAME", "/mounted")
+        .env("PYRITE_SCRIPT_NAME", "/twin")
+        .start();
+    assert_eq!(
+        script_split(&server, "/twin/strings"),
+        (200, "'/twin'".into(), "'/strings'".into())
+    );
+    assert_eq!(script_split(&server, "/mounted/strings").0, 404);
 }
 
 #[test]
