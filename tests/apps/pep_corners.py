@@ -1,4 +1,5 @@
-"""PEP 3333 corners, one behaviour per path (tests/wsgi_request.rs, tests/wsgi_response.rs, tests/wsgi_process.rs).
+"""PEP 3333 corners, one behaviour per path, for tests/wsgi_request.rs, tests/wsgi_response.rs
+and tests/wsgi_process.rs.
 
 Every path answers in a way a raw-HTTP test can check; what cannot be seen on the wire (close()
 calls, reads of a file) is reported on wsgi.errors, which reaches pyrite's error log.
