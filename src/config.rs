@@ -152,6 +152,10 @@ pub struct Args {
     /// Write the error log to FILE instead of stderr (reopened on SIGUSR1).
     #[arg(long, env = "PYRITE_ERROR_LOGFILE", value_name = "FILE")]
     pub error_logfile: Option<PathBuf>,
+    /// URL prefix the app is mounted at: it becomes SCRIPT_NAME, the rest of the path PATH_INFO,
+    /// and paths outside it are 404 (default: $SCRIPT_NAME, as in gunicorn).
+    #[arg(long, env = "PYRITE_SCRIPT_NAME", value_name = "PREFIX")]
+    pub script_name: Option<String>,
 
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(
@@ -244,6 +248,8 @@ pub struct Config {
     pub umask: Option<u32>,
     pub access_logfile: Option<PathBuf>,
     pub error_logfile: Option<PathBuf>,
+    /// `--script-name` without its trailing `/` ("" when the app is at the root).
+    pub script_name: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +274,8 @@ pub enum ConfigError {
     Venv { path: String, why: String },
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
+    #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
+    ScriptName(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]
     NothingToServe,
     #[error("--user '{0}': no such user")]
@@ -338,6 +346,11 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
             return Err(ConfigError::LogLevel(args.log_level));
         }
+        let script_name = match args.script_name {
+            Some(prefix) => Some(prefix),
+            None => std::env::var("SCRIPT_NAME").ok(),
+        };
+        let script_name = parse_script_name(script_name.as_deref().unwrap_or(""))?;
         let mounts = Mounts {
             docroot,
             statics,
@@ -392,6 +405,7 @@ impl Config {
             graceful_timeout: Duration::from_secs(args.graceful_timeout),
             limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
             log_level: args.log_level,
+            script_name,
         })
     }
 }
@@ -415,6 +429,18 @@ fn parse_app(raw: &str) -> Result<AppSpec, ConfigError> {
         attr: attr.to_owned(),
         factory,
     })
+}
+
+/// `--script-name`: empty, or a path starting with `/` with no `?`, `#` or control character;
+/// a trailing `/` is dropped (`/app/` and `/app` mount the same).
+fn parse_script_name(raw: &str) -> Result<String, ConfigError> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    if !raw.starts_with('/') || raw.contains(['?', '#']) || raw.chars().any(char::is_control) {
+        return Err(ConfigError::ScriptName(raw.to_owned()));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -598,6 +624,17 @@ mod tests {
         assert_eq!(parse_umask("0o077").unwrap(), 0o77);
         for bad in ["", "8", "1000", "abc"] {
             assert!(parse_umask(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn script_names() {
+        assert_eq!(parse_script_name("").unwrap(), "");
+        assert_eq!(parse_script_name("/").unwrap(), "");
+        assert_eq!(parse_script_name("/app/").unwrap(), "/app");
+        assert_eq!(parse_script_name("/a/b").unwrap(), "/a/b");
+        for bad in ["app", "/a?b", "/a\nb"] {
+            assert!(parse_script_name(bad).is_err(), "{bad}");
         }
     }
 

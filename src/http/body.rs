@@ -20,9 +20,9 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Body {
     kind: Kind,
     log: Option<AccessLog>,
-    /// An error held back one poll, so hyper first flushes what it has buffered (the head and
-    /// earlier chunks) and only then aborts the connection.
-    failed: Option<BodyError>,
+    /// A WSGI body's failure, held back one poll so that hyper first flushes what the app
+    /// produced before it: the client gets every byte sent, then the aborted connection.
+    failure: Option<BodyError>,
 }
 
 enum Kind {
@@ -58,7 +58,7 @@ impl Body {
         Body {
             kind: Kind::Empty,
             log: None,
-            failed: None,
+            failure: None,
         }
     }
 
@@ -72,7 +72,7 @@ impl Body {
         Body {
             kind,
             log: None,
-            failed: None,
+            failure: None,
         }
     }
 
@@ -80,7 +80,7 @@ impl Body {
         Body {
             kind: Kind::File(stream),
             log: None,
-            failed: None,
+            failure: None,
         }
     }
 
@@ -88,7 +88,7 @@ impl Body {
         Body {
             kind: Kind::Wsgi(Box::new(body)),
             log: None,
-            failed: None,
+            failure: None,
         }
     }
 
@@ -112,7 +112,7 @@ impl http_body::Body for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        if let Some(err) = this.failed.take() {
+        if let Some(err) = this.failure.take() {
             return Poll::Ready(Some(Err(err)));
         }
         let next = match &mut this.kind {
@@ -127,7 +127,9 @@ impl http_body::Body for Body {
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Some(Err(err)) => {
-                this.failed = Some(err);
+                // Pending makes hyper flush its buffer; the wake brings the error next. Dropping
+                // the body now calls the app's close().
+                this.failure = Some(err);
                 this.kind = Kind::Empty;
                 cx.waker().wake_by_ref();
                 Poll::Pending
@@ -137,7 +139,7 @@ impl http_body::Body for Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        if self.failed.is_some() {
+        if self.failure.is_some() {
             return false;
         }
         match &self.kind {

@@ -136,7 +136,8 @@ async fn serve_connection<IO>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .pipeline_flush(true)
+        // No `pipeline_flush`: with it hyper buffers a streamed body without limit, which
+        // would pull a WSGI generator to its end however slowly the client reads.
         .title_case_headers(true)
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
@@ -102,6 +102,13 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         return pages::error(StatusCode::NOT_FOUND);
     };
     let (parts, incoming) = req.into_parts();
+    // RFC 9110 §10.1.1: hyper answers `100-continue` when the body is first read (below, before
+    // the app runs); any other expectation cannot be met.
+    if let Some(expect) = parts.headers.get(EXPECT) {
+        if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
+            return closing(pages::error(StatusCode::EXPECTATION_FAILED));
+        }
+    }
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -111,6 +118,11 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         if len > limit {
             return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
         }
+    }
+    let path = static_files::decode_path(parts.uri.path());
+    // Outside `--script-name`: a 404 before any body is read (nor `100 Continue` sent).
+    if !executor.serves(&path) {
+        return pages::error(StatusCode::NOT_FOUND);
     }
     let has_body = declared.is_some() || parts.headers.contains_key(TRANSFER_ENCODING);
     let body = match request_body::read(incoming, service.limit_request_body).await {
@@ -127,7 +139,6 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
             return closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR));
         }
     };
-    let path = static_files::decode_path(parts.uri.path());
     executor.call(RequestInfo {
         parts: &parts,
         path: &path,

@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, IntoPyObjectExt};
 
 use super::errors::ErrorStream;
+use super::file_wrapper::FileWrapper;
 use super::input::{Input, RequestBody};
 use super::App;
 
@@ -41,6 +42,7 @@ pub fn build<'py>(
     app: &App,
     errors: &Py<ErrorStream>,
     req: RequestInfo<'_>,
+    path_info: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = PyDict::new(py);
     let parts = req.parts;
@@ -50,8 +52,8 @@ pub fn build<'py>(
         intern!(py, "REQUEST_METHOD"),
         parts.method.as_str().as_bytes(),
     )?;
-    set(intern!(py, "SCRIPT_NAME"), b"")?;
-    set(intern!(py, "PATH_INFO"), req.path)?;
+    set(intern!(py, "SCRIPT_NAME"), &app.script_name)?;
+    set(intern!(py, "PATH_INFO"), path_info)?;
     set(
         intern!(py, "QUERY_STRING"),
         parts.uri.query().unwrap_or("").as_bytes(),
@@ -96,7 +98,20 @@ pub fn build<'py>(
     env.set_item(intern!(py, "wsgi.multiprocess"), app.multiprocess)?;
     env.set_item(intern!(py, "wsgi.run_once"), false)?;
     env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
+    env.set_item(
+        intern!(py, "wsgi.file_wrapper"),
+        py.get_type::<FileWrapper>(),
+    )?;
     Ok(env)
+}
+
+/// `PATH_INFO` for a request whose decoded path is `path`, when the app is mounted at
+/// `script_name` (PEP 3333 "environ Variables"; CGI RFC 3875 §4.1.5, §4.1.13): the rest of the
+/// path after the prefix, which must end there or at a `/`. `None` means the path is outside
+/// the app.
+pub fn path_info<'a>(script_name: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = path.strip_prefix(script_name)?;
+    (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
 }
 
 /// One `HTTP_*` key per header name: repeats joined with ", " (`Cookie` with "; ",
@@ -165,6 +180,15 @@ mod tests {
             builder = builder.header("host", host);
         }
         builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn script_name_split() {
+        assert_eq!(path_info(b"", b"/a/b"), Some(&b"/a/b"[..]));
+        assert_eq!(path_info(b"/app", b"/app/x"), Some(&b"/x"[..]));
+        assert_eq!(path_info(b"/app", b"/app"), Some(&b""[..]));
+        assert_eq!(path_info(b"/app", b"/apple"), None);
+        assert_eq!(path_info(b"/app", b"/other"), None);
     }
 
     #[test]

@@ -26,10 +26,12 @@ impl ErrorStream {
         text.chars().count()
     }
 
-    fn writelines(&mut self, lines: Vec<String>) {
-        for line in lines {
-            self.write(&line);
+    /// Any iterable of `str`, as `io.TextIOBase.writelines` takes.
+    fn writelines(&mut self, lines: &Bound<'_, PyAny>) -> PyResult<()> {
+        for line in lines.try_iter()? {
+            self.write(line?.extract::<&str>()?);
         }
+        Ok(())
     }
 
     fn flush(&mut self) {

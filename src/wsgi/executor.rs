@@ -1,17 +1,20 @@
 //! The inline executor (DESIGN.md): the runtime thread itself calls the app, with the request
-//! body already read. A list or tuple body becomes one buffer with `Content-Length`; any other
-//! iterable is streamed, pulled only as the connection drains.
+//! body already read. A list or tuple body becomes one buffer with `Content-Length`; a
+//! `wsgi.file_wrapper` over a real file is read in Rust; any other iterable is streamed, pulled
+//! only as the connection drains.
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, SERVER};
-use http::{Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use super::environ::{self, RequestInfo};
 use super::errors::ErrorStream;
-use super::response::{latin1_bytes, StartResponse, Status, WsgiBody};
-use super::{timeout, traceback, App};
+use super::file_wrapper::{self, FileWrapper};
+use super::head::{self, Framing};
+use super::response::WsgiBody;
+use super::start_response::StartResponse;
+use super::{process, timeout, traceback, App};
 use crate::http::{pages, Body};
 
 /// Per-worker WSGI state: the app and the shared `wsgi.errors` stream.
@@ -20,19 +23,6 @@ pub struct Executor {
     errors: Py<ErrorStream>,
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) are the server's business, not the app's (PEP 3333
-/// "Other HTTP Features"). pyrite drops them from the app's response; `Connection: close` is
-/// honoured by closing the connection after the response.
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
 impl Executor {
     pub fn new(app: App) -> Executor {
         let errors = Python::attach(|py| Py::new(py, ErrorStream::default()))
@@ -40,11 +30,20 @@ impl Executor {
         Executor { app, errors }
     }
 
+    /// Whether the decoded request `path` is inside the app's `--script-name` prefix.
+    pub fn serves(&self, path: &[u8]) -> bool {
+        environ::path_info(&self.app.script_name, path).is_some()
+    }
+
     /// Calls the app for one request. Never fails: app errors become a 500 (logged with the
-    /// traceback).
+    /// traceback). A path outside `--script-name` is a 404 and never reaches the app.
     pub fn call(&self, req: RequestInfo<'_>) -> Response<Body> {
+        let Some(path_info) = environ::path_info(&self.app.script_name, req.path) else {
+            return pages::error(StatusCode::NOT_FOUND);
+        };
+        let head_request = req.parts.method == Method::HEAD;
         let _in_app = crate::heartbeat::enter_app();
-        Python::attach(|py| match self.run(py, req) {
+        Python::attach(|py| match self.run(py, req, path_info, head_request) {
             Ok(response) => response,
             Err(Failure { problem, timed_out }) => {
                 tracing::error!(pid = std::process::id(), "{problem}");
@@ -56,12 +55,18 @@ impl Executor {
         })
     }
 
-    fn run(&self, py: Python<'_>, req: RequestInfo<'_>) -> Result<Response<Body>, Failure> {
+    fn run(
+        &self,
+        py: Python<'_>,
+        req: RequestInfo<'_>,
+        path_info: &[u8],
+        head_request: bool,
+    ) -> Result<Response<Body>, Failure> {
         let failed = |what: &str, err: PyErr| Failure {
             problem: format!("{what}\n{}", traceback(py, &err)),
             timed_out: timeout::is_timeout(py, &err),
         };
-        let environ = environ::build(py, &self.app, &self.errors, req)
+        let environ = environ::build(py, &self.app, &self.errors, req, path_info)
             .map_err(|e| failed("building the environ failed", e))?;
         let start_response =
             Bound::new(py, StartResponse::default()).map_err(|e| failed("start_response", e))?;
@@ -73,12 +78,19 @@ impl Executor {
             .map_err(|e| failed("the app raised an exception", e))?;
         // From here on `body` owns the duty to call result.close(), whatever happens.
         let mut body = WsgiBody::new(&result, start_response.clone().unbind());
-        // Bytes passed to write() during the call go out before the returned iterable's.
+        // write() output given before the app returned goes first (PEP 3333 "The write()
+        // Callable").
         body.take_written(py);
+        let native = result
+            .cast::<FileWrapper>()
+            .ok()
+            .and_then(|w| file_wrapper::native(w));
         if let Ok(list) = result.cast::<PyList>() {
             collect(&mut body, list.iter()).map_err(|e| failed("the app's body is invalid", e))?;
         } else if let Ok(tuple) = result.cast::<PyTuple>() {
             collect(&mut body, tuple.iter()).map_err(|e| failed("the app's body is invalid", e))?;
+        } else if let Some(file) = native {
+            body.set_file(file);
         } else {
             let iter = result
                 .try_iter()
@@ -95,7 +107,47 @@ impl Executor {
         sr.headers_sent = true;
         let headers = std::mem::take(&mut sr.headers);
         drop(sr);
-        respond(status, headers, body).map_err(Failure::from)
+        let (mut response, framing) = head::build(status, headers)?;
+        let declared = match framing {
+            Framing::NoBody => return Ok(response),
+            Framing::Declared(len) => Some(len),
+            Framing::Open => None,
+        };
+        if head_request {
+            // RFC 9110 §9.3.2: the same headers as GET, no body. The app ran; its length is
+            // what it declared, else what it produces.
+            if declared.is_none() {
+                let len = body
+                    .drain(py)
+                    .map_err(|e| failed("the app raised an exception", e))?;
+                head::set_length(&mut response, len);
+            }
+            return Ok(response);
+        }
+        let complete = body.is_exhausted().then(|| body.take_pending());
+        match (complete, declared) {
+            (Some(data), None) => {
+                head::set_length(&mut response, data.len() as u64);
+                *response.body_mut() = Body::full(data);
+                return Ok(response);
+            }
+            (Some(data), Some(len)) if len == data.len() as u64 => {
+                *response.body_mut() = Body::full(data);
+                return Ok(response);
+            }
+            (Some(data), Some(_)) => body.push(data),
+            (None, _) => {}
+        }
+        match (declared, body.file_len()) {
+            (Some(len), _) => body.set_declared_length(len),
+            (None, Some(len)) => {
+                head::set_length(&mut response, len);
+                body.set_declared_length(len);
+            }
+            (None, None) => {}
+        }
+        *response.body_mut() = Body::wsgi(body);
+        Ok(response)
     }
 }
 
@@ -114,6 +166,13 @@ impl<T: Into<String>> From<T> for Failure {
     }
 }
 
+impl Drop for Executor {
+    /// The worker stops gracefully: what a Python process does at exit.
+    fn drop(&mut self) {
+        Python::attach(|py| process::shutdown(py, &self.app.hooks));
+    }
+}
+
 fn collect<'py>(
     body: &mut WsgiBody,
     items: impl Iterator<Item = Bound<'py, PyAny>>,
@@ -125,75 +184,4 @@ fn collect<'py>(
         body.push(Bytes::copy_from_slice(bytes.as_bytes()));
     }
     Ok(())
-}
-
-/// Builds the response head from the app's status and headers, and picks the framing:
-/// one buffer with Content-Length when the body is complete, else a stream.
-fn respond(
-    status: Status,
-    headers: Vec<(String, String)>,
-    mut body: WsgiBody,
-) -> Result<Response<Body>, String> {
-    let code = StatusCode::from_u16(status.code).map_err(|e| e.to_string())?;
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = code;
-    if code.canonical_reason() != Some(status.reason.as_str()) {
-        let reason = hyper::ext::ReasonPhrase::try_from(latin1_bytes(&status.reason))
-            .map_err(|e| format!("invalid reason phrase {:?}: {e}", status.reason))?;
-        response.extensions_mut().insert(reason);
-    }
-    let map = response.headers_mut();
-    let mut declared: Option<u64> = None;
-    let mut close = false;
-    for (name, value) in &headers {
-        let lower = name.to_ascii_lowercase();
-        if HOP_BY_HOP.contains(&lower.as_str()) {
-            if lower == "connection"
-                && value
-                    .to_ascii_lowercase()
-                    .split(',')
-                    .any(|t| t.trim() == "close")
-            {
-                close = true;
-            }
-            tracing::debug!(header = %name, "dropped a hop-by-hop header set by the app");
-            continue;
-        }
-        if lower == "content-length" {
-            let len = value
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| format!("the app's Content-Length {value:?} is not a number"))?;
-            declared = Some(len);
-        }
-        let name = HeaderName::from_bytes(lower.as_bytes())
-            .map_err(|e| format!("header {name:?}: {e}"))?;
-        let value = HeaderValue::from_bytes(&latin1_bytes(value))
-            .map_err(|e| format!("header {name}: {e}"))?;
-        map.append(name, value);
-    }
-    if !map.contains_key(SERVER) {
-        map.insert(SERVER, pages::SERVER_NAME);
-    }
-    if close {
-        map.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    // RFC 9110 §15.3.5, §15.4.5: 204 and 304 carry no body.
-    if code == StatusCode::NO_CONTENT || code == StatusCode::NOT_MODIFIED {
-        return Ok(response);
-    }
-    if body.is_exhausted() {
-        let data = body.take_pending();
-        if declared.is_none_or(|d| d == data.len() as u64) {
-            map.insert(CONTENT_LENGTH, HeaderValue::from(data.len()));
-            *response.body_mut() = Body::full(data);
-            return Ok(response);
-        }
-        body.push(data);
-    }
-    if let Some(len) = declared {
-        body.set_declared_length(len);
-    }
-    *response.body_mut() = Body::wsgi(body);
-    Ok(response)
 }

@@ -101,3 +101,21 @@ pub fn fork_with_hooks() -> std::io::Result<crate::sys::Fork> {
         forked
     }
 }
+
+/// A new descriptor for the open file `fd` names (`fcntl(F_DUPFD_CLOEXEC)`), owned by the
+/// caller, so the server can read a file the app handed to `wsgi.file_wrapper` while the app
+/// keeps its own descriptor.
+pub fn dup_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd < 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC only reads `fd` (an invalid one gives EBADF) and
+    // returns a fresh descriptor that nothing else owns.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `new` is a valid descriptor just returned by fcntl and owned by no one else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::{ffi, traceback, App, LoadError};
+use super::{ffi, process, traceback, App, LoadError};
 use crate::config::{AppSpec, Config};
 
 /// The interpreter pyrite was built against; `sys.executable` when no venv is in use.
@@ -28,6 +28,7 @@ pub fn load(config: &Config, spec: &AppSpec) -> Result<App, LoadError> {
             traceback: traceback(py, &err),
             summary: summary(py, &err),
         };
+        let hooks = process::install(py).map_err(fail)?;
         extend_sys_path(py, &config.pythonpath).map_err(fail)?;
         let callable = import(py, spec).map_err(fail)?;
         if !callable.is_callable() {
@@ -44,6 +45,8 @@ pub fn load(config: &Config, spec: &AppSpec) -> Result<App, LoadError> {
         Ok(App {
             callable: callable.unbind(),
             multiprocess: config.workers > 1,
+            script_name: config.script_name.clone().into_bytes(),
+            hooks,
         })
     })
 }

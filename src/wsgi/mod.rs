@@ -1,15 +1,20 @@
 //! The WSGI bridge (PEP 3333) — the only code that names PyO3. `interpreter` starts CPython and
-//! imports the app, `environ` builds the request dict, `input` is `wsgi.input`, `errors` is
-//! `wsgi.errors`, `response` holds `start_response` and the streamed body, `executor` calls the
-//! app inline on the runtime thread.
+//! imports the app, `process` keeps it behaving like a normal Python process, `environ` builds
+//! the request dict, `input` is `wsgi.input`, `errors` is `wsgi.errors`, `start_response` holds
+//! the status, headers and `write`, `response` the streamed body, `file_wrapper` is
+//! `wsgi.file_wrapper`, and `executor` calls the app inline on the runtime thread.
 
 mod environ;
 mod errors;
 pub mod executor;
 mod ffi;
+mod file_wrapper;
+mod head;
 mod input;
 mod interpreter;
+mod process;
 mod response;
+mod start_response;
 mod timeout;
 
 use pyo3::prelude::*;
@@ -25,6 +30,10 @@ pub struct App {
     callable: Py<PyAny>,
     /// `wsgi.multiprocess`: true when more than one worker serves the same app.
     multiprocess: bool,
+    /// `--script-name`: the decoded path prefix the app is mounted at ("" for the root).
+    script_name: Vec<u8>,
+    /// The interpreter hooks of `process` (run on a graceful stop).
+    hooks: Py<PyModule>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +60,8 @@ pub(crate) fn traceback(py: Python<'_>, err: &PyErr) -> String {
     let formatted = py
         .import("traceback")
         .and_then(|tb| {
+            // The traceback is passed explicitly: on Python < 3.12 it is not always attached
+            // to the exception value yet.
             tb.call_method1(
                 "format_exception",
                 (err.get_type(py), err.value(py), err.traceback(py)),

@@ -1,185 +1,25 @@
-//! `start_response` and the response body of a WSGI app (PEP 3333 "The start_response()
-//! Callable", "Buffering and Streaming"). The iterable is pulled one item at a time, only when
-//! hyper asks for more; its `close()` runs exactly once, when the body is dropped on any path.
+//! The response body of a WSGI app (PEP 3333 "Buffering and Streaming"). The iterable is pulled
+//! one item at a time, only when hyper asks for more; `write()` output keeps its place ahead of
+//! what is pulled after it; a `wsgi.file_wrapper` over a real file is read in Rust. The
+//! iterable's `close()` runs exactly once, when the body is dropped on any path.
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use pyo3::exceptions::{PyAssertionError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 
+use super::file_wrapper::NativeFile;
+use super::start_response::{type_name, StartResponse};
 use crate::http::BodyError;
 
-/// A validated status line: the code and the app's reason phrase.
-#[derive(Debug, Clone)]
-pub struct Status {
-    pub code: u16,
-    pub reason: String,
-}
-
-#[pyclass(module = "pyrite")]
-#[derive(Default)]
-pub struct StartResponse {
-    pub status: Option<Status>,
-    pub headers: Vec<(String, String)>,
-    /// Bytes passed to `write()` not yet handed to the connection.
-    pub written: Vec<Bytes>,
-    /// Set once the status line is committed; a later `start_response(..., exc_info)` re-raises.
-    pub headers_sent: bool,
-}
-
-#[pymethods]
-impl StartResponse {
-    #[pyo3(signature = (status, headers, exc_info = None))]
-    fn __call__<'py>(
-        slf: &Bound<'py, Self>,
-        status: &Bound<'py, PyAny>,
-        headers: &Bound<'py, PyAny>,
-        exc_info: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let exc_info = exc_info.filter(|e| !e.is_none());
-        {
-            let this = slf.borrow();
-            match exc_info {
-                Some(info) if this.headers_sent => {
-                    // PEP 3333: with exc_info after the headers went out, re-raise it.
-                    return Err(PyErr::from_value(info.get_item(1)?));
-                }
-                None if this.status.is_some() => {
-                    return Err(PyAssertionError::new_err(
-                        "start_response() called a second time without exc_info",
-                    ));
-                }
-                _ => {}
-            }
-        }
-        let status = parse_status(status)?;
-        let headers = parse_headers(headers)?;
-        let mut this = slf.borrow_mut();
-        this.status = Some(status);
-        this.headers = headers;
-        drop(this);
-        slf.getattr("write")
-    }
-
-    /// The `write` callable start_response returns (PEP 3333 "The write() Callable").
-    fn write(&mut self, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.status.is_none() {
-            return Err(PyAssertionError::new_err(
-                "write() called before start_response()",
-            ));
-        }
-        let data = data.cast::<PyBytes>().map_err(|_| {
-            PyTypeError::new_err(format!("write() takes bytes, not {}", type_name(data)))
-        })?;
-        if !data.as_bytes().is_empty() {
-            self.written.push(Bytes::copy_from_slice(data.as_bytes()));
-        }
-        Ok(())
-    }
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// `"NNN reason"`: three digits (200–599), one space, a reason without control characters.
-fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<Status> {
-    let text = status
-        .cast::<PyString>()
-        .map_err(|_| {
-            PyTypeError::new_err(format!("status must be str, not {}", type_name(status)))
-        })?
-        .to_str()?;
-    let bad = || PyValueError::new_err(format!("status {text:?} is not of the form 'NNN reason'"));
-    let (code, reason) = text.split_at_checked(3).ok_or_else(bad)?;
-    let reason = reason.strip_prefix(' ').ok_or_else(bad)?;
-    if !code.bytes().all(|b| b.is_ascii_digit()) || reason.chars().any(|c| c.is_control()) {
-        return Err(bad());
-    }
-    let code: u16 = code.parse().map_err(|_| bad())?;
-    if !(200..=599).contains(&code) {
-        return Err(bad());
-    }
-    if reason.chars().any(|c| c as u32 > 0xff) {
-        return Err(bad());
-    }
-    Ok(Status {
-        code,
-        reason: reason.to_owned(),
-    })
-}
-
-/// A list of `(str, str)`: names are RFC 9110 tokens, values latin-1 with no CR, LF or other
-/// control character but tab.
-fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
-    let list = headers.cast::<PyList>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "headers must be a list, not {}",
-            type_name(headers)
-        ))
-    })?;
-    let mut out = Vec::with_capacity(list.len());
-    for item in list.iter() {
-        let pair = item.cast::<PyTuple>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "each header must be a (name, value) tuple, not {}",
-                type_name(&item)
-            ))
-        })?;
-        if pair.len() != 2 {
-            return Err(PyValueError::new_err(format!(
-                "header {pair} is not a (name, value) pair"
-            )));
-        }
-        let as_str = |obj: Bound<'_, PyAny>| -> PyResult<String> {
-            let s = obj.cast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "header {pair} must hold two str, not {}",
-                    type_name(&obj)
-                ))
-            })?;
-            Ok(s.to_str()?.to_owned())
-        };
-        let name = as_str(pair.get_item(0)?)?;
-        let value = as_str(pair.get_item(1)?)?;
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(PyValueError::new_err(format!(
-                "header name {name:?} is not a valid token"
-            )));
-        }
-        if value
-            .chars()
-            .any(|c| (c as u32) > 0xff || (c.is_control() && c != '\t'))
-        {
-            return Err(PyValueError::new_err(format!(
-                "header {name:?} has a value with control or non-latin-1 characters"
-            )));
-        }
-        out.push((name, value));
-    }
-    Ok(out)
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// The latin-1 bytes of a str already checked to hold only code points below 256.
-pub fn latin1_bytes(s: &str) -> Vec<u8> {
-    s.chars().map(|c| c as u8).collect()
-}
-
-/// The body of a WSGI response: items already pulled, the iterator (until exhausted), and the
-/// object whose `close()` is owed.
+/// The body of a WSGI response: items already pulled, the iterator or native file (until
+/// exhausted), and the object whose `close()` is owed.
 pub struct WsgiBody {
     pending: VecDeque<Bytes>,
     iter: Option<Py<PyIterator>>,
+    file: Option<NativeFile>,
     closer: Option<Py<PyAny>>,
     start_response: Py<StartResponse>,
     /// App-declared Content-Length still to send.
@@ -191,6 +31,7 @@ impl WsgiBody {
         WsgiBody {
             pending: VecDeque::new(),
             iter: None,
+            file: None,
             closer: Some(result.clone().unbind()),
             start_response,
             remaining: None,
@@ -201,6 +42,17 @@ impl WsgiBody {
         self.iter = Some(iter.unbind());
     }
 
+    pub fn set_file(&mut self, file: NativeFile) {
+        self.file = Some(file);
+    }
+
+    /// The whole length of a native file body (with any `write()` output queued ahead of the
+    /// file), if that is what this body is.
+    pub fn file_len(&self) -> Option<u64> {
+        let queued: u64 = self.pending.iter().map(|c| c.len() as u64).sum();
+        self.file.as_ref().map(|f| queued + f.len())
+    }
+
     pub fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {
             self.pending.push_back(chunk);
@@ -208,7 +60,7 @@ impl WsgiBody {
     }
 
     pub fn is_exhausted(&self) -> bool {
-        self.iter.is_none()
+        self.iter.is_none() && self.file.is_none()
     }
 
     /// Takes everything pulled so far (for a body that is complete).
@@ -248,6 +100,21 @@ impl WsgiBody {
         }
     }
 
+    /// The length of the whole body, produced to the end and thrown away (a HEAD response
+    /// still runs the app, PEP 3333 leaves the body to the server; RFC 9110 §9.3.2).
+    pub fn drain(&mut self, py: Python<'_>) -> PyResult<u64> {
+        let mut total: u64 = self.pending.iter().map(|c| c.len() as u64).sum();
+        self.pending.clear();
+        if let Some(file) = self.file.take() {
+            return Ok(total + file.len());
+        }
+        while let Some(chunk) = self.pull(py)? {
+            total += chunk.len() as u64;
+        }
+        total += self.take_written_len(py);
+        Ok(total)
+    }
+
     /// Queues bytes given to `write()` ahead of anything pulled after them. Only called while
     /// the queue is empty or right after a pull, so `write()` output keeps its place in order.
     pub fn take_written(&mut self, py: Python<'_>) {
@@ -255,6 +122,14 @@ impl WsgiBody {
         for chunk in std::mem::take(&mut sr.written).into_iter().rev() {
             self.pending.push_front(chunk);
         }
+    }
+
+    fn take_written_len(&mut self, py: Python<'_>) -> u64 {
+        let mut sr = self.start_response.bind(py).borrow_mut();
+        std::mem::take(&mut sr.written)
+            .iter()
+            .map(|c| c.len() as u64)
+            .sum()
     }
 
     /// The next item of the iterator as bytes; `None` once it is exhausted.
@@ -287,6 +162,11 @@ impl WsgiBody {
         }
         let chunk = match self.pending.pop_front() {
             Some(chunk) => chunk,
+            None if self.file.is_some() => match self.next_from_file() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return self.finish(),
+                Err(err) => return Some(Err(err)),
+            },
             None => match self.pull_from_app() {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => return self.finish(),
@@ -299,6 +179,25 @@ impl WsgiBody {
     fn pull_from_app(&mut self) -> Result<Option<Bytes>, BodyError> {
         let _in_app = crate::heartbeat::enter_app();
         Python::attach(|py| self.next_from_app(py))
+    }
+
+    /// A block of the native file, never past the declared length (so a Content-Length shorter
+    /// than the file sends a prefix of it without a warning).
+    fn next_from_file(&mut self) -> Result<Option<Bytes>, BodyError> {
+        let Some(file) = &mut self.file else {
+            return Ok(None);
+        };
+        match file.read_block(self.remaining) {
+            Ok(Some(block)) => Ok(Some(block)),
+            Ok(None) => {
+                self.file = None;
+                Ok(None)
+            }
+            Err(err) => {
+                tracing::error!(pid = std::process::id(), error = %err, "reading the app's file failed; aborting the connection");
+                Err(Box::new(err))
+            }
+        }
     }
 
     fn next_from_app(&mut self, py: Python<'_>) -> Result<Option<Bytes>, BodyError> {
@@ -334,6 +233,7 @@ impl WsgiBody {
         match self.remaining {
             Some(left) if left > 0 => {
                 tracing::warn!(
+                    pid = std::process::id(),
                     missing = left,
                     "the app's body is shorter than its Content-Length; closing the connection"
                 );
@@ -348,6 +248,7 @@ impl WsgiBody {
         if let Some(left) = &mut self.remaining {
             if chunk.len() as u64 > *left {
                 tracing::warn!(
+                    pid = std::process::id(),
                     extra = chunk.len() as u64 - *left,
                     "the app's body is longer than its Content-Length; cut"
                 );
@@ -358,9 +259,11 @@ impl WsgiBody {
         chunk
     }
 
-    /// Calls the iterable's `close()` if it has one; at most once.
+    /// Calls the iterable's `close()` if it has one; at most once (PEP 3333: "If the iterable
+    /// returned by the application has a close() method, the server must call it").
     pub fn close(&mut self, py: Python<'_>) {
         self.iter = None;
+        self.file = None;
         let Some(closer) = self.closer.take() else {
             return;
         };
