@@ -101,3 +101,12 @@ pub fn fork_with_hooks() -> std::io::Result<crate::sys::Fork> {
         forked
     }
 }
+
+/// Schedules `exc` to be raised in the Python thread `ident` the next time it runs bytecode.
+pub fn async_raise(_py: pyo3::Python<'_>, ident: u64, exc: &pyo3::Bound<'_, pyo3::types::PyType>) {
+    // SAFETY: the GIL is held (`_py`); `exc` is a live exception type; an unknown ident is
+    // harmless (the call returns 0).
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(ident as _, exc.as_ptr());
+    }
+}

@@ -44,6 +44,7 @@ pub fn load(config: &Config, spec: &AppSpec) -> Result<App, LoadError> {
         Ok(App {
             callable: callable.unbind(),
             multiprocess: config.workers > 1,
+            multithread: false,
         })
     })
 }
