@@ -37,6 +37,11 @@ pub struct Args {
     #[arg(short = 'w', long, env = "PYRITE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 
+    /// Python threads per worker calling the app. 1 (the default) calls it on the I/O thread
+    /// itself; more use a pool, for apps that wait on databases or other services.
+    #[arg(long, env = "PYRITE_THREADS", value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
     /// Directory put first on sys.path (repeatable).
     #[arg(
         long,
@@ -225,6 +230,7 @@ pub struct Config {
     pub app: Option<AppSpec>,
     pub binds: Vec<BindAddr>,
     pub workers: usize,
+    pub threads: usize,
     pub pythonpath: Vec<PathBuf>,
     pub chdir: Option<PathBuf>,
     pub venv: Option<PathBuf>,
@@ -260,6 +266,8 @@ pub enum ConfigError {
     App(String),
     #[error("--workers must be at least 1")]
     Workers,
+    #[error("--threads must be at least 1")]
+    Threads,
     #[error("{flag} '{path}': {why}")]
     Path {
         flag: &'static str,
@@ -311,6 +319,9 @@ impl Config {
                 .map(|n| n.get())
                 .unwrap_or(1),
         };
+        if args.threads == 0 {
+            return Err(ConfigError::Threads);
+        }
         let pythonpath = args
             .pythonpath
             .iter()
@@ -398,6 +409,7 @@ impl Config {
             app,
             binds,
             workers,
+            threads: args.threads,
             pythonpath,
             chdir,
             venv,

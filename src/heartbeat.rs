@@ -1,10 +1,13 @@
 //! A worker's side of liveness: its event loop beats into its shared-memory slot once a second,
-//! and every app call marks when it started. A watchdog thread interrupts an app call that
-//! overruns `--timeout` (the signal makes Python raise `RequestTimeout` in the running code);
-//! the master, reading the same slot, kills a worker that stays stuck past the grace period.
+//! and every app call is registered with its start time (the oldest one is published in the
+//! slot). A watchdog thread interrupts an app call that overruns `--timeout` — on the main
+//! thread with a signal whose Python handler raises `RequestTimeout` (this also breaks a
+//! `time.sleep`), on a pool thread with an asynchronous exception — and the master, reading the
+//! same slot, kills a worker that stays stuck past the grace period.
 
-use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::sys::{self, Slot};
@@ -14,20 +17,48 @@ pub const GRACE: Duration = Duration::from_secs(2);
 /// How often the event loop beats.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 
+/// Interrupts the Python thread with this `threading.get_ident()`.
+pub type Interrupt = fn(u64);
+
 struct Heartbeat {
     slot: &'static Slot,
     timeout_ms: Option<u64>,
+    running: Mutex<Vec<Running>>,
+    next_token: AtomicU64,
+}
+
+struct Running {
+    token: u64,
+    since: u64,
+    /// `None` for the main thread; a pool thread's Python thread ident otherwise.
+    python_thread: Option<u64>,
+    interrupted: bool,
 }
 
 static HEARTBEAT: OnceLock<Heartbeat> = OnceLock::new();
 
-/// Binds this worker to its slot; with a timeout, starts the watchdog thread that signals the
-/// calling (main) thread when an app call overruns.
-pub fn install(slot: &'static Slot, timeout: Option<Duration>) {
+thread_local! {
+    static POOL_THREAD: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Called by each pool thread once, with its Python thread ident.
+pub fn register_pool_thread(ident: u64) {
+    POOL_THREAD.with(|t| t.set(Some(ident)));
+}
+
+/// Binds this worker to its slot; with a timeout, starts the watchdog thread. Must be called on
+/// the worker's main thread.
+pub fn install(slot: &'static Slot, timeout: Option<Duration>, interrupt: Interrupt) {
     slot.pid.store(sys::getpid(), Ordering::Relaxed);
     slot.in_app_since.store(0, Ordering::Relaxed);
     let timeout_ms = timeout.map(|t| t.as_millis() as u64);
-    if HEARTBEAT.set(Heartbeat { slot, timeout_ms }).is_err() {
+    let heartbeat = Heartbeat {
+        slot,
+        timeout_ms,
+        running: Mutex::new(Vec::new()),
+        next_token: AtomicU64::new(1),
+    };
+    if HEARTBEAT.set(heartbeat).is_err() {
         return;
     }
     beat();
@@ -35,22 +66,35 @@ pub fn install(slot: &'static Slot, timeout: Option<Duration>) {
         let main = sys::current_thread();
         let spawned = std::thread::Builder::new()
             .name("pyrite-watchdog".into())
-            .spawn(move || {
-                let mut signalled_for = 0;
-                loop {
-                    std::thread::sleep(Duration::from_millis(100));
-                    let since = slot.in_app_since.load(Ordering::Relaxed);
-                    if since != 0
-                        && since != signalled_for
-                        && sys::monotonic_ms().saturating_sub(since) >= limit
-                    {
-                        signalled_for = since;
-                        sys::signal_thread(main, sys::timeout_signal());
-                    }
-                }
-            });
+            .spawn(move || watchdog(limit, main, interrupt));
         if let Err(err) = spawned {
             tracing::warn!(error = %err, "cannot start the request watchdog; --timeout is enforced by the master only");
+        }
+    }
+}
+
+fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
+    let Some(hb) = HEARTBEAT.get() else { return };
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = sys::monotonic_ms();
+        let mut overdue_pool = Vec::new();
+        if let Ok(mut running) = hb.running.lock() {
+            for call in running
+                .iter_mut()
+                .filter(|c| !c.interrupted && now.saturating_sub(c.since) >= limit)
+            {
+                call.interrupted = true;
+                match call.python_thread {
+                    None => sys::signal_thread(main, sys::timeout_signal()),
+                    Some(ident) => overdue_pool.push(ident),
+                }
+            }
+        }
+        // Outside the lock: interrupting takes the GIL, which an app thread may hold while it
+        // waits for this lock.
+        for ident in overdue_pool {
+            interrupt(ident);
         }
     }
 }
@@ -62,35 +106,51 @@ pub fn beat() {
     }
 }
 
-/// Marks an app call in progress until the guard is dropped. Nested guards keep the outer start.
+/// Registers an app call until the guard is dropped.
 pub fn enter_app() -> AppGuard {
     let Some(hb) = HEARTBEAT.get() else {
-        return AppGuard { outer: false };
+        return AppGuard { token: 0 };
     };
-    let outer = hb.slot.in_app_since.load(Ordering::Relaxed) == 0;
-    if outer {
-        hb.slot
-            .in_app_since
-            .store(sys::monotonic_ms().max(1), Ordering::Relaxed);
+    let token = hb.next_token.fetch_add(1, Ordering::Relaxed);
+    let since = sys::monotonic_ms().max(1);
+    let python_thread = POOL_THREAD.with(Cell::get);
+    if let Ok(mut running) = hb.running.lock() {
+        running.push(Running {
+            token,
+            since,
+            python_thread,
+            interrupted: false,
+        });
+        publish(hb, &running);
     }
-    AppGuard { outer }
+    AppGuard { token }
+}
+
+/// The oldest running call's start goes to the slot (0 when none), for the master to judge.
+fn publish(hb: &Heartbeat, running: &[Running]) {
+    let oldest = running.iter().map(|c| c.since).min().unwrap_or(0);
+    hb.slot.in_app_since.store(oldest, Ordering::Relaxed);
 }
 
 pub struct AppGuard {
-    outer: bool,
+    token: u64,
 }
 
 impl Drop for AppGuard {
     fn drop(&mut self) {
-        if let (true, Some(hb)) = (self.outer, HEARTBEAT.get()) {
-            hb.slot.in_app_since.store(0, Ordering::Relaxed);
-            hb.slot.beat.store(sys::monotonic_ms(), Ordering::Relaxed);
+        let Some(hb) = HEARTBEAT.get().filter(|_| self.token != 0) else {
+            return;
+        };
+        if let Ok(mut running) = hb.running.lock() {
+            running.retain(|c| c.token != self.token);
+            publish(hb, &running);
         }
+        hb.slot.beat.store(sys::monotonic_ms(), Ordering::Relaxed);
     }
 }
 
-/// True when the app call in progress has run past `--timeout` (the timeout signal's handler
-/// only raises then, so a late signal never hits the next request).
+/// True when an app call on the main thread has run past `--timeout` (the timeout signal's
+/// handler only raises then, so a late signal never hits the next request).
 pub fn app_overdue() -> bool {
     let Some(hb) = HEARTBEAT.get() else {
         return false;
@@ -98,8 +158,12 @@ pub fn app_overdue() -> bool {
     let Some(limit) = hb.timeout_ms else {
         return false;
     };
-    let since = hb.slot.in_app_since.load(Ordering::Relaxed);
-    since != 0 && sys::monotonic_ms().saturating_sub(since) >= limit
+    let now = sys::monotonic_ms();
+    hb.running.lock().is_ok_and(|running| {
+        running
+            .iter()
+            .any(|c| c.python_thread.is_none() && now.saturating_sub(c.since) >= limit)
+    })
 }
 
 /// What the master concludes from a booted worker's slot.

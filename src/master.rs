@@ -463,7 +463,7 @@ impl Master {
         if info.forked.elapsed() < QUICK_DEATH {
             self.quick_deaths += 1;
             let delay = BACKOFF_START
-                .saturating_mul(1 << self.quick_deaths.min(16))
+                .saturating_mul(1 << (self.quick_deaths - 1).min(16))
                 .min(BACKOFF_CAP);
             tracing::warn!(
                 delay_ms = delay.as_millis() as u64,

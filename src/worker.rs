@@ -16,7 +16,7 @@ use crate::listener::Listener;
 use crate::master::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR};
 use crate::router::Router;
 use crate::sys::{self, BootPipe, Slot};
-use crate::wsgi::{self, Executor, LoadError};
+use crate::wsgi::{self, LoadError, Runner};
 use crate::{heartbeat, logging};
 
 /// What the master hands a freshly forked worker.
@@ -91,7 +91,11 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         .map(|a| a.to_string())
         .unwrap_or_else(|| "static".into());
     sys::set_process_title(&format!("pyrite: worker [{app_name}]"));
-    heartbeat::install(ctx.slot, config.timeout.filter(|_| config.app.is_some()));
+    heartbeat::install(
+        ctx.slot,
+        config.timeout.filter(|_| config.app.is_some()),
+        wsgi::interrupt_thread,
+    );
     // A preloaded app's master installed the timeout handler before forking (inherited).
     let install_handler =
         ctx.preloaded.is_none() && config.app.is_some() && config.timeout.is_some();
@@ -117,9 +121,16 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         max_rss: config.max_rss,
         recycle: Notify::new(),
     });
+    let runner = match app.map(|app| Runner::new(app, config.threads)).transpose() {
+        Ok(runner) => runner,
+        Err(err) => {
+            tracing::error!(pid, error = %err, "cannot start the app threads");
+            return EXIT_BOOT_ERROR;
+        }
+    };
     let service = Rc::new(Service {
-        router: Router::new(config.mounts.clone(), app.is_some()),
-        executor: app.map(Executor::new),
+        router: Router::new(config.mounts.clone(), runner.is_some()),
+        executor: runner,
         limit_request_body: config.limit_request_body,
         lifecycle: lifecycle.clone(),
         draining: std::cell::Cell::new(false),

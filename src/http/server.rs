@@ -64,9 +64,12 @@ impl Accept {
     async fn tcp(mut self, listener: TcpListener) {
         let local = listener.local_addr().ok();
         loop {
+            // Biased: once the worker stops, it accepts nothing more (the other workers, or the
+            // replacement, take the connections still queued on the shared socket).
             let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
+                biased;
                 _ = self.stop.changed() => return,
+                accepted = listener.accept() => accepted,
             };
             match accepted {
                 Ok((stream, peer)) => {
@@ -85,9 +88,12 @@ impl Accept {
 
     async fn unix(mut self, listener: UnixListener) {
         loop {
+            // Biased: once the worker stops, it accepts nothing more (the other workers, or the
+            // replacement, take the connections still queued on the shared socket).
             let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
+                biased;
                 _ = self.stop.changed() => return,
+                accepted = listener.accept() => accepted,
             };
             match accepted {
                 Ok((stream, _)) => {
@@ -151,19 +157,20 @@ async fn serve_connection<IO>(
             }
             _ = stop.changed() => {}
         }
-        // Draining: every response now says `Connection: close`. A client that is about to
-        // reuse this connection gets LINGER to do so and be answered, instead of having the
-        // connection shut under a request already on its way (the keep-alive race).
-        let linger = tokio::time::sleep(LINGER);
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, "connection ended with an error");
-                }
-                return;
+    }
+    // Draining: every response now says `Connection: close`. A client about to use this
+    // connection (a keep-alive reuse, or a connection accepted just as the stop came) gets
+    // LINGER to do so and be answered, instead of having it shut under a request already on
+    // its way.
+    let linger = tokio::time::sleep(LINGER);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "connection ended with an error");
             }
-            _ = linger => {}
+            return;
         }
+        _ = linger => {}
     }
     conn.as_mut().graceful_shutdown();
     if let Err(err) = conn.await {

@@ -14,12 +14,12 @@ use super::request_body::{self, BodyReadError};
 use super::{pages, AccessLog, Body};
 use crate::router::{Route, Router};
 use crate::static_files;
-use crate::wsgi::{Executor, RequestInfo};
+use crate::wsgi::{OwnedRequest, Runner};
 
 /// What every connection of a worker shares.
 pub struct Service {
     pub router: Router,
-    pub executor: Option<Executor>,
+    pub executor: Option<Runner>,
     pub limit_request_body: Option<u64>,
     pub lifecycle: Rc<crate::worker::Lifecycle>,
     /// Set once the worker stops: responses then close their connections.
@@ -139,14 +139,16 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
             return closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR));
         }
     };
-    executor.call(RequestInfo {
-        parts: &parts,
-        path: &path,
-        peer: conn.peer,
-        local: conn.local,
-        body,
-        has_body,
-    })
+    executor
+        .call(OwnedRequest {
+            parts,
+            path,
+            peer: conn.peer,
+            local: conn.local,
+            body,
+            has_body,
+        })
+        .await
 }
 
 /// Marks a response as the last on its connection (framing of what follows is in doubt).

@@ -94,7 +94,7 @@ pub fn build<'py>(
         Input::new(req.body).into_py_any(py)?,
     )?;
     env.set_item(intern!(py, "wsgi.errors"), errors.clone_ref(py))?;
-    env.set_item(intern!(py, "wsgi.multithread"), false)?;
+    env.set_item(intern!(py, "wsgi.multithread"), app.multithread)?;
     env.set_item(intern!(py, "wsgi.multiprocess"), app.multiprocess)?;
     env.set_item(intern!(py, "wsgi.run_once"), false)?;
     env.set_item(intern!(py, "wsgi.input_terminated"), true)?;

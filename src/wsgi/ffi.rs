@@ -119,3 +119,12 @@ pub fn dup_fd(fd: i32) -> std::io::Result<std::os::fd::OwnedFd> {
     // SAFETY: `new` is a valid descriptor just returned by fcntl and owned by no one else.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
 }
+
+/// Schedules `exc` to be raised in the Python thread `ident` the next time it runs bytecode.
+pub fn async_raise(_py: pyo3::Python<'_>, ident: u64, exc: &pyo3::Bound<'_, pyo3::types::PyType>) {
+    // SAFETY: the GIL is held (`_py`); `exc` is a live exception type; an unknown ident is
+    // harmless (the call returns 0).
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(ident as _, exc.as_ptr());
+    }
+}

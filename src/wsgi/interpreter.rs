@@ -47,6 +47,7 @@ pub fn load(config: &Config, spec: &AppSpec) -> Result<App, LoadError> {
             multiprocess: config.workers > 1,
             script_name: config.script_name.clone().into_bytes(),
             hooks,
+            multithread: false,
         })
     })
 }

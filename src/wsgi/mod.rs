@@ -12,6 +12,7 @@ mod file_wrapper;
 mod head;
 mod input;
 mod interpreter;
+mod pool;
 mod process;
 mod response;
 mod start_response;
@@ -23,6 +24,7 @@ pub use environ::RequestInfo;
 pub use executor::Executor;
 pub use input::RequestBody;
 pub use interpreter::load;
+pub use pool::OwnedRequest;
 pub use response::WsgiBody;
 
 /// The imported app callable.
@@ -34,6 +36,50 @@ pub struct App {
     script_name: Vec<u8>,
     /// The interpreter hooks of `process` (run on a graceful stop).
     hooks: Py<PyModule>,
+    /// `wsgi.multithread`: true with the pool executor.
+    multithread: bool,
+}
+
+/// How the app is called: on the runtime thread (default), or by a pool of Python threads.
+pub enum Runner {
+    Inline(Executor),
+    Pool(pool::Pool),
+}
+
+impl Runner {
+    /// `threads` ≤ 1 means inline.
+    pub fn new(mut app: App, threads: usize) -> std::io::Result<Runner> {
+        app.multithread = threads > 1;
+        let executor = Executor::new(app);
+        if threads <= 1 {
+            return Ok(Runner::Inline(executor));
+        }
+        Ok(Runner::Pool(pool::Pool::start(executor, threads)?))
+    }
+
+    /// Whether the decoded request `path` is inside the app's `--script-name` prefix.
+    pub fn serves(&self, path: &[u8]) -> bool {
+        match self {
+            Runner::Inline(executor) => executor.serves(path),
+            Runner::Pool(pool) => pool.executor().serves(path),
+        }
+    }
+
+    pub async fn call(&self, mut request: OwnedRequest) -> http::Response<crate::http::Body> {
+        match self {
+            Runner::Inline(executor) => {
+                let body =
+                    std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
+                executor.call(request.info(body))
+            }
+            Runner::Pool(pool) => pool.call(request).await,
+        }
+    }
+}
+
+/// Raises `RequestTimeout` in the Python thread `ident` (a pool thread past `--timeout`).
+pub fn interrupt_thread(ident: u64) {
+    Python::attach(|py| ffi::async_raise(py, ident, &py.get_type::<timeout::RequestTimeout>()));
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,103 @@
+//! The pool executor (`--threads N`, N > 1), for apps that wait on I/O (database calls, HTTP
+//! requests to other services): N Python threads take requests from a bounded queue while the
+//! runtime thread keeps doing all the socket I/O (DESIGN.md). A full queue makes the connection
+//! wait, so memory stays bounded however many clients arrive.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use http::request::Parts;
+use http::{Response, StatusCode};
+use pyo3::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Executor, RequestBody, RequestInfo};
+use crate::http::{pages, Body};
+
+/// A request handed to a pool thread, owning everything the environ is built from.
+pub struct OwnedRequest {
+    pub parts: Parts,
+    pub path: Vec<u8>,
+    pub peer: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+    pub body: RequestBody,
+    pub has_body: bool,
+}
+
+impl OwnedRequest {
+    pub fn info(&self, body: RequestBody) -> RequestInfo<'_> {
+        RequestInfo {
+            parts: &self.parts,
+            path: &self.path,
+            peer: self.peer,
+            local: self.local,
+            body,
+            has_body: self.has_body,
+        }
+    }
+}
+
+struct Job {
+    request: OwnedRequest,
+    reply: oneshot::Sender<Response<Body>>,
+}
+
+pub struct Pool {
+    queue: mpsc::Sender<Job>,
+    executor: Arc<Executor>,
+}
+
+impl Pool {
+    /// Starts `threads` Python threads, each calling the app for one request at a time.
+    pub fn start(executor: Executor, threads: usize) -> std::io::Result<Pool> {
+        let (queue, jobs) = mpsc::channel::<Job>(threads);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let executor = Arc::new(executor);
+        for n in 0..threads {
+            let jobs = jobs.clone();
+            let executor = executor.clone();
+            std::thread::Builder::new()
+                .name(format!("pyrite-app-{n}"))
+                .spawn(move || serve(&executor, &jobs))?;
+        }
+        Ok(Pool { queue, executor })
+    }
+
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    pub async fn call(&self, request: OwnedRequest) -> Response<Body> {
+        let (reply, response) = oneshot::channel();
+        if self.queue.send(Job { request, reply }).await.is_err() {
+            return pages::error(StatusCode::SERVICE_UNAVAILABLE);
+        }
+        response
+            .await
+            .unwrap_or_else(|_| pages::error(StatusCode::INTERNAL_SERVER_ERROR))
+    }
+}
+
+fn serve(executor: &Executor, jobs: &Mutex<mpsc::Receiver<Job>>) {
+    let ident = Python::attach(|py| {
+        py.import("threading")
+            .and_then(|t| t.call_method0("get_ident"))
+            .and_then(|i| i.extract::<u64>())
+            .unwrap_or(0)
+    });
+    crate::heartbeat::register_pool_thread(ident);
+    loop {
+        // One thread waits on the queue at a time; the others wait for the lock.
+        let job = match jobs.lock() {
+            Ok(mut jobs) => jobs.blocking_recv(),
+            Err(_) => None,
+        };
+        let Some(Job { mut request, reply }) = job else {
+            return;
+        };
+        let body = std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
+        let response = executor.call(request.info(body));
+        // The client may have gone; the response (and the app's close()) is then dropped here.
+        let _ = reply.send(response);
+    }
+}
