@@ -1,7 +1,11 @@
 //! Logging: lifecycle and errors go to stderr through `tracing`; the access log is one plain
-//! line per request on stdout, written by [`access`].
+//! line per request on stdout, written by [`access`]. Workers buffer access lines and write
+//! them at least once a second (and whenever 32 KiB gather), so a busy worker spends one
+//! `write` on many requests instead of one each.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
@@ -16,16 +20,46 @@ pub fn init(level: &str) {
         .init();
 }
 
-/// Writes one access-log line: `PEER "METHOD TARGET VERSION" STATUS BYTES DURATION`.
+/// Access lines not yet written.
+static ACCESS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static BUFFERED: AtomicBool = AtomicBool::new(false);
+/// Past this many buffered bytes, lines are written at once.
+const ACCESS_FLUSH_AT: usize = 32 * 1024;
+
+/// Buffers access lines from now on; the caller must then call [`flush_access`] regularly
+/// and before exiting.
+pub fn buffer_access() {
+    BUFFERED.store(true, Ordering::Relaxed);
+}
+
+/// Adds one access-log line: `PEER "METHOD TARGET VERSION" STATUS BYTES DURATION`.
 pub fn access(peer: &str, request_line: &str, status: u16, bytes: u64, elapsed: Duration) {
     let ms = elapsed.as_secs_f64() * 1000.0;
-    let line = format!("{peer} \"{request_line}\" {status} {bytes} {ms:.3}ms\n");
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    let Ok(mut buf) = ACCESS.lock() else { return };
+    let _ = writeln!(buf, "{peer} \"{request_line}\" {status} {bytes} {ms:.3}ms");
+    if !BUFFERED.load(Ordering::Relaxed) || buf.len() >= ACCESS_FLUSH_AT {
+        write_out(&mut buf);
+    }
+}
+
+/// Writes the buffered access lines.
+pub fn flush_access() {
+    if let Ok(mut buf) = ACCESS.lock() {
+        write_out(&mut buf);
+    }
+}
+
+fn write_out(buf: &mut Vec<u8>) {
+    if !buf.is_empty() {
+        let _ = std::io::stdout().lock().write_all(buf);
+        buf.clear();
+    }
 }
 
 /// Points stdout and stderr at `--access-logfile` and `--error-logfile` (opened for appending);
 /// called at start-up and again on SIGUSR1, which picks up a rotated file.
 pub fn reopen(config: &crate::config::Config) {
+    flush_access();
     for (fd, path) in [(1, &config.access_logfile), (2, &config.error_logfile)] {
         if let Some(path) = path {
             if let Err(err) = crate::sys::redirect_to_file(fd, path) {

@@ -153,6 +153,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         if sys::getppid() == 1 {
             return Ok(());
         }
+        logging::buffer_access();
         let housekeeping = lifecycle.clone();
         let log_config = config.clone();
         tokio::task::spawn_local(async move {
@@ -161,6 +162,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                 tokio::select! {
                     _ = tick.tick() => {
                         heartbeat::beat();
+                        logging::flush_access();
                         housekeeping.check_memory();
                     }
                     _ = usr1.recv() => logging::reopen(&log_config),
@@ -177,6 +179,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         })
         .await
     });
+    logging::flush_access();
     match served {
         Ok(()) => 0,
         Err(err) => {
