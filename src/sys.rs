@@ -397,6 +397,11 @@ pub fn rss_bytes() -> Option<u64> {
 /// kernel reports in /proc/self/stat), and sets the thread name (`comm`) too.
 pub fn set_process_title(title: &str) {
     original_args();
+    // Valgrind reads its own options back from this memory in forked children; profiling runs
+    // keep the original command line.
+    if std::env::var_os("LD_PRELOAD").is_some_and(|p| p.to_string_lossy().contains("vgpreload")) {
+        return;
+    }
     let Some((start, end)) = argv_area() else {
         return;
     };
