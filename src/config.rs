@@ -89,6 +89,19 @@ pub struct Args {
     )]
     pub limit_request_body: u64,
 
+    /// Send `Cache-Control: public, max-age=SECONDS` with static files (`immutable` too for
+    /// names carrying a content hash).
+    #[arg(long, env = "PYRITE_STATIC_MAX_AGE", value_name = "SECONDS")]
+    pub static_max_age: Option<u64>,
+
+    /// Serve files and directories whose names start with `.` (default: 404).
+    #[arg(long, env = "PYRITE_STATIC_DOTFILES")]
+    pub static_dotfiles: bool,
+
+    /// Show an HTML listing of a directory that has no index.html (default: 404).
+    #[arg(long, env = "PYRITE_STATIC_AUTOINDEX")]
+    pub static_autoindex: bool,
+
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(
         long,
@@ -146,6 +159,8 @@ pub struct Mounts {
     pub docroot: Option<PathBuf>,
     pub statics: Vec<StaticMount>,
     pub app_suffix: Option<String>,
+    /// How files are served (`--static-max-age`, `--static-dotfiles`, `--static-autoindex`).
+    pub static_options: crate::static_files::Options,
 }
 
 /// The validated configuration shared by the master and (after fork) the workers.
@@ -184,6 +199,8 @@ pub enum ConfigError {
     AppSuffix(String),
     #[error("--venv '{path}': {why}")]
     Venv { path: String, why: String },
+    #[error("--static-max-age '{0}': at most 2147483648 seconds (RFC 9111 §1.2.2)")]
+    StaticMaxAge(u64),
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]
@@ -248,10 +265,20 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
             return Err(ConfigError::LogLevel(args.log_level));
         }
+        if let Some(max_age) = args.static_max_age {
+            if max_age > MAX_DELTA_SECONDS {
+                return Err(ConfigError::StaticMaxAge(max_age));
+            }
+        }
         let mounts = Mounts {
             docroot,
             statics,
             app_suffix: args.app_suffix,
+            static_options: crate::static_files::Options::new(
+                args.static_max_age,
+                args.static_dotfiles,
+                args.static_autoindex,
+            ),
         };
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
@@ -270,6 +297,9 @@ impl Config {
         })
     }
 }
+
+/// The largest delta-seconds a cache must understand (RFC 9111 §1.2.2).
+const MAX_DELTA_SECONDS: u64 = 2_147_483_648;
 
 fn parse_app(raw: &str) -> Result<AppSpec, ConfigError> {
     let err = || ConfigError::App(raw.to_owned());

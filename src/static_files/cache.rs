@@ -1,0 +1,186 @@
+//! A per-worker cache of what was learnt about each file: its identity on disk, validators and
+//! headers, and — below [`SMALL_FILE_LIMIT`] — its bytes. Every hit is revalidated against the
+//! disk (one `stat` for a cached body, `open` + `fstat` for a streamed one), so a changed,
+//! replaced or removed file is seen on the very next request. Workers are single-threaded, so
+//! the cache is a thread-local with no locking.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+
+use super::encoding::Coding;
+use super::headers;
+use super::resolve::OnDisk;
+
+/// Files up to this size are kept in memory; larger ones are streamed from disk.
+pub const SMALL_FILE_LIMIT: u64 = 256 * 1024;
+/// Bytes of file content one worker keeps at most; past it the cache starts afresh.
+const BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// Entries one worker keeps at most (metadata of large files included).
+const BUDGET_ENTRIES: usize = 16 * 1024;
+
+/// What tells two versions of a file apart without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileId {
+    fn of(meta: &Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// One file (or one precompressed sibling) as last seen on disk.
+#[derive(Debug)]
+pub struct Entry {
+    /// The path as requested; revalidation follows it afresh.
+    pub path: PathBuf,
+    id: FileId,
+    pub len: u64,
+    /// Whole seconds: HTTP dates have no finer grain (RFC 9110 §5.6.7).
+    pub modified: SystemTime,
+    pub etag: HeaderValue,
+    pub last_modified: HeaderValue,
+    pub content_type: HeaderValue,
+    /// The name carries a content hash: the file may be marked `immutable`.
+    pub hashed_name: bool,
+    pub coding: Option<Coding>,
+    /// The whole content, for small files.
+    pub data: Option<Bytes>,
+}
+
+/// A revalidated entry, with the open file when its body is streamed.
+pub struct Opened {
+    pub entry: Rc<Entry>,
+    pub file: Option<File>,
+}
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<PathBuf, Rc<Entry>>,
+    bytes: usize,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The entry cached under `key`, if the file on disk is still the one it describes.
+pub fn get(key: &Path) -> Option<Opened> {
+    let entry = CACHE.with(|c| c.borrow().map.get(key).cloned())?;
+    let fresh = if entry.data.is_some() {
+        std::fs::metadata(&entry.path)
+            .ok()
+            .filter(|meta| FileId::of(meta) == entry.id)
+            .map(|_| None)
+    } else {
+        File::open(&entry.path).ok().and_then(|file| {
+            let meta = file.metadata().ok()?;
+            (FileId::of(&meta) == entry.id).then_some(Some(file))
+        })
+    };
+    match fresh {
+        Some(file) => Some(Opened { entry, file }),
+        None => {
+            tracing::debug!(path = %entry.path.display(), "file changed on disk");
+            remove(key);
+            None
+        }
+    }
+}
+
+/// Builds the entry for a file just opened, caches it under `key`, and returns it.
+pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Opened> {
+    let OnDisk {
+        path,
+        mut file,
+        meta,
+    } = on_disk;
+    let id = FileId::of(&meta);
+    let data = if id.len <= SMALL_FILE_LIMIT {
+        let mut buf = Vec::with_capacity(id.len as usize);
+        if let Err(err) = file.read_to_end(&mut buf) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot read file");
+            return None;
+        }
+        if buf.len() as u64 != id.len {
+            tracing::debug!(path = %path.display(), "file changed while being read");
+            return None;
+        }
+        Some(Bytes::from(buf))
+    } else {
+        None
+    };
+    // Content-Type and the hashed-name rule follow the name without the `.br` / `.gz`.
+    let name = match coding {
+        Some(_) => path.with_extension(""),
+        None => path.clone(),
+    };
+    let modified = whole_seconds(id.mtime.0);
+    let entry = Rc::new(Entry {
+        etag: headers::etag(id.mtime, id.len, coding),
+        last_modified: headers::http_date(modified),
+        content_type: headers::content_type(&name),
+        hashed_name: headers::is_hashed_name(&name),
+        path,
+        id,
+        len: id.len,
+        modified,
+        coding,
+        data,
+    });
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        let size = entry.data.as_ref().map_or(0, Bytes::len);
+        if cache.bytes + size > BUDGET_BYTES || cache.map.len() >= BUDGET_ENTRIES {
+            tracing::debug!(
+                entries = cache.map.len(),
+                bytes = cache.bytes,
+                "static cache full, emptied"
+            );
+            cache.map.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += size;
+        if let Some(old) = cache.map.insert(key.to_path_buf(), entry.clone()) {
+            cache.bytes -= old.data.as_ref().map_or(0, Bytes::len);
+        }
+    });
+    let file = entry.data.is_none().then_some(file);
+    Some(Opened { entry, file })
+}
+
+fn remove(key: &Path) {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if let Some(old) = cache.map.remove(key) {
+            cache.bytes -= old.data.as_ref().map_or(0, Bytes::len);
+        }
+    });
+}
+
+fn whole_seconds(secs: i64) -> SystemTime {
+    match u64::try_from(secs) {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs),
+        Err(_) => UNIX_EPOCH,
+    }
+}
