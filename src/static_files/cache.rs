@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -26,6 +27,9 @@ pub const SMALL_FILE_LIMIT: u64 = 256 * 1024;
 const BUDGET_BYTES: usize = 64 * 1024 * 1024;
 /// Entries one worker keeps at most (metadata of large files included).
 const BUDGET_ENTRIES: usize = 16 * 1024;
+
+/// How old a file's modification time must be before its entry is kept.
+const RACY_WINDOW: Duration = Duration::from_secs(2);
 
 /// What tells two versions of a file apart without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +80,9 @@ pub struct Opened {
 
 #[derive(Default)]
 struct Cache {
-    map: HashMap<PathBuf, Rc<Entry>>,
+    /// Keyed by the raw bytes of the path: `Path` equality ignores a trailing `/`, which here
+    /// tells `/dir/` (its index) from `/dir` (a redirect).
+    map: HashMap<OsString, Rc<Entry>>,
     bytes: usize,
 }
 
@@ -86,7 +92,7 @@ thread_local! {
 
 /// The entry cached under `key`, if the file on disk is still the one it describes.
 pub fn get(key: &Path) -> Option<Opened> {
-    let entry = CACHE.with(|c| c.borrow().map.get(key).cloned())?;
+    let entry = CACHE.with(|c| c.borrow().map.get(key.as_os_str()).cloned())?;
     let fresh = if entry.data.is_some() {
         std::fs::metadata(&entry.path)
             .ok()
@@ -148,8 +154,18 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
         coding,
         data,
     });
+    // File timestamps are coarse (a clock tick): a file written again within the same tick
+    // keeps its size and times. One modified moments ago is served but not remembered, so
+    // such a second write cannot hide behind a cached copy ("racily clean" files, as git
+    // calls them).
+    let settled = SystemTime::now()
+        .duration_since(UNIX_EPOCH + Duration::new(id.mtime.0.max(0) as u64, id.mtime.1 as u32))
+        .is_ok_and(|age| age >= RACY_WINDOW);
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
+        if !settled {
+            return;
+        }
         let size = entry.data.as_ref().map_or(0, Bytes::len);
         if cache.bytes + size > BUDGET_BYTES || cache.map.len() >= BUDGET_ENTRIES {
             tracing::debug!(
@@ -161,7 +177,7 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
             cache.bytes = 0;
         }
         cache.bytes += size;
-        if let Some(old) = cache.map.insert(key.to_path_buf(), entry.clone()) {
+        if let Some(old) = cache.map.insert(key.as_os_str().to_owned(), entry.clone()) {
             cache.bytes -= old.data.as_ref().map_or(0, Bytes::len);
         }
     });
@@ -172,7 +188,7 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
 fn remove(key: &Path) {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
-        if let Some(old) = cache.map.remove(key) {
+        if let Some(old) = cache.map.remove(key.as_os_str()) {
             cache.bytes -= old.data.as_ref().map_or(0, Bytes::len);
         }
     });

@@ -62,7 +62,8 @@ pub fn target(root: &Path, rel: &str, dotfiles: bool) -> Option<Target> {
         }
         first &= segment.is_empty();
     }
-    let trailing_slash = decoded.ends_with(b"/") || decoded.is_empty();
+    // An empty `rel` is a bare mount prefix (`/static`): a directory to redirect to `/static/`.
+    let trailing_slash = decoded.ends_with(b"/");
     if trailing_slash {
         let mut raw = OsString::from(key);
         raw.push("/");
@@ -167,7 +168,7 @@ mod tests {
         let bare = target(&root, "/sub", false).unwrap();
         assert!(!bare.trailing_slash);
         assert!(matches!(find(&root, &bare), Some(Found::Directory(_))));
-        assert!(target(&root, "", false).unwrap().trailing_slash);
+        assert!(!target(&root, "", false).unwrap().trailing_slash);
     }
 
     #[test]
