@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// How much of a file is read per block.
 const BLOCK: usize = 128 * 1024;
@@ -25,7 +25,6 @@ pub struct FileStream {
     file: Option<File>,
     segments: VecDeque<Segment>,
     remaining: u64,
-    buf: BytesMut,
 }
 
 impl FileStream {
@@ -34,7 +33,6 @@ impl FileStream {
             file,
             segments: VecDeque::new(),
             remaining: 0,
-            buf: BytesMut::new(),
         }
     }
 
@@ -75,8 +73,11 @@ impl FileStream {
                     return Some(Err(std::io::Error::other("no file to read from")));
                 };
                 let want = BLOCK.min(usize::try_from(*len).unwrap_or(BLOCK));
-                self.buf.clear();
-                match crate::sys::read_at(file, &mut self.buf, want, *offset) {
+                let mut buf = pool::take();
+                let read = crate::sys::read_at(file, &mut buf, want, *offset);
+                let chunk = buf.split().freeze();
+                pool::give_back(buf);
+                match read {
                     Ok(0) => {
                         return Some(Err(std::io::Error::new(
                             std::io::ErrorKind::UnexpectedEof,
@@ -89,7 +90,7 @@ impl FileStream {
                         if *len == 0 {
                             self.segments.pop_front();
                         }
-                        self.buf.split().freeze()
+                        chunk
                     }
                     Err(err) => return Some(Err(err)),
                 }
@@ -97,6 +98,45 @@ impl FileStream {
         };
         self.remaining -= chunk.len() as u64;
         Some(Ok(chunk))
+    }
+}
+
+/// Block buffers reused across reads and connections. A block handed to hyper stays shared
+/// until the socket has taken it; `try_reclaim` then gives its whole allocation back. Fresh
+/// 128 KiB allocations on every read would cost page faults and kernel zeroing per block.
+mod pool {
+    use std::cell::RefCell;
+
+    use bytes::BytesMut;
+
+    use super::BLOCK;
+
+    /// Enough for every block in flight on a few dozen busy connections.
+    const KEEP: usize = 64;
+
+    thread_local! {
+        static FREE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// An empty buffer with room for a block.
+    pub fn take() -> BytesMut {
+        FREE.with(|free| {
+            let mut free = free.borrow_mut();
+            match free.iter_mut().position(|b| b.try_reclaim(BLOCK)) {
+                Some(i) => free.swap_remove(i),
+                None => BytesMut::with_capacity(BLOCK),
+            }
+        })
+    }
+
+    /// Keeps `buf` (emptied, possibly still shared with a block in flight) for later.
+    pub fn give_back(buf: BytesMut) {
+        FREE.with(|free| {
+            let mut free = free.borrow_mut();
+            if free.len() < KEEP {
+                free.push(buf);
+            }
+        })
     }
 }
 
