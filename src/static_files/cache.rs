@@ -141,7 +141,11 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
         Some(_) => path.with_extension(""),
         None => path.clone(),
     };
-    let modified = whole_seconds(id.mtime.0);
+    // RFC 9110 §8.8.2.1: never a Last-Modified later than now (a clock set wrong, a copy
+    // from elsewhere).
+    let now = SystemTime::now();
+    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let modified = whole_seconds(id.mtime.0.min(i64::try_from(now_secs).unwrap_or(i64::MAX)));
     let entry = Rc::new(Entry {
         etag: headers::etag(id.mtime, id.len, coding),
         last_modified: headers::http_date(modified),
@@ -158,7 +162,7 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
     // keeps its size and times. One modified moments ago is served but not remembered, so
     // such a second write cannot hide behind a cached copy ("racily clean" files, as git
     // calls them).
-    let settled = SystemTime::now()
+    let settled = now
         .duration_since(UNIX_EPOCH + Duration::new(id.mtime.0.max(0) as u64, id.mtime.1 as u32))
         .is_ok_and(|age| age >= RACY_WINDOW);
     CACHE.with(|c| {

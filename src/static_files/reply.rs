@@ -26,6 +26,8 @@ pub fn file<B>(req: &Request<B>, root: &Path, main: Opened, options: &Options) -
     let chosen = precompressed(headers, root, &main.entry).unwrap_or(main);
     let entry = chosen.entry.clone();
     let mut response = Response::new(Body::empty());
+    // Room for every field below at once, rather than growing the map field by field.
+    *response.headers_mut() = HeaderMap::with_capacity(12);
     let out = response.headers_mut();
     out.insert(SERVER, pages::SERVER_NAME);
     out.insert(ETAG, entry.etag.clone());

@@ -40,9 +40,15 @@ pub struct OnDisk {
 
 /// Checks `rel` (raw, still-encoded, relative to `root`) without touching the disk.
 pub fn target(root: &Path, rel: &str, dotfiles: bool) -> Option<Target> {
-    let lower = rel.to_ascii_lowercase();
     // Encoded separators and NUL would let one segment smuggle a path (RFC 3986 §7.3).
-    if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+    let smuggled = rel.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'f') | (b'5', b'c') | (b'0', b'0')
+            )
+    });
+    if smuggled {
         return None;
     }
     let decoded = decode_path(rel);
