@@ -9,7 +9,7 @@ use std::fs::File;
 use bytes::Bytes;
 
 /// How much of a file is read per block.
-const BLOCK: usize = 128 * 1024;
+const BLOCK: usize = 256 * 1024;
 
 enum Segment {
     Bytes(Bytes),
@@ -111,8 +111,8 @@ mod pool {
 
     use super::BLOCK;
 
-    /// Enough for every block in flight on a few dozen busy connections.
-    const KEEP: usize = 64;
+    /// Enough for the blocks in flight on a dozen busy connections (8 MiB at most kept).
+    const KEEP: usize = 32;
 
     thread_local! {
         static FREE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
