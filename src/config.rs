@@ -94,12 +94,21 @@ pub struct Args {
     #[arg(long, env = "PYRITE_STATIC_MAX_AGE", value_name = "SECONDS")]
     pub static_max_age: Option<u64>,
 
-    /// Serve files and directories whose names start with `.` (default: 404).
-    #[arg(long, env = "PYRITE_STATIC_DOTFILES")]
+    /// Serve files and directories whose names start with `.` (default: 404). As an
+    /// environment variable: 1/0, true/false, yes/no, on/off.
+    #[arg(
+        long,
+        env = "PYRITE_STATIC_DOTFILES",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub static_dotfiles: bool,
 
     /// Show an HTML listing of a directory that has no index.html (default: 404).
-    #[arg(long, env = "PYRITE_STATIC_AUTOINDEX")]
+    #[arg(
+        long,
+        env = "PYRITE_STATIC_AUTOINDEX",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub static_autoindex: bool,
 
     /// Log filter for stderr: error, warn, info, debug, trace.

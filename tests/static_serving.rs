@@ -331,6 +331,7 @@ fn bad_max_age_is_one_line_and_exit_2() {
         (vec!["--static-max-age", "99999999999"], None),
         (vec![], Some(("PYRITE_STATIC_MAX_AGE", "-1"))),
         (vec![], Some(("PYRITE_STATIC_DOTFILES", "maybe"))),
+        (vec![], Some(("PYRITE_STATIC_AUTOINDEX", "2"))),
     ] {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pyrite"));
         cmd.args(["--docroot", &root]).args(&args);
@@ -386,6 +387,10 @@ fn directories_dotfiles_and_symlinks() {
 
     let server = Server::start(&["--docroot", &root, "--static-dotfiles"]);
     assert_eq!(server.get("/.env").text(), "SECRET=1");
+    let by_env =
+        support::Server::start_with_env(&["--docroot", &root], &[("PYRITE_STATIC_DOTFILES", "1")]);
+    assert_eq!(by_env.get("/.env").text(), "SECRET=1");
+    drop(by_env);
     assert_eq!(server.get("/.git/config").status, 200);
     assert_eq!(server.get("/out.txt").status, 404);
 

@@ -78,11 +78,24 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pyrite"))
+        Server::start_with_env(args, &[])
+    }
+
+    /// `start`, with extra environment variables (`PYRITE_*` twins of flags).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pyrite"));
+        // The test environment must not configure the server under test.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PYRITE_") {
+                command.env_remove(key);
+            }
+        }
+        let mut child = command
             .args(["-b", "127.0.0.1:0", "-w", "1"])
             .args(args)
             .env_remove("RUST_LOG")
             .env_remove("VIRTUAL_ENV")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
