@@ -7,7 +7,11 @@
 # CPU per request (utime+stime of every server process from /proc/PID/stat, before/after,
 # divided by the requests wrk completed).
 #
-#   bench/static/run.sh            # DURATION=10s CONNECTIONS=64 by default
+#   bench/static/run.sh            # DURATION=10s CONNECTIONS=64 ROUNDS=3 by default
+#
+# The servers are measured in alternation, ROUNDS times, and each cell of the table is the
+# median over the rounds, so that a burst of other work on the machine skews one round, not
+# the result. The per-round figures are printed too.
 #
 # Needs: wrk, taskset, nginx (apt-get install -y nginx; it is started here with its own
 # configuration in a temporary directory, never as a system service).
@@ -16,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
+ROUNDS=${ROUNDS:-3}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
@@ -74,14 +79,14 @@ to_mb() {
 }
 
 HZ=$(getconf CLK_TCK)
-rows=()
+results="$work/results"
 
-# measure NAME FILE URL PID...
+# measure NAME FILE URL PID...: one wrk run, appended to $results as "NAME FILE RPS MBS US".
 measure() {
     local name=$1 file=$2 url=$3
     shift 3
     taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s "$url" >/dev/null
-    local before after out requests rps transfer
+    local before after out requests rps transfer us
     before=$(cpu_ticks "$@")
     out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url")
     after=$(cpu_ticks "$@")
@@ -89,12 +94,16 @@ measure() {
     rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
     transfer=$(echo "$out" | awk '/Transfer\/sec/ {print $2}')
     if echo "$out" | grep -qE 'Non-2xx|Socket errors'; then
-        echo "$name $file: $(echo "$out" | grep -E 'Non-2xx|Socket errors')" >&2
+        echo "  $name $file: $(echo "$out" | grep -E 'Non-2xx|Socket errors' | xargs)" >&2
     fi
-    local us
     us=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-    rows+=("| $name | $file | $rps | $(to_mb "$transfer") | $us |")
-    eval "RPS_${name}_${file//./_}=$rps; MBS_${name}_${file//./_}=$(to_mb "$transfer")"
+    echo "$name $file $rps $(to_mb "$transfer") $us" | tee -a "$results" >&2
+}
+
+# median NAME FILE COLUMN (3 = req/s, 4 = MB/s, 5 = µs/req)
+median() {
+    awk -v n="$1" -v f="$2" -v c="$3" '$1 == n && $2 == f { print $c }' "$results" | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # nginx, default configuration apart from paths: sendfile on, one worker.
@@ -136,17 +145,28 @@ wait_port "$pyrite_port"
 for _ in $(seq 100); do grep -q 'booted worker' "$work/pyrite-error.log" && break; sleep 0.1; done
 pyrite_pids=("$pyrite_master" $(pgrep -P "$pyrite_master"))
 
-for file in 1k.bin 10m.bin; do
-    measure nginx "$file" "http://127.0.0.1:$nginx_port/$file" "${nginx_pids[@]}"
-    measure pyrite "$file" "http://127.0.0.1:$pyrite_port/$file" "${pyrite_pids[@]}"
+echo "round server file req/s MB/s µs/req:" >&2
+for round in $(seq "$ROUNDS"); do
+    for file in 1k.bin 10m.bin; do
+        echo -n "  $round " >&2
+        measure nginx "$file" "http://127.0.0.1:$nginx_port/$file" "${nginx_pids[@]}"
+        echo -n "  $round " >&2
+        measure pyrite "$file" "http://127.0.0.1:$pyrite_port/$file" "${pyrite_pids[@]}"
+    done
 done
 
 echo
-echo "wrk -t1 -c$CONNECTIONS -d$DURATION (core $CLIENT_CPU); servers on core $SERVER_CPU; $(nproc) CPUs, $(uname -r)"
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION (core $CLIENT_CPU); servers on core $SERVER_CPU; median of $ROUNDS rounds; $(nproc) CPUs, $(uname -r)"
 echo
 echo "| server | file | req/s | MB/s | server CPU µs/req |"
 echo "|---|---|---:|---:|---:|"
-printf '%s\n' "${rows[@]}"
+for file in 1k.bin 10m.bin; do
+    for name in nginx pyrite; do
+        echo "| $name | $file | $(median $name $file 3) | $(median $name $file 4) | $(median $name $file 5) |"
+    done
+done
 echo
-awk -v a="$RPS_pyrite_1k_bin" -v b="$RPS_nginx_1k_bin" 'BEGIN { printf "1 KiB: pyrite/nginx req/s = %.2f (target >= 1.5)\n", a / b }'
-awk -v a="$MBS_pyrite_10m_bin" -v b="$MBS_nginx_10m_bin" 'BEGIN { printf "10 MiB: pyrite/nginx bytes/s = %.2f (target >= 0.9)\n", a / b }'
+awk -v a="$(median pyrite 1k.bin 3)" -v b="$(median nginx 1k.bin 3)" -v c="$(median pyrite 1k.bin 5)" -v d="$(median nginx 1k.bin 5)" \
+    'BEGIN { printf "1 KiB: pyrite/nginx req/s = %.2f (target >= 1.5); nginx/pyrite CPU per request = %.2f\n", a / b, d / c }'
+awk -v a="$(median pyrite 10m.bin 4)" -v b="$(median nginx 10m.bin 4)" -v c="$(median pyrite 10m.bin 5)" -v d="$(median nginx 10m.bin 5)" \
+    'BEGIN { printf "10 MiB: pyrite/nginx bytes/s = %.2f (target >= 0.9); nginx/pyrite CPU per request = %.2f\n", a / b, d / c }'
