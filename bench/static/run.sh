@@ -93,11 +93,12 @@ measure() {
     requests=$(echo "$out" | awk '/requests in/ {print $1}')
     rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
     transfer=$(echo "$out" | awk '/Transfer\/sec/ {print $2}')
-    if echo "$out" | grep -qE 'Non-2xx|Socket errors'; then
-        echo "  $name $file: $(echo "$out" | grep -E 'Non-2xx|Socket errors' | xargs)" >&2
-    fi
     us=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-    echo "$name $file $rps $(to_mb "$transfer") $us" | tee -a "$results" >&2
+    echo "$name $file $rps $(to_mb "$transfer") $us" >>"$results"
+    echo "  $ROUND $name $file $rps $(to_mb "$transfer") $us" >&2
+    if echo "$out" | grep -qE 'Non-2xx|Socket errors'; then
+        echo "    ($(echo "$out" | grep -E 'Non-2xx|Socket errors' | xargs))" >&2
+    fi
 }
 
 # median NAME FILE COLUMN (3 = req/s, 4 = MB/s, 5 = µs/req)
@@ -146,11 +147,9 @@ for _ in $(seq 100); do grep -q 'booted worker' "$work/pyrite-error.log" && brea
 pyrite_pids=("$pyrite_master" $(pgrep -P "$pyrite_master"))
 
 echo "round server file req/s MB/s µs/req:" >&2
-for round in $(seq "$ROUNDS"); do
+for ROUND in $(seq "$ROUNDS"); do
     for file in 1k.bin 10m.bin; do
-        echo -n "  $round " >&2
         measure nginx "$file" "http://127.0.0.1:$nginx_port/$file" "${nginx_pids[@]}"
-        echo -n "  $round " >&2
         measure pyrite "$file" "http://127.0.0.1:$pyrite_port/$file" "${pyrite_pids[@]}"
     done
 done
