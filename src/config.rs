@@ -161,6 +161,27 @@ pub struct Args {
     /// and paths outside it are 404 (default: $SCRIPT_NAME, as in gunicorn).
     #[arg(long, env = "PYRITE_SCRIPT_NAME", value_name = "PREFIX")]
     pub script_name: Option<String>,
+    /// Send `Cache-Control: public, max-age=SECONDS` with static files (`immutable` too for
+    /// names carrying a content hash).
+    #[arg(long, env = "PYRITE_STATIC_MAX_AGE", value_name = "SECONDS")]
+    pub static_max_age: Option<u64>,
+
+    /// Serve files and directories whose names start with `.` (default: 404). As an
+    /// environment variable: 1/0, true/false, yes/no, on/off.
+    #[arg(
+        long,
+        env = "PYRITE_STATIC_DOTFILES",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_dotfiles: bool,
+
+    /// Show an HTML listing of a directory that has no index.html (default: 404).
+    #[arg(
+        long,
+        env = "PYRITE_STATIC_AUTOINDEX",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_autoindex: bool,
 
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(
@@ -222,6 +243,8 @@ pub struct Mounts {
     pub docroot: Option<PathBuf>,
     pub statics: Vec<StaticMount>,
     pub app_suffix: Option<String>,
+    /// How files are served (`--static-max-age`, `--static-dotfiles`, `--static-autoindex`).
+    pub static_options: crate::static_files::Options,
 }
 
 /// The validated configuration shared by the master and (after fork) the workers.
@@ -280,6 +303,8 @@ pub enum ConfigError {
     AppSuffix(String),
     #[error("--venv '{path}': {why}")]
     Venv { path: String, why: String },
+    #[error("--static-max-age '{0}': at most 2147483648 seconds (RFC 9111 §1.2.2)")]
+    StaticMaxAge(u64),
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
     #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
@@ -362,10 +387,20 @@ impl Config {
             None => std::env::var("SCRIPT_NAME").ok(),
         };
         let script_name = parse_script_name(script_name.as_deref().unwrap_or(""))?;
+        if let Some(max_age) = args.static_max_age {
+            if max_age > MAX_DELTA_SECONDS {
+                return Err(ConfigError::StaticMaxAge(max_age));
+            }
+        }
         let mounts = Mounts {
             docroot,
             statics,
             app_suffix: args.app_suffix,
+            static_options: crate::static_files::Options::new(
+                args.static_max_age,
+                args.static_dotfiles,
+                args.static_autoindex,
+            ),
         };
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
@@ -421,6 +456,9 @@ impl Config {
         })
     }
 }
+
+/// The largest delta-seconds a cache must understand (RFC 9111 §1.2.2).
+const MAX_DELTA_SECONDS: u64 = 2_147_483_648;
 
 fn parse_app(raw: &str) -> Result<AppSpec, ConfigError> {
     let err = || ConfigError::App(raw.to_owned());

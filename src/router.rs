@@ -29,6 +29,11 @@ impl Router {
         Router { mounts, has_app }
     }
 
+    /// How files are served, the same for every mount.
+    pub fn static_options(&self) -> &crate::static_files::Options {
+        &self.mounts.static_options
+    }
+
     /// `path` is the request path as received (still percent-encoded).
     pub fn route<'a>(&'a self, path: &'a str) -> Route<'a> {
         for mount in &self.mounts.statics {
@@ -88,6 +93,7 @@ mod tests {
                 dir: PathBuf::from("/srv/static"),
             }],
             app_suffix: suffix.map(str::to_owned),
+            ..Mounts::default()
         }
     }
 

@@ -587,3 +587,29 @@ pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
         Ok(OwnedFd::from_raw_fd(fd))
     }
 }
+
+/// Reads up to `len` bytes of `file` at `offset` (pread(2)) into the spare capacity of `buf`,
+/// which grows to hold them; returns how many were read. Unlike `FileExt::read_at`, the
+/// buffer need not be zeroed first, which matters when streaming large files.
+pub fn read_at(
+    file: &std::fs::File,
+    buf: &mut bytes::BytesMut,
+    len: usize,
+    offset: u64,
+) -> io::Result<usize> {
+    buf.reserve(len);
+    let spare = buf.spare_capacity_mut();
+    let len = len.min(spare.len());
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `spare` is valid for writes of `len` bytes (len ≤ spare.len()), and pread writes
+    // at most `len` bytes into it.
+    let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), len, offset) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: pread initialised the first `n` bytes of the spare capacity (n ≤ len).
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}

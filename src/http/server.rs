@@ -142,8 +142,9 @@ async fn serve_connection<IO>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        // No `pipeline_flush`: with it hyper buffers a streamed body without limit, which
-        // would pull a WSGI generator to its end however slowly the client reads.
+        // No `pipeline_flush`: with it, hyper 1.x reports room in its write buffer whatever it
+        // holds, so a streamed body (a large file, a WSGI generator) would be read into memory
+        // as fast as it can be produced instead of as fast as the client takes it.
         .title_case_headers(true)
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);

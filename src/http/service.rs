@@ -83,8 +83,12 @@ async fn dispatch(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         } => {
             let servable =
                 !fallback_to_app || req.method() == Method::GET || req.method() == Method::HEAD;
-            if let Some(file) = servable.then(|| static_files::resolve(root, rel)).flatten() {
-                return static_files::serve(req.method(), file);
+            let options = service.router.static_options();
+            if let Some(response) = servable
+                .then(|| static_files::serve(&req, root, rel, options))
+                .flatten()
+            {
+                return response;
             }
             if fallback_to_app {
                 call_app(req, service, conn).await

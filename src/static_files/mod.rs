@@ -1,8 +1,113 @@
 //! Static files, served on the runtime thread without ever touching Python.
-//! `resolve` maps a request path to a file safely inside its root; `reply` builds the response.
+//! `resolve` maps a request path to a file safely inside its root, `cache` keeps small files
+//! (and every file's validators) per worker, `headers`, `conditional`, `range` and `encoding`
+//! hold the RFC 9110 rules, `reply` assembles the response, `stream` is the body of a large
+//! file, and `listing` the optional directory index.
 
+mod cache;
+mod conditional;
+mod encoding;
+mod headers;
+mod listing;
+mod range;
 mod reply;
 mod resolve;
+mod stream;
 
-pub use reply::{serve, FileStream};
-pub use resolve::{decode_path, resolve, Resolved};
+use std::path::Path;
+
+use http::header::{HeaderValue, ALLOW, LOCATION};
+use http::{Method, Request, Response, StatusCode};
+
+use crate::http::{pages, Body};
+
+pub use resolve::decode_path;
+pub use stream::FileStream;
+
+/// How files are served; one copy per worker, built from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `--static-max-age`: the `Cache-Control` value for ordinary files.
+    pub cache_control: Option<HeaderValue>,
+    /// The same with `immutable`, for names carrying a content hash.
+    pub cache_control_immutable: Option<HeaderValue>,
+    /// `--static-dotfiles`: names starting with `.` are served.
+    pub dotfiles: bool,
+    /// `--static-autoindex`: a directory without `index.html` gets a listing.
+    pub autoindex: bool,
+}
+
+impl Options {
+    pub fn new(max_age: Option<u64>, dotfiles: bool, autoindex: bool) -> Options {
+        let value = |extra: &str| {
+            max_age.and_then(|n| HeaderValue::try_from(format!("public, max-age={n}{extra}")).ok())
+        };
+        Options {
+            cache_control: value(""),
+            cache_control_immutable: value(", immutable"),
+            dotfiles,
+            autoindex,
+        }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options::new(None, false, false)
+    }
+}
+
+/// Answers `req` from the directory `root`, where `rel` is the still-encoded part of the
+/// request path below it. `None` means nothing is there (the caller sends a 404 or asks the
+/// app).
+pub fn serve<B>(
+    req: &Request<B>,
+    root: &Path,
+    rel: &str,
+    options: &Options,
+) -> Option<Response<Body>> {
+    let target = resolve::target(root, rel, options.dotfiles)?;
+    let found = match cache::get(&target.key) {
+        Some(opened) => resolve::Found::File(opened),
+        None => resolve::find(root, &target)?,
+    };
+    let method = req.method();
+    let allowed = method == Method::GET || method == Method::HEAD;
+    match found {
+        _ if !allowed => Some(method_not_allowed()),
+        resolve::Found::File(opened) => Some(reply::file(req, root, opened, options)),
+        resolve::Found::Directory(_) if !target.trailing_slash => Some(redirect(req)),
+        resolve::Found::Directory(dir) if options.autoindex => Some(listing::page(
+            method,
+            req.uri().path(),
+            &dir,
+            options.dotfiles,
+        )),
+        resolve::Found::Directory(_) => None,
+    }
+}
+
+/// RFC 9110 §15.5.6: a 405 names the methods the resource has.
+fn method_not_allowed() -> Response<Body> {
+    let mut response = pages::error(StatusCode::METHOD_NOT_ALLOWED);
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+/// `/dir` → 301 to `/dir/`, query kept, so relative links inside the directory's index work.
+fn redirect<B>(req: &Request<B>) -> Response<Body> {
+    let uri = req.uri();
+    // One leading slash only: `//host/dir` must not become a protocol-relative redirect.
+    let path = uri.path().trim_start_matches('/');
+    let location = match uri.query() {
+        Some(query) => format!("/{path}/?{query}"),
+        None => format!("/{path}/"),
+    };
+    let mut response = pages::error(StatusCode::MOVED_PERMANENTLY);
+    if let Ok(value) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}

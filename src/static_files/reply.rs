@@ -1,131 +1,189 @@
-//! The response for a resolved file: Content-Type from the extension, Content-Length,
-//! Last-Modified, and the bytes — read whole when small, in blocks when large.
+//! The response for a file: the representation chosen by `Accept-Encoding`, its validators
+//! and caching headers, the preconditions of RFC 9110 §13.2.2, then the whole file (200), one
+//! range (206), several (206 `multipart/byteranges`, §14.6) or none satisfiable (416).
 
-use std::fs::File;
-use std::io::Read;
+use std::hash::{BuildHasher, Hasher};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
-use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, LAST_MODIFIED, SERVER};
-use http::{Method, Response, StatusCode};
+use bytes::Bytes;
+use http::header::{
+    HeaderMap, HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, SERVER, VARY,
+};
+use http::{Method, Request, Response, StatusCode};
 
-use super::Resolved;
+use super::cache::{self, Entry, Opened};
+use super::conditional::{self, Verdict};
+use super::encoding;
+use super::range::{self, ByteRange, Ranges};
+use super::{resolve, FileStream, Options};
 use crate::http::{pages, Body};
 
-/// Files up to this size are read in one go; larger ones stream block by block.
-const WHOLE_FILE_LIMIT: u64 = 256 * 1024;
-const BLOCK: usize = 64 * 1024;
-
-/// Serves `file` for a GET or HEAD; any other method gets 405.
-pub fn serve(method: &Method, file: Resolved) -> Response<Body> {
-    if method != Method::GET && method != Method::HEAD {
-        let mut response = pages::error(StatusCode::METHOD_NOT_ALLOWED);
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
-    }
-    let len = file.meta.len();
-    let body = if method == Method::HEAD {
-        Ok(Body::empty())
-    } else if len <= WHOLE_FILE_LIMIT {
-        std::fs::read(&file.path).map(Body::full)
+/// Answers a GET or HEAD for the file `main` (already found under `root`).
+pub fn file<B>(req: &Request<B>, root: &Path, main: Opened, options: &Options) -> Response<Body> {
+    let headers = req.headers();
+    let chosen = precompressed(headers, root, &main.entry).unwrap_or(main);
+    let entry = chosen.entry.clone();
+    let mut response = Response::new(Body::empty());
+    // Room for every field below at once, rather than growing the map field by field.
+    *response.headers_mut() = HeaderMap::with_capacity(12);
+    let out = response.headers_mut();
+    out.insert(SERVER, pages::SERVER_NAME);
+    out.insert(ETAG, entry.etag.clone());
+    out.insert(LAST_MODIFIED, entry.last_modified.clone());
+    // Every file may have precompressed siblings, now or later: caches must key on the field.
+    out.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    let cache_control = if entry.hashed_name {
+        &options.cache_control_immutable
     } else {
-        File::open(&file.path).map(|f| {
-            Body::file(FileStream {
-                file: f,
-                remaining: len,
-            })
-        })
+        &options.cache_control
     };
-    let body = match body {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::warn!(path = %file.path.display(), error = %err, "cannot read file");
-            return pages::error(StatusCode::NOT_FOUND);
-        }
-    };
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, content_type(&file.path));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-    if let Ok(modified) = file.meta.modified() {
-        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
-            headers.insert(LAST_MODIFIED, value);
-        }
+    if let Some(value) = cache_control {
+        out.insert(CACHE_CONTROL, value.clone());
     }
-    headers.insert(SERVER, pages::SERVER_NAME);
+    match conditional::evaluate(headers, &entry.etag, entry.modified) {
+        Verdict::Proceed => {}
+        // §15.4.5: a 304 carries the validators and caching fields a 200 would have.
+        Verdict::NotModified => {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            return response;
+        }
+        Verdict::Failed => return pages::error(StatusCode::PRECONDITION_FAILED),
+    }
+    out.insert(CONTENT_TYPE, entry.content_type.clone());
+    out.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(coding) = entry.coding {
+        out.insert(CONTENT_ENCODING, coding.header());
+    }
+    let ranges = requested_ranges(req, &entry);
+    let head = req.method() == Method::HEAD;
+    let (status, len, body) = match ranges {
+        Ranges::Ignore => (StatusCode::OK, entry.len, whole(chosen, head)),
+        Ranges::Unsatisfiable => {
+            let mut refused = pages::error(StatusCode::RANGE_NOT_SATISFIABLE);
+            let value = HeaderValue::try_from(format!("bytes */{}", entry.len));
+            if let Ok(value) = value {
+                refused.headers_mut().insert(CONTENT_RANGE, value);
+            }
+            return refused;
+        }
+        Ranges::Satisfiable(parts) if parts.len() == 1 => {
+            let part = parts[0];
+            if let Ok(value) = HeaderValue::try_from(part.content_range(entry.len)) {
+                response.headers_mut().insert(CONTENT_RANGE, value);
+            }
+            (
+                StatusCode::PARTIAL_CONTENT,
+                part.len(),
+                one_range(chosen, part, head),
+            )
+        }
+        Ranges::Satisfiable(parts) => {
+            let boundary = boundary();
+            let content_type = format!("multipart/byteranges; boundary={boundary}");
+            if let Ok(value) = HeaderValue::try_from(content_type) {
+                response.headers_mut().insert(CONTENT_TYPE, value);
+            }
+            let (len, body) = multipart(chosen, &parts, &boundary, head);
+            (StatusCode::PARTIAL_CONTENT, len, body)
+        }
+    };
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    *response.body_mut() = body;
+    tracing::debug!(path = %entry.path.display(), status = status.as_u16(), len, coding = ?entry.coding, "static file");
     response
 }
 
-/// The MIME type for a file name; text types are declared UTF-8.
-fn content_type(path: &std::path::Path) -> HeaderValue {
-    let mime = mime_guess::from_path(path).first_or_octet_stream();
-    let textual = mime.type_() == mime_guess::mime::TEXT
-        || matches!(
-            mime.essence_str(),
-            "application/javascript" | "application/json" | "image/svg+xml"
-        );
-    let value = if textual && mime.get_param("charset").is_none() {
-        format!("{}; charset=utf-8", mime.essence_str())
-    } else {
-        mime.to_string()
-    };
-    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
-}
-
-/// A large file read one block per poll, so memory stays bounded whatever its size.
-pub struct FileStream {
-    file: File,
-    remaining: u64,
-}
-
-impl FileStream {
-    pub fn remaining(&self) -> u64 {
-        self.remaining
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.remaining == 0
-    }
-
-    /// The next block; an error (or the file shrinking under us) aborts the connection, since
-    /// Content-Length was already promised.
-    pub fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let want = BLOCK.min(self.remaining as usize);
-        let mut buf = BytesMut::zeroed(want);
-        match self.file.read(&mut buf) {
-            Ok(0) => Some(Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "file shrank while being sent",
-            ))),
-            Ok(n) => {
-                buf.truncate(n);
-                self.remaining -= n as u64;
-                Some(Ok(buf.freeze()))
+/// The precompressed sibling the client prefers, if one exists inside the root.
+fn precompressed(headers: &HeaderMap, root: &Path, main: &Entry) -> Option<Opened> {
+    encoding::acceptable(headers)
+        .into_iter()
+        .find_map(|coding| {
+            let mut raw = main.path.clone().into_os_string().into_vec();
+            raw.push(b'.');
+            raw.extend_from_slice(coding.extension().as_bytes());
+            let key = PathBuf::from(std::ffi::OsString::from_vec(raw));
+            if let Some(opened) = cache::get(&key) {
+                return Some(opened);
             }
-            Err(err) => Some(Err(err)),
-        }
-    }
+            // One cheap syscall rules out the usual case, a file with no sibling.
+            std::fs::symlink_metadata(&key).ok()?;
+            let on_disk = resolve::open_inside(root, &key)?;
+            cache::insert(&key, on_disk, Some(coding))
+        })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_types() {
-        let ct = |p: &str| {
-            content_type(std::path::Path::new(p))
-                .to_str()
-                .unwrap()
-                .to_owned()
-        };
-        assert_eq!(ct("a.html"), "text/html; charset=utf-8");
-        assert_eq!(ct("a.css"), "text/css; charset=utf-8");
-        assert_eq!(ct("a.png"), "image/png");
-        assert_eq!(ct("a.unknownext"), "application/octet-stream");
+/// The ranges to send, after `If-Range` (RFC 9110 §13.1.5); ranges apply to GET only (§14.2).
+fn requested_ranges<B>(req: &Request<B>, entry: &Entry) -> Ranges {
+    if req.method() != Method::GET {
+        return Ranges::Ignore;
     }
+    let Some(value) = req.headers().get(RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ranges::Ignore;
+    };
+    if let Some(if_range) = req.headers().get(IF_RANGE) {
+        if !conditional::if_range_holds(if_range, &entry.etag, entry.modified) {
+            return Ranges::Ignore;
+        }
+    }
+    range::parse(value, entry.len)
+}
+
+fn whole(opened: Opened, head: bool) -> Body {
+    let len = opened.entry.len;
+    one_range(opened, ByteRange { start: 0, end: len }, head)
+}
+
+/// One slice of the representation: from memory when cached, else streamed from the file.
+fn one_range(opened: Opened, part: ByteRange, head: bool) -> Body {
+    if head {
+        return Body::empty();
+    }
+    if let Some(data) = &opened.entry.data {
+        return Body::full(data.slice(part.start as usize..part.end as usize));
+    }
+    let mut stream = FileStream::new(opened.file);
+    stream.push_file(part.start, part.len());
+    Body::file(stream)
+}
+
+/// A `multipart/byteranges` body (RFC 9110 §14.6) and its length.
+fn multipart(opened: Opened, parts: &[ByteRange], boundary: &str, head: bool) -> (u64, Body) {
+    let entry = opened.entry.clone();
+    let content_type = entry
+        .content_type
+        .to_str()
+        .unwrap_or("application/octet-stream");
+    let mut stream = FileStream::new(opened.file);
+    for part in parts {
+        let header = format!(
+            "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+            part.content_range(entry.len)
+        );
+        stream.push_bytes(Bytes::from(header));
+        match &entry.data {
+            Some(data) => stream.push_bytes(data.slice(part.start as usize..part.end as usize)),
+            None => stream.push_file(part.start, part.len()),
+        }
+    }
+    stream.push_bytes(Bytes::from(format!("\r\n--{boundary}--\r\n")));
+    let len = stream.remaining();
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::file(stream)
+    };
+    (len, body)
+}
+
+/// A boundary that cannot be guessed, so a file cannot contain it by design (RFC 2046 §5.1.1).
+fn boundary() -> String {
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("pyrite{random:016x}")
 }

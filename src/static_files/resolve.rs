@@ -1,18 +1,13 @@
 //! Request path → file under a root, never outside it. The path is percent-decoded once;
-//! `..` segments, encoded slashes and backslashes, NUL, and symlinks that lead out of the root
-//! all resolve to "not found" (a 404, never a 500).
+//! `..` segments, encoded slashes and backslashes, NUL, dotfiles (unless allowed) and symlinks
+//! that lead out of the root all resolve to "not found" (a 404, never a 500).
 
-use std::ffi::OsStr;
-use std::fs::Metadata;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// A file found under a root.
-#[derive(Debug)]
-pub struct Resolved {
-    pub path: PathBuf,
-    pub meta: Metadata,
-}
+use super::cache::Opened;
 
 /// Percent-decodes a request path once (RFC 3986 §2.1). Bytes, since the result need not be
 /// UTF-8.
@@ -20,39 +15,113 @@ pub fn decode_path(raw: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(raw).collect()
 }
 
-/// Finds the file `rel` (a raw, still-encoded path relative to `root`) names. Directories
-/// mean their `index.html`. `root` must be canonical.
-pub fn resolve(root: &Path, rel: &str) -> Option<Resolved> {
-    let lower = rel.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+/// A request path checked segment by segment and joined onto its root, not yet looked up.
+#[derive(Debug)]
+pub struct Target {
+    /// The joined path, with a trailing `/` when the request had one: the cache key.
+    pub key: PathBuf,
+    pub trailing_slash: bool,
+}
+
+/// What a target names on disk.
+pub enum Found {
+    File(Opened),
+    /// A directory inside the root (its canonical path) with no `index.html` to serve.
+    Directory(PathBuf),
+}
+
+/// A file found on disk, open, with the metadata of the open handle.
+pub struct OnDisk {
+    /// The path as requested (symlinks not followed): revalidating it sees a retargeted link.
+    pub path: PathBuf,
+    pub file: File,
+    pub meta: std::fs::Metadata,
+}
+
+/// Checks `rel` (raw, still-encoded, relative to `root`) without touching the disk.
+pub fn target(root: &Path, rel: &str, dotfiles: bool) -> Option<Target> {
+    // Encoded separators and NUL would let one segment smuggle a path (RFC 3986 §7.3).
+    let smuggled = rel.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'f') | (b'5', b'c') | (b'0', b'0')
+            )
+    });
+    if smuggled {
         return None;
     }
     let decoded = decode_path(rel);
     if decoded.contains(&0) || decoded.contains(&b'\\') {
         return None;
     }
-    let mut path = root.to_path_buf();
+    let mut key = root.to_path_buf();
+    let mut first = true;
     for segment in decoded.split(|&b| b == b'/') {
         match segment {
-            b"" | b"." => continue,
+            b"" | b"." => {}
             b".." => return None,
-            _ => path.push(OsStr::from_bytes(segment)),
+            // RFC 8615: `/.well-known/` is meant to be served.
+            b".well-known" if first => key.push(".well-known"),
+            _ if segment[0] == b'.' && !dotfiles => return None,
+            _ => key.push(OsStr::from_bytes(segment)),
         }
+        first &= segment.is_empty();
     }
-    let mut meta = std::fs::metadata(&path).ok()?;
+    // An empty `rel` is a bare mount prefix (`/static`): a directory to redirect to `/static/`.
+    let trailing_slash = decoded.ends_with(b"/");
+    if trailing_slash {
+        let mut raw = OsString::from(key);
+        raw.push("/");
+        key = PathBuf::from(raw);
+    }
+    Some(Target {
+        key,
+        trailing_slash,
+    })
+}
+
+/// Looks `target` up on disk: a file (opened and cached), a directory, or nothing.
+pub fn find(root: &Path, target: &Target) -> Option<Found> {
+    let meta = std::fs::metadata(&target.key).ok()?;
     if meta.is_dir() {
-        path.push("index.html");
-        meta = std::fs::metadata(&path).ok()?;
+        let real = target.key.canonicalize().ok()?;
+        if !real.starts_with(root) {
+            return None;
+        }
+        if !target.trailing_slash {
+            return Some(Found::Directory(real));
+        }
+        let index = target.key.join("index.html");
+        return match open_inside(root, &index) {
+            Some(on_disk) => super::cache::insert(&target.key, on_disk, None).map(Found::File),
+            None => Some(Found::Directory(real)),
+        };
     }
-    if !meta.is_file() {
+    if target.trailing_slash {
         return None;
     }
+    let on_disk = open_inside(root, &target.key)?;
+    super::cache::insert(&target.key, on_disk, None).map(Found::File)
+}
+
+/// Opens `path` if it is a regular file whose real location is inside `root`.
+pub fn open_inside(root: &Path, path: &Path) -> Option<OnDisk> {
     // A symlink anywhere on the way may lead out of the root.
     let real = path.canonicalize().ok()?;
     if !real.starts_with(root) {
         return None;
     }
-    Some(Resolved { path: real, meta })
+    let file = File::open(&real).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    Some(OnDisk {
+        path: path.to_path_buf(),
+        file,
+        meta,
+    })
 }
 
 #[cfg(test)]
@@ -63,24 +132,57 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(root.join(".well-known")).unwrap();
         std::fs::write(root.join("index.html"), "home").unwrap();
         std::fs::write(root.join("sub/a b.txt"), "a").unwrap();
+        std::fs::write(root.join(".env"), "secret").unwrap();
+        std::fs::write(root.join(".well-known/x"), "x").unwrap();
         std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("link.txt")).unwrap();
         let root = root.canonicalize().unwrap();
         (dir, root)
     }
 
+    fn file(root: &Path, rel: &str) -> Option<PathBuf> {
+        let target = target(root, rel, false)?;
+        match find(root, &target)? {
+            Found::File(opened) => Some(opened.entry.path.clone()),
+            Found::Directory(_) => None,
+        }
+    }
+
     #[test]
     fn finds_files_and_indexes() {
         let (_dir, root) = root();
-        assert!(resolve(&root, "/").unwrap().path.ends_with("index.html"));
-        assert!(resolve(&root, "/sub/a%20b.txt").is_some());
+        assert!(file(&root, "/").unwrap().ends_with("index.html"));
+        assert!(file(&root, "/sub/a%20b.txt").is_some());
         assert!(
-            resolve(&root, "/sub/").is_none(),
+            file(&root, "/sub/a%20b.txt/").is_none(),
+            "a file is no directory"
+        );
+        assert!(
+            file(&root, "/sub/").is_none(),
             "a directory without index.html"
         );
-        assert!(resolve(&root, "/missing").is_none());
+        assert!(file(&root, "/missing").is_none());
+        assert!(file(&root, "/.well-known/x").is_some());
+    }
+
+    #[test]
+    fn directories_are_told_apart_by_their_slash() {
+        let (_dir, root) = root();
+        let bare = target(&root, "/sub", false).unwrap();
+        assert!(!bare.trailing_slash);
+        assert!(matches!(find(&root, &bare), Some(Found::Directory(_))));
+        assert!(!target(&root, "", false).unwrap().trailing_slash);
+    }
+
+    #[test]
+    fn dotfiles_are_hidden_unless_allowed() {
+        let (_dir, root) = root();
+        assert!(target(&root, "/.env", false).is_none());
+        assert!(target(&root, "/sub/.git/config", false).is_none());
+        assert!(target(&root, "/.env", true).is_some());
     }
 
     #[test]
@@ -96,8 +198,9 @@ mod tests {
             "/link.txt",
             "/index.html%00.txt",
             "/sub/../../secret.txt",
+            "/%c0%ae%c0%ae/secret.txt",
         ] {
-            assert!(resolve(&root, attack).is_none(), "{attack}");
+            assert!(file(&root, attack).is_none(), "{attack}");
         }
     }
 }

@@ -1,0 +1,206 @@
+//! A per-worker cache of what was learnt about each file: its identity on disk, validators and
+//! headers, and — below [`SMALL_FILE_LIMIT`] — its bytes. Every hit is revalidated against the
+//! disk (one `stat` for a cached body, `open` + `fstat` for a streamed one), so a changed,
+//! replaced or removed file is seen on the very next request. Workers are single-threaded, so
+//! the cache is a thread-local with no locking.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+
+use super::encoding::Coding;
+use super::headers;
+use super::resolve::OnDisk;
+
+/// Files up to this size are kept in memory; larger ones are streamed from disk.
+pub const SMALL_FILE_LIMIT: u64 = 256 * 1024;
+/// Bytes of file content one worker keeps at most; past it the cache starts afresh.
+const BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// Entries one worker keeps at most (metadata of large files included).
+const BUDGET_ENTRIES: usize = 16 * 1024;
+
+/// How old a file's modification time must be before its entry is kept.
+const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+/// What tells two versions of a file apart without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileId {
+    fn of(meta: &Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// One file (or one precompressed sibling) as last seen on disk.
+#[derive(Debug)]
+pub struct Entry {
+    /// The path as requested; revalidation follows it afresh.
+    pub path: PathBuf,
+    id: FileId,
+    pub len: u64,
+    /// Whole seconds: HTTP dates have no finer grain (RFC 9110 §5.6.7).
+    pub modified: SystemTime,
+    pub etag: HeaderValue,
+    pub last_modified: HeaderValue,
+    pub content_type: HeaderValue,
+    /// The name carries a content hash: the file may be marked `immutable`.
+    pub hashed_name: bool,
+    pub coding: Option<Coding>,
+    /// The whole content, for small files.
+    pub data: Option<Bytes>,
+}
+
+/// A revalidated entry, with the open file when its body is streamed.
+pub struct Opened {
+    pub entry: Rc<Entry>,
+    pub file: Option<File>,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// Keyed by the raw bytes of the path: `Path` equality ignores a trailing `/`, which here
+    /// tells `/dir/` (its index) from `/dir` (a redirect).
+    map: HashMap<OsString, Rc<Entry>>,
+    bytes: usize,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The entry cached under `key`, if the file on disk is still the one it describes.
+pub fn get(key: &Path) -> Option<Opened> {
+    let entry = CACHE.with(|c| c.borrow().map.get(key.as_os_str()).cloned())?;
+    let fresh = if entry.data.is_some() {
+        std::fs::metadata(&entry.path)
+            .ok()
+            .filter(|meta| FileId::of(meta) == entry.id)
+            .map(|_| None)
+    } else {
+        File::open(&entry.path).ok().and_then(|file| {
+            let meta = file.metadata().ok()?;
+            (FileId::of(&meta) == entry.id).then_some(Some(file))
+        })
+    };
+    match fresh {
+        Some(file) => Some(Opened { entry, file }),
+        None => {
+            tracing::debug!(path = %entry.path.display(), "file changed on disk");
+            remove(key);
+            None
+        }
+    }
+}
+
+/// Builds the entry for a file just opened, caches it under `key`, and returns it.
+pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Opened> {
+    let OnDisk {
+        path,
+        mut file,
+        meta,
+    } = on_disk;
+    let id = FileId::of(&meta);
+    let data = if id.len <= SMALL_FILE_LIMIT {
+        let mut buf = Vec::with_capacity(id.len as usize);
+        if let Err(err) = file.read_to_end(&mut buf) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot read file");
+            return None;
+        }
+        if buf.len() as u64 != id.len {
+            tracing::debug!(path = %path.display(), "file changed while being read");
+            return None;
+        }
+        Some(Bytes::from(buf))
+    } else {
+        None
+    };
+    // Content-Type and the hashed-name rule follow the name without the `.br` / `.gz`.
+    let name = match coding {
+        Some(_) => path.with_extension(""),
+        None => path.clone(),
+    };
+    // RFC 9110 §8.8.2.1: never a Last-Modified later than now (a clock set wrong, a copy
+    // from elsewhere).
+    let now = SystemTime::now();
+    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let modified = whole_seconds(id.mtime.0.min(i64::try_from(now_secs).unwrap_or(i64::MAX)));
+    let entry = Rc::new(Entry {
+        etag: headers::etag(id.mtime, id.len, coding),
+        last_modified: headers::http_date(modified),
+        content_type: headers::content_type(&name),
+        hashed_name: headers::is_hashed_name(&name),
+        path,
+        id,
+        len: id.len,
+        modified,
+        coding,
+        data,
+    });
+    // File timestamps are coarse (a clock tick): a file written again within the same tick
+    // keeps its size and times. One modified moments ago is served but not remembered, so
+    // such a second write cannot hide behind a cached copy ("racily clean" files, as git
+    // calls them).
+    let settled = now
+        .duration_since(UNIX_EPOCH + Duration::new(id.mtime.0.max(0) as u64, id.mtime.1 as u32))
+        .is_ok_and(|age| age >= RACY_WINDOW);
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if !settled {
+            return;
+        }
+        let size = entry.data.as_ref().map_or(0, Bytes::len);
+        if cache.bytes + size > BUDGET_BYTES || cache.map.len() >= BUDGET_ENTRIES {
+            tracing::debug!(
+                entries = cache.map.len(),
+                bytes = cache.bytes,
+                "static cache full, emptied"
+            );
+            cache.map.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += size;
+        if let Some(old) = cache.map.insert(key.as_os_str().to_owned(), entry.clone()) {
+            cache.bytes -= old.data.as_ref().map_or(0, Bytes::len);
+        }
+    });
+    let file = entry.data.is_none().then_some(file);
+    Some(Opened { entry, file })
+}
+
+fn remove(key: &Path) {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if let Some(old) = cache.map.remove(key.as_os_str()) {
+            cache.bytes -= old.data.as_ref().map_or(0, Bytes::len);
+        }
+    });
+}
+
+fn whole_seconds(secs: i64) -> SystemTime {
+    match u64::try_from(secs) {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs),
+        Err(_) => UNIX_EPOCH,
+    }
+}
