@@ -32,11 +32,33 @@ pub fn buffer_access() {
     BUFFERED.store(true, Ordering::Relaxed);
 }
 
+/// One request, as the access log shows it.
+pub struct AccessLine<'a> {
+    pub peer: &'a str,
+    pub method: &'a str,
+    pub target: &'a str,
+    pub version: &'a str,
+    pub status: u16,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
 /// Adds one access-log line: `PEER "METHOD TARGET VERSION" STATUS BYTES DURATION`.
-pub fn access(peer: &str, request_line: &str, status: u16, bytes: u64, elapsed: Duration) {
-    let ms = elapsed.as_secs_f64() * 1000.0;
+pub fn access(line: AccessLine<'_>) {
+    let micros = line.elapsed.as_micros();
     let Ok(mut buf) = ACCESS.lock() else { return };
-    let _ = writeln!(buf, "{peer} \"{request_line}\" {status} {bytes} {ms:.3}ms");
+    let _ = writeln!(
+        buf,
+        "{} \"{} {} {}\" {} {} {}.{:03}ms",
+        line.peer,
+        line.method,
+        line.target,
+        line.version,
+        line.status,
+        line.bytes,
+        micros / 1000,
+        micros % 1000
+    );
     if !BUFFERED.load(Ordering::Relaxed) || buf.len() >= ACCESS_FLUSH_AT {
         write_out(&mut buf);
     }

@@ -34,8 +34,10 @@ enum Kind {
 
 /// What the access-log line needs, filled in by the service once the status is known.
 pub struct AccessLog {
-    pub peer: String,
-    pub request_line: String,
+    pub peer: std::sync::Arc<str>,
+    pub method: http::Method,
+    pub target: Option<http::uri::PathAndQuery>,
+    pub version: &'static str,
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
@@ -43,13 +45,16 @@ pub struct AccessLog {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
-        crate::logging::access(
-            &self.peer,
-            &self.request_line,
-            self.status,
-            self.bytes,
-            self.started.elapsed(),
-        );
+        let target = self.target.as_ref().map_or("/", |t| t.as_str());
+        crate::logging::access(crate::logging::AccessLine {
+            peer: &self.peer,
+            method: self.method.as_str(),
+            target,
+            version: self.version,
+            status: self.status,
+            bytes: self.bytes,
+            elapsed: self.started.elapsed(),
+        });
     }
 }
 

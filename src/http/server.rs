@@ -77,7 +77,7 @@ impl Accept {
                     let info = ConnInfo {
                         peer: Some(peer),
                         local,
-                        label: peer.to_string(),
+                        label: peer.to_string().into(),
                     };
                     self.spawn(stream, info);
                 }
@@ -100,7 +100,7 @@ impl Accept {
                     let info = ConnInfo {
                         peer: None,
                         local: None,
-                        label: "unix".to_owned(),
+                        label: "unix".into(),
                     };
                     self.spawn(stream, info);
                 }

@@ -31,7 +31,7 @@ pub struct ConnInfo {
     pub peer: Option<SocketAddr>,
     pub local: Option<SocketAddr>,
     /// How the peer appears in the access log.
-    pub label: String,
+    pub label: std::sync::Arc<str>,
 }
 
 pub async fn handle(
@@ -40,17 +40,16 @@ pub async fn handle(
     conn: Rc<ConnInfo>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
-    let request_line = format!(
-        "{} {} {}",
-        req.method(),
-        req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
-        version_str(req.version())
-    );
+    let method = req.method().clone();
+    let target = req.uri().path_and_query().cloned();
+    let version = version_str(req.version());
     let mut response = dispatch(req, &service, &conn).await;
     let status = response.status().as_u16();
     response.body_mut().set_log(AccessLog {
         peer: conn.label.clone(),
-        request_line,
+        method,
+        target,
+        version,
         status,
         started,
         bytes: 0,

@@ -1,10 +1,13 @@
 //! Builds the PEP 3333 `environ` dict for one request. Every value is a native `str` holding
 //! the request's bytes decoded as latin-1 ("bytes as unicode", PEP 3333 "Unicode Issues").
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST};
+use http::header::{HeaderName, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST};
 use http::request::Parts;
+use http::Method;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, IntoPyObjectExt};
@@ -37,34 +40,96 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     }
 }
 
+/// What every environ shares, made once per worker: a template dict holding the constant keys
+/// (and placeholders for the per-request ones, so its copy needs no resize), and the `HTTP_*`
+/// keys already seen as Python strings.
+pub struct EnvironCache {
+    template: Py<PyDict>,
+    header_keys: Mutex<HashMap<HeaderName, Py<PyString>>>,
+}
+
+/// More distinct header names than this are not cached (a client could send endless ones).
+const HEADER_KEYS_CACHED: usize = 256;
+
+impl EnvironCache {
+    pub fn new(py: Python<'_>, app: &App, errors: &Py<ErrorStream>) -> PyResult<EnvironCache> {
+        let env = PyDict::new(py);
+        // Per-request keys first, as placeholders: each request overwrites them in place.
+        for key in [
+            "REQUEST_METHOD",
+            "PATH_INFO",
+            "QUERY_STRING",
+            "RAW_URI",
+            "SERVER_NAME",
+            "SERVER_PORT",
+            "REMOTE_ADDR",
+            "REMOTE_PORT",
+            "wsgi.input",
+        ] {
+            env.set_item(PyString::intern(py, key), intern!(py, ""))?;
+        }
+        env.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, &app.script_name))?;
+        env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.1"))?;
+        env.set_item(intern!(py, "wsgi.version"), (1, 0))?;
+        env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
+        env.set_item(intern!(py, "wsgi.errors"), errors.clone_ref(py))?;
+        env.set_item(intern!(py, "wsgi.multithread"), app.multithread)?;
+        env.set_item(intern!(py, "wsgi.multiprocess"), app.multiprocess)?;
+        env.set_item(intern!(py, "wsgi.run_once"), false)?;
+        env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
+        env.set_item(
+            intern!(py, "wsgi.file_wrapper"),
+            py.get_type::<FileWrapper>(),
+        )?;
+        Ok(EnvironCache {
+            template: env.unbind(),
+            header_keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// `HTTP_<NAME>` for a header name.
+    fn header_key<'py>(&self, py: Python<'py>, name: &HeaderName) -> Bound<'py, PyString> {
+        let Ok(mut keys) = self.header_keys.lock() else {
+            return PyString::new(py, &http_key(name.as_str()));
+        };
+        if let Some(key) = keys.get(name) {
+            return key.bind(py).clone();
+        }
+        let key = PyString::intern(py, &http_key(name.as_str()));
+        if keys.len() < HEADER_KEYS_CACHED {
+            keys.insert(name.clone(), key.clone().unbind());
+        }
+        key
+    }
+}
+
 pub fn build<'py>(
     py: Python<'py>,
-    app: &App,
-    errors: &Py<ErrorStream>,
+    cache: &EnvironCache,
     req: RequestInfo<'_>,
     path_info: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let env = PyDict::new(py);
+    let env = cache.template.bind(py).copy()?;
     let parts = req.parts;
     let set = |key: &Bound<'py, PyString>, value: &[u8]| env.set_item(key, latin1(py, value));
 
-    set(
-        intern!(py, "REQUEST_METHOD"),
-        parts.method.as_str().as_bytes(),
-    )?;
-    set(intern!(py, "SCRIPT_NAME"), &app.script_name)?;
+    let method = match parts.method {
+        Method::GET => intern!(py, "GET").clone(),
+        Method::POST => intern!(py, "POST").clone(),
+        Method::HEAD => intern!(py, "HEAD").clone(),
+        _ => latin1(py, parts.method.as_str().as_bytes()),
+    };
+    env.set_item(intern!(py, "REQUEST_METHOD"), method)?;
     set(intern!(py, "PATH_INFO"), path_info)?;
-    set(
-        intern!(py, "QUERY_STRING"),
-        parts.uri.query().unwrap_or("").as_bytes(),
-    )?;
+    match parts.uri.query() {
+        Some(query) => set(intern!(py, "QUERY_STRING"), query.as_bytes())?,
+        None => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
+    }
     let raw_uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     set(intern!(py, "RAW_URI"), raw_uri.as_bytes())?;
-    let protocol = match parts.version {
-        http::Version::HTTP_10 => "HTTP/1.0",
-        _ => "HTTP/1.1",
-    };
-    set(intern!(py, "SERVER_PROTOCOL"), protocol.as_bytes())?;
+    if parts.version == http::Version::HTTP_10 {
+        env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
+    }
 
     let (server_name, server_port) = server_name_port(parts, req.local);
     set(intern!(py, "SERVER_NAME"), server_name.as_bytes())?;
@@ -85,22 +150,10 @@ pub fn build<'py>(
             req.body.len().to_string().as_bytes(),
         )?;
     }
-    add_http_headers(py, &env, parts)?;
-
-    env.set_item(intern!(py, "wsgi.version"), (1, 0))?;
-    env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
+    add_http_headers(py, cache, &env, parts)?;
     env.set_item(
         intern!(py, "wsgi.input"),
         Input::new(req.body).into_py_any(py)?,
-    )?;
-    env.set_item(intern!(py, "wsgi.errors"), errors.clone_ref(py))?;
-    env.set_item(intern!(py, "wsgi.multithread"), app.multithread)?;
-    env.set_item(intern!(py, "wsgi.multiprocess"), app.multiprocess)?;
-    env.set_item(intern!(py, "wsgi.run_once"), false)?;
-    env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
-    env.set_item(
-        intern!(py, "wsgi.file_wrapper"),
-        py.get_type::<FileWrapper>(),
     )?;
     Ok(env)
 }
@@ -117,17 +170,26 @@ pub fn path_info<'a>(script_name: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
 /// One `HTTP_*` key per header name: repeats joined with ", " (`Cookie` with "; ",
 /// RFC 6265 §5.4). Names holding `_` are dropped, so `X_Forwarded_For` cannot pose as
 /// `X-Forwarded-For` once both become `HTTP_X_FORWARDED_FOR`.
-fn add_http_headers<'py>(py: Python<'py>, env: &Bound<'py, PyDict>, parts: &Parts) -> PyResult<()> {
+fn add_http_headers<'py>(
+    py: Python<'py>,
+    cache: &EnvironCache,
+    env: &Bound<'py, PyDict>,
+    parts: &Parts,
+) -> PyResult<()> {
     for name in parts.headers.keys() {
         if name == CONTENT_TYPE || name == CONTENT_LENGTH || name.as_str().contains('_') {
             continue;
         }
-        let key = http_key(name.as_str());
-        let separator: &[u8] = if name == COOKIE { b"; " } else { b", " };
+        let key = cache.header_key(py, name);
         let mut values = parts.headers.get_all(name).iter();
         let first = values.next().map(|v| v.as_bytes()).unwrap_or_default();
+        let Some(second) = values.next() else {
+            env.set_item(key, latin1(py, first))?;
+            continue;
+        };
+        let separator: &[u8] = if name == COOKIE { b"; " } else { b", " };
         let mut joined = first.to_vec();
-        for value in values {
+        for value in std::iter::once(second).chain(values) {
             joined.extend_from_slice(separator);
             joined.extend_from_slice(value.as_bytes());
         }

@@ -20,14 +20,16 @@ use crate::http::{pages, Body};
 /// Per-worker WSGI state: the app and the shared `wsgi.errors` stream.
 pub struct Executor {
     app: App,
-    errors: Py<ErrorStream>,
+    environ: environ::EnvironCache,
 }
 
 impl Executor {
-    pub fn new(app: App) -> Executor {
-        let errors = Python::attach(|py| Py::new(py, ErrorStream::default()))
-            .expect("allocating wsgi.errors cannot fail");
-        Executor { app, errors }
+    pub fn new(app: App) -> PyResult<Executor> {
+        Python::attach(|py| {
+            let errors = Py::new(py, ErrorStream::default())?;
+            let environ = environ::EnvironCache::new(py, &app, &errors)?;
+            Ok(Executor { app, environ })
+        })
     }
 
     /// Whether the decoded request `path` is inside the app's `--script-name` prefix.
@@ -66,7 +68,7 @@ impl Executor {
             problem: format!("{what}\n{}", traceback(py, &err)),
             timed_out: timeout::is_timeout(py, &err),
         };
-        let environ = environ::build(py, &self.app, &self.errors, req, path_info)
+        let environ = environ::build(py, &self.environ, req, path_info)
             .map_err(|e| failed("building the environ failed", e))?;
         let start_response =
             Bound::new(py, StartResponse::default()).map_err(|e| failed("start_response", e))?;
