@@ -46,12 +46,15 @@ pub fn build(
         response.extensions_mut().insert(reason);
     }
     let map = response.headers_mut();
+    map.reserve(headers.len() + 2);
     let mut declared: Option<u64> = None;
     let mut close = false;
     for (name, value) in &headers {
-        let lower = name.to_ascii_lowercase();
-        if HOP_BY_HOP.contains(&lower.as_str()) {
-            if lower == "connection"
+        // HeaderName::from_bytes lower-cases, and is allocation-free for the standard names.
+        let header =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name:?}: {e}"))?;
+        if HOP_BY_HOP.contains(&header.as_str()) {
+            if header == CONNECTION
                 && value
                     .to_ascii_lowercase()
                     .split(',')
@@ -62,7 +65,7 @@ pub fn build(
             tracing::debug!(header = %name, "dropped a hop-by-hop header set by the app");
             continue;
         }
-        if lower == "content-length" {
+        if header == CONTENT_LENGTH {
             let len = value
                 .trim()
                 .parse::<u64>()
@@ -79,11 +82,13 @@ pub fn build(
             map.insert(CONTENT_LENGTH, HeaderValue::from(len));
             continue;
         }
-        let name = HeaderName::from_bytes(lower.as_bytes())
-            .map_err(|e| format!("header {name:?}: {e}"))?;
-        let value = HeaderValue::from_bytes(&latin1_bytes(value))
-            .map_err(|e| format!("header {name}: {e}"))?;
-        map.append(name, value);
+        let value = if value.is_ascii() {
+            HeaderValue::from_str(value)
+        } else {
+            HeaderValue::from_bytes(&latin1_bytes(value))
+        }
+        .map_err(|e| format!("header {header}: {e}"))?;
+        map.append(header, value);
     }
     if !map.contains_key(SERVER) {
         map.insert(SERVER, pages::SERVER_NAME);

@@ -56,7 +56,7 @@ impl StartResponse {
         this.status = Some(status);
         this.headers = headers;
         drop(this);
-        slf.getattr("write")
+        slf.getattr(pyo3::intern!(slf.py(), "write"))
     }
 
     /// The `write` callable start_response returns (PEP 3333 "The write() Callable").
