@@ -89,6 +89,54 @@ pub struct Args {
     )]
     pub limit_request_body: u64,
 
+    /// Longest request line, in bytes (0 = unlimited); longer → 414.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_LINE",
+        value_name = "BYTES",
+        default_value_t = 4094
+    )]
+    pub limit_request_line: usize,
+
+    /// Most header fields in a request; more → 431.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_FIELDS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub limit_request_fields: usize,
+
+    /// Longest header field line, in bytes (0 = unlimited); longer → 431.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_FIELD_SIZE",
+        value_name = "BYTES",
+        default_value_t = 8190
+    )]
+    pub limit_request_field_size: usize,
+
+    /// Seconds a request head may take to arrive, from its first byte (a new connection:
+    /// from accept); later → 408 and close.
+    #[arg(long, env = "PYRITE_HEADER_TIMEOUT", value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+
+    /// Seconds a request body read may stall; longer → 408 and close.
+    #[arg(long, env = "PYRITE_BODY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub body_timeout: Duration,
+
+    /// Seconds an idle keep-alive connection is kept open (0 = no keep-alive).
+    #[arg(long, env = "PYRITE_KEEP_ALIVE", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub keep_alive: Duration,
+
+    /// Seconds a response write may stall on a client that stopped reading; then close.
+    #[arg(long, env = "PYRITE_WRITE_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub write_timeout: Duration,
+
+    /// Do not add a `Server` header to responses.
+    #[arg(long, env = "PYRITE_NO_SERVER_HEADER")]
+    pub no_server_header: bool,
+
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(
         long,
@@ -161,6 +209,8 @@ pub struct Config {
     pub graceful_timeout: Duration,
     /// `None` means unlimited.
     pub limit_request_body: Option<u64>,
+    /// Request limits, timeouts and response options of every connection.
+    pub http: crate::http::conn::Settings,
     pub log_level: String,
 }
 
@@ -266,8 +316,28 @@ impl Config {
             mounts,
             graceful_timeout: Duration::from_secs(args.graceful_timeout),
             limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
+            http: crate::http::conn::Settings {
+                limits: crate::http::head::Limits {
+                    request_line: args.limit_request_line,
+                    fields: args.limit_request_fields,
+                    field_size: args.limit_request_field_size,
+                },
+                header_timeout: args.header_timeout,
+                body_timeout: args.body_timeout,
+                keep_alive: args.keep_alive,
+                write_timeout: args.write_timeout,
+                server_header: !args.no_server_header,
+            },
             log_level: args.log_level,
         })
+    }
+}
+
+/// A number of seconds, fractions allowed (`0.5`), at most a day.
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err("expected a number of seconds from 0 to 86400".to_owned()),
     }
 }
 

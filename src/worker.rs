@@ -48,6 +48,7 @@ pub fn run(config: &Config, listeners: Vec<Listener>, boot: &BootPipe) -> i32 {
         router: Router::new(config.mounts.clone(), executor.is_some()),
         executor,
         limit_request_body: config.limit_request_body,
+        http: config.http.clone(),
     });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

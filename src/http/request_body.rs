@@ -1,14 +1,13 @@
 //! Reads a request body completely before the app runs (DESIGN.md "inline executor"): in
 //! memory up to a threshold, spooled to an unlinked temporary file past it, refused past
-//! `--limit-request-body`. hyper has already de-chunked it and sends `100 Continue` when the
-//! first frame is polled.
+//! `--limit-request-body`. `Incoming` de-chunks it and sends `100 Continue` when the first
+//! piece is wanted.
 
 use std::io::{Seek, Write};
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
+use super::incoming::{Incoming, ReadError};
 use crate::wsgi::RequestBody;
 
 /// Bodies larger than this go to a temporary file instead of memory.
@@ -19,7 +18,7 @@ pub enum BodyReadError {
     #[error("request body larger than the limit")]
     TooLarge,
     #[error("reading the request body failed: {0}")]
-    Read(#[from] hyper::Error),
+    Read(#[from] ReadError),
     #[error("spooling the request body failed: {0}")]
     Spool(#[from] std::io::Error),
 }
@@ -28,17 +27,14 @@ pub async fn read(
     mut incoming: Incoming,
     limit: Option<u64>,
 ) -> Result<RequestBody, BodyReadError> {
-    use http_body::Body as _;
     if incoming.is_end_stream() {
         return Ok(RequestBody::Memory(Bytes::new()));
     }
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut total: u64 = 0;
     let mut spool: Option<std::fs::File> = None;
-    while let Some(frame) = incoming.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
+    while let Some(data) = incoming.data().await {
+        let data = data?;
         total += data.len() as u64;
         if limit.is_some_and(|l| total > l) {
             return Err(BodyReadError::TooLarge);

@@ -1,19 +1,17 @@
-//! The accept loops and connections of one worker, on a current-thread runtime. A graceful
-//! stop closes the listeners, lets every in-flight request finish, closes idle keep-alive
-//! connections, and returns once no connection is left.
+//! The accept loops of one worker, on a current-thread runtime; each connection runs in
+//! `conn`. A graceful stop closes the listeners, lets every in-flight request finish, closes
+//! idle keep-alive connections, and returns once no connection is left.
 
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 
-use super::service::{self, ConnInfo, Service};
+use super::conn;
+use super::service::{ConnInfo, Service};
 use crate::listener::Listener;
 
 /// Serves every listener until `shutdown` resolves, then drains the connections.
@@ -123,32 +121,9 @@ async fn serve_connection<IO>(
     io: IO,
     info: ConnInfo,
     service: Rc<Service>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let info = Rc::new(info);
-    let svc = service_fn(move |req| service::handle(req, service.clone(), info.clone()));
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .pipeline_flush(true)
-        .title_case_headers(true)
-        .serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
-    if !*stop.borrow_and_update() {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, "connection ended with an error");
-                }
-                return;
-            }
-            _ = stop.changed() => {}
-        }
-    }
-    conn.as_mut().graceful_shutdown();
-    if let Err(err) = conn.await {
-        tracing::debug!(error = %err, "connection ended with an error");
-    }
+    conn::serve(Box::new(io), Rc::new(info), service, stop).await;
 }

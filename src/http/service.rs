@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{Method, Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 
+use super::conn::Settings;
+use super::incoming::Incoming;
 use super::request_body::{self, BodyReadError};
 use super::{pages, AccessLog, Body};
 use crate::router::{Route, Router};
@@ -21,6 +22,8 @@ pub struct Service {
     pub router: Router,
     pub executor: Option<Executor>,
     pub limit_request_body: Option<u64>,
+    /// Parsing limits, timeouts and response options of every connection.
+    pub http: Settings,
 }
 
 /// The two ends of one connection.
@@ -93,17 +96,15 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         return pages::error(StatusCode::NOT_FOUND);
     };
     let (parts, incoming) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = incoming.declared_length();
+    // RFC 9110 §15.5.14: refused before a byte of the body is read (and before 100 Continue).
     if let (Some(limit), Some(len)) = (service.limit_request_body, declared) {
         if len > limit {
             return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
         }
     }
-    let has_body = declared.is_some() || parts.headers.contains_key(TRANSFER_ENCODING);
+    let has_body =
+        parts.headers.contains_key(CONTENT_LENGTH) || parts.headers.contains_key(TRANSFER_ENCODING);
     let body = match request_body::read(incoming, service.limit_request_body).await {
         Ok(body) => body,
         Err(BodyReadError::TooLarge) => {
@@ -111,7 +112,7 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         }
         Err(BodyReadError::Read(err)) => {
             tracing::debug!(error = %err, "bad request body");
-            return closing(pages::error(StatusCode::BAD_REQUEST));
+            return closing(pages::error(err.status()));
         }
         Err(err @ BodyReadError::Spool(_)) => {
             tracing::error!(error = %err, "cannot store the request body");

@@ -1,0 +1,199 @@
+//! One connection, request after request (RFC 9112 §9.3): read a head within the header
+//! timeout, refuse it or hand it to the service, write the response, and go round again while
+//! the connection may persist. Pipelined requests wait in the buffer and are answered in order.
+//! A refused request is answered with `Connection: close` and nothing after it is read.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Buf;
+use http::header::{HeaderValue, CONNECTION};
+use http::{Method, Request};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::framing::{self, Head};
+use super::head::{self, Limits};
+use super::incoming::Incoming;
+use super::pages;
+use super::reject::Reject;
+use super::service::{self, ConnInfo, Service};
+use super::transport::{BodyState, Io, Transport};
+use super::write::{self, Answering};
+
+/// The connection-level settings of a worker (`--limit-request-*`, timeouts, `Server`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    /// The whole request head must arrive within this (`--header-timeout`).
+    pub header_timeout: Duration,
+    /// A body read may stall this long (`--body-timeout`).
+    pub body_timeout: Duration,
+    /// An idle persistent connection is closed after this; zero disables persistence.
+    pub keep_alive: Duration,
+    /// A write may stall this long (`--write-timeout`).
+    pub write_timeout: Duration,
+    pub server_header: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            limits: Limits::default(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            server_header: true,
+        }
+    }
+}
+
+/// Returned once per request; boxing the head would cost an allocation each time.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Request(Head),
+    Refuse(Reject),
+    Close,
+}
+
+pub async fn serve(
+    io: Box<dyn Io>,
+    info: Rc<ConnInfo>,
+    service: Rc<Service>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let settings = &service.http;
+    let transport = Rc::new(Transport::new(io, settings.write_timeout));
+    let mut first = true;
+    loop {
+        let head = match next_head(&transport, settings, &mut stop, first).await {
+            Next::Request(head) => head,
+            Next::Close => return,
+            Next::Refuse(reject) => {
+                tracing::debug!(peer = %info.label, status = reject.status.as_u16(), reason = reject.reason, "request refused");
+                refuse(&transport, reject, settings).await;
+                return;
+            }
+        };
+        first = false;
+        let Head {
+            parts,
+            framing,
+            keep_alive,
+            expect_continue,
+        } = head;
+        let answering = Answering {
+            head: parts.method == Method::HEAD,
+            version: parts.version,
+            keep_alive,
+            server_header: settings.server_header,
+        };
+        let incoming = Incoming::new(
+            transport.clone(),
+            framing,
+            expect_continue,
+            settings.limits,
+            settings.body_timeout,
+        );
+        let request = Request::from_parts(parts, incoming);
+        let response = match service::handle(request, service.clone(), info.clone()).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let answering = Answering {
+            keep_alive: answering.keep_alive
+                && transport.body_state() == BodyState::Complete
+                && !settings.keep_alive.is_zero()
+                && !*stop.borrow(),
+            ..answering
+        };
+        match write::response(&transport, response, &answering).await {
+            Ok(true) => {}
+            Ok(false) => {
+                transport.linger_close().await;
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(peer = %info.label, error = %err, "response aborted");
+                return;
+            }
+        }
+    }
+}
+
+/// Waits for and parses the next request head. Before its first byte the wait is bounded by
+/// the keep-alive timeout (the header timeout for a new connection) and ends at a graceful
+/// stop; from its first byte the whole head must arrive within the header timeout (→ 408).
+async fn next_head(
+    transport: &Transport,
+    settings: &Settings,
+    stop: &mut watch::Receiver<bool>,
+    first: bool,
+) -> Next {
+    let idle_until = Instant::now()
+        + if first {
+            settings.header_timeout
+        } else {
+            settings.keep_alive
+        };
+    let mut head_until = first.then_some(idle_until);
+    loop {
+        let started = transport.buffered() > 0;
+        if started {
+            let parsed = {
+                let buf = transport.buf.borrow();
+                head::parse(&buf, &settings.limits)
+            };
+            match parsed {
+                Ok(Some((raw, len))) => {
+                    transport.buf.borrow_mut().advance(len);
+                    return match framing::interpret(raw) {
+                        Ok(head) => Next::Request(head),
+                        Err(reject) => Next::Refuse(reject),
+                    };
+                }
+                Ok(None) => {}
+                Err(reject) => return Next::Refuse(reject),
+            }
+            head_until.get_or_insert_with(|| Instant::now() + settings.header_timeout);
+        } else if *stop.borrow() {
+            return Next::Close;
+        }
+        let deadline = head_until.unwrap_or(idle_until);
+        tokio::select! {
+            read = transport.read_more() => match read {
+                Ok(0) | Err(_) => return Next::Close,
+                Ok(_) => {}
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                return if started {
+                    Next::Refuse(Reject::new(http::StatusCode::REQUEST_TIMEOUT, "request head timed out"))
+                } else {
+                    Next::Close
+                };
+            }
+            _ = stop.changed(), if !started => return Next::Close,
+        }
+    }
+}
+
+/// Answers a refused request with its status and `Connection: close`, then closes.
+async fn refuse(transport: &Transport, reject: Reject, settings: &Settings) {
+    let mut response = pages::error(reject.status);
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    let answering = Answering {
+        head: false,
+        version: http::Version::HTTP_11,
+        keep_alive: false,
+        server_header: settings.server_header,
+    };
+    if write::response(transport, response, &answering)
+        .await
+        .is_ok()
+    {
+        transport.linger_close().await;
+    }
+}

@@ -1,0 +1,118 @@
+//! What the HTTP/1.1 codec must keep doing while being strict: persistent connections and
+//! pipelining (RFC 9112 §9.3), chunked request bodies (§7.1), `100 Continue` only when the body
+//! is wanted (RFC 9110 §10.1.1), HEAD without content (§9.3.2), chunked streaming on HTTP/1.1
+//! and close-delimited on HTTP/1.0 (RFC 9112 §6.3), `Date`, and title-case field names.
+
+mod http_support;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use http_support::{read_response, read_to_close, Server};
+
+#[test]
+fn keep_alive_and_pipelining() {
+    let server = Server::start(&[]);
+    let mut conn = server.connect();
+    conn.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let first = read_response(&mut conn);
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(first.contains("\r\nDate: ") && first.contains("\r\nContent-Length: 5\r\n"));
+    assert!(first.contains("\r\nServer: pyrite\r\n"), "{first}");
+    assert!(first.ends_with("hello"));
+    // Three pipelined requests in one write, answered in order on the same connection.
+    conn.write_all(
+        b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none\
+          POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n\
+          POST /3 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthree",
+    )
+    .unwrap();
+    for body in ["one", "two", "three"] {
+        let response = read_response(&mut conn);
+        assert!(response.ends_with(body), "{response}");
+    }
+    assert_eq!(server.app_calls(), 4);
+}
+
+#[test]
+fn chunked_body_split_across_writes() {
+    let server = Server::start(&[]);
+    let mut conn = server.connect();
+    conn.write_all(b"POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    conn.write_all(b"lo\r\n6\r\n world\r\n0\r\n\r\n").unwrap();
+    assert!(read_response(&mut conn).ends_with("hello world"));
+}
+
+#[test]
+fn continue_only_when_the_body_is_read() {
+    let server = Server::start(&["--limit-request-body", "10"]);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    conn.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    conn.write_all(b"hello").unwrap();
+    assert!(read_response(&mut conn).ends_with("hello"));
+    // Over the limit: 413 straight away, no 100, and the connection closes.
+    let mut conn = server.connect();
+    conn.write_all(
+        b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let got = read_to_close(&mut conn);
+    assert!(got.text().starts_with("HTTP/1.1 413 "), "{}", got.text());
+    assert!(got.closed && got.has_header("connection", "close"));
+}
+
+#[test]
+fn head_has_no_body_and_streams_are_chunked() {
+    let server = Server::start(&[]);
+    let mut conn = server.connect();
+    conn.write_all(b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let got = read_to_close(&mut conn).text();
+    let (head_response, rest) = got.split_once("\r\n\r\n").unwrap();
+    assert!(head_response.contains("Content-Length: 5"), "{got}");
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(rest.contains("Transfer-Encoding: chunked\r\n"), "{got}");
+    assert!(rest.contains("Connection: close\r\n"), "{got}");
+    assert!(
+        rest.ends_with("\r\n\r\n6\r\npart0\n\r\n6\r\npart1\n\r\n6\r\npart2\n\r\n0\r\n\r\n"),
+        "{got}"
+    );
+}
+
+#[test]
+fn http10_stream_is_close_delimited() {
+    let server = Server::start(&[]);
+    let got = server.exchange(b"GET /stream HTTP/1.0\r\n\r\n");
+    let text = got.text();
+    assert!(got.closed);
+    assert!(!text.contains("Transfer-Encoding"), "{text}");
+    assert!(text.ends_with("\r\n\r\npart0\npart1\npart2\n"), "{text}");
+    // HTTP/1.0 keep-alive is honoured when asked for.
+    let mut conn = server.connect();
+    conn.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut conn);
+    assert!(
+        response.contains("Connection: keep-alive\r\n"),
+        "{response}"
+    );
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    assert!(read_to_close(&mut conn).text().ends_with("hello"));
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let server = Server::start(&[]);
+    let got = server.exchange(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(got.closed && got.has_header("connection", "close"));
+    assert!(got.text().ends_with("hello"));
+}
