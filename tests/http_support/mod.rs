@@ -31,6 +31,9 @@ def application(environ, start_response):
     elif path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (b"part%d\n" % i for i in range(3))
+    elif path == "/big":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (b"x" * 65536 for _ in range(2048))
     elif path == "/bad-header":
         start_response("200 OK", [("X-Bad", "a\r\nInjected: yes")])
         return [b"no"]
