@@ -137,6 +137,21 @@ pub struct Args {
     #[arg(long, env = "PYRITE_NO_SERVER_HEADER")]
     pub no_server_header: bool,
 
+    /// Peers whose X-Forwarded-*/Forwarded headers (and PROXY protocol headers) are believed:
+    /// addresses or networks, comma-separated, or `*` for any.
+    #[arg(
+        long,
+        env = "PYRITE_FORWARDED_ALLOW_IPS",
+        value_name = "IPS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1,::1"
+    )]
+    pub forwarded_allow_ips: Vec<String>,
+
+    /// Expect a PROXY protocol (v1 or v2) header on connections from --forwarded-allow-ips.
+    #[arg(long, env = "PYRITE_PROXY_PROTOCOL")]
+    pub proxy_protocol: bool,
+
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(
         long,
@@ -234,6 +249,8 @@ pub enum ConfigError {
     AppSuffix(String),
     #[error("--venv '{path}': {why}")]
     Venv { path: String, why: String },
+    #[error("--forwarded-allow-ips: {0}")]
+    ForwardedAllowIps(String),
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]
@@ -327,6 +344,11 @@ impl Config {
                 keep_alive: args.keep_alive,
                 write_timeout: args.write_timeout,
                 server_header: !args.no_server_header,
+                forwarded_allow: crate::http::forwarded::AllowList::parse(
+                    &args.forwarded_allow_ips,
+                )
+                .map_err(ConfigError::ForwardedAllowIps)?,
+                proxy_protocol: args.proxy_protocol,
             },
             log_level: args.log_level,
         })

@@ -12,10 +12,12 @@ use http::{Method, Request};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::forwarded::AllowList;
 use super::framing::{self, Head};
 use super::head::{self, Limits};
 use super::incoming::Incoming;
 use super::pages;
+use super::proxy_protocol;
 use super::reject::Reject;
 use super::service::{self, ConnInfo, Service};
 use super::transport::{BodyState, Io, Transport};
@@ -34,6 +36,10 @@ pub struct Settings {
     /// A write may stall this long (`--write-timeout`).
     pub write_timeout: Duration,
     pub server_header: bool,
+    /// Peers whose forwarding headers and PROXY protocol headers are believed.
+    pub forwarded_allow: AllowList,
+    /// Expect a PROXY protocol header first on connections from allowed peers.
+    pub proxy_protocol: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +51,9 @@ impl Default for Settings {
             keep_alive: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
             server_header: true,
+            forwarded_allow: AllowList::parse(&["127.0.0.1".into(), "::1".into()])
+                .unwrap_or_default(),
+            proxy_protocol: false,
         }
     }
 }
@@ -59,12 +68,26 @@ enum Next {
 
 pub async fn serve(
     io: Box<dyn Io>,
-    info: Rc<ConnInfo>,
+    mut info: ConnInfo,
     service: Rc<Service>,
     mut stop: watch::Receiver<bool>,
 ) {
     let settings = &service.http;
     let transport = Rc::new(Transport::new(io, settings.write_timeout));
+    if settings.proxy_protocol && info.trusted(&settings.forwarded_allow) {
+        match proxy_header(&transport, settings.header_timeout).await {
+            Some(Some(client)) => {
+                info.peer = Some(client);
+                info.label = client.to_string();
+            }
+            Some(None) => {}
+            None => {
+                tracing::debug!(peer = %info.label, "malformed or missing PROXY protocol header");
+                return;
+            }
+        }
+    }
+    let info = Rc::new(info);
     let mut first = true;
     loop {
         let head = match next_head(&transport, settings, &mut stop, first).await {
@@ -176,6 +199,32 @@ async fn next_head(
             _ = stop.changed(), if !started => return Next::Close,
         }
     }
+}
+
+/// Reads the PROXY protocol header: `None` if it is malformed or does not arrive in time,
+/// `Some(None)` if it names no client (`UNKNOWN`, `LOCAL`).
+async fn proxy_header(
+    transport: &Transport,
+    timeout: Duration,
+) -> Option<Option<std::net::SocketAddr>> {
+    let read = async {
+        loop {
+            let parsed = proxy_protocol::parse(&transport.buf.borrow());
+            match parsed {
+                Ok(Some((client, len))) => {
+                    transport.buf.borrow_mut().advance(len);
+                    return Some(client);
+                }
+                Ok(None) => {}
+                Err(proxy_protocol::Malformed) => return None,
+            }
+            match transport.read_more().await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(timeout, read).await.ok().flatten()
 }
 
 /// Answers a refused request with its status and `Connection: close`, then closes.

@@ -125,5 +125,5 @@ async fn serve_connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    conn::serve(Box::new(io), Rc::new(info), service, stop).await;
+    conn::serve(Box::new(io), info, service, stop).await;
 }

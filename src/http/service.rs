@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Method, Request, Response, StatusCode, Version};
 
 use super::conn::Settings;
+use super::forwarded::{self, AllowList};
 use super::incoming::Incoming;
 use super::request_body::{self, BodyReadError};
 use super::{pages, AccessLog, Body};
@@ -32,6 +33,14 @@ pub struct ConnInfo {
     pub local: Option<SocketAddr>,
     /// How the peer appears in the access log.
     pub label: String,
+}
+
+impl ConnInfo {
+    /// Whether the peer may speak for clients behind it. A Unix-socket peer is a local
+    /// process (the proxy in front) and is trusted.
+    pub fn trusted(&self, allow: &AllowList) -> bool {
+        self.peer.is_none_or(|peer| allow.allows(peer.ip()))
+    }
 }
 
 pub async fn handle(
@@ -95,7 +104,7 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
     let Some(executor) = &service.executor else {
         return pages::error(StatusCode::NOT_FOUND);
     };
-    let (parts, incoming) = req.into_parts();
+    let (mut parts, incoming) = req.into_parts();
     let declared = incoming.declared_length();
     // RFC 9110 §15.5.14: refused before a byte of the body is read (and before 100 Continue).
     if let (Some(limit), Some(len)) = (service.limit_request_body, declared) {
@@ -120,13 +129,24 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         }
     };
     let path = static_files::decode_path(parts.uri.path());
+    let mut peer = conn.peer;
+    let mut url_scheme = "http";
+    if conn.trusted(&service.http.forwarded_allow) {
+        let told = forwarded::resolve(&parts.headers, &service.http.forwarded_allow);
+        peer = told.client.or(peer);
+        url_scheme = told.scheme.unwrap_or(url_scheme);
+        if let Some(host) = told.host {
+            parts.headers.insert(HOST, host);
+        }
+    }
     executor.call(RequestInfo {
         parts: &parts,
         path: &path,
-        peer: conn.peer,
+        peer,
         local: conn.local,
         body,
         has_body,
+        url_scheme,
     })
 }
 
