@@ -98,7 +98,7 @@ pub struct Args {
     )]
     pub limit_request_line: usize,
 
-    /// Most header fields in a request; more → 431.
+    /// Most header fields in a request (at most 32768; 0 = that maximum); more → 431.
     #[arg(
         long,
         env = "PYRITE_LIMIT_REQUEST_FIELDS",
@@ -147,6 +147,15 @@ pub struct Args {
         default_value = "127.0.0.1,::1"
     )]
     pub forwarded_allow_ips: Vec<String>,
+
+    /// Connections each worker serves at once; further ones wait in the listen backlog.
+    #[arg(
+        long,
+        env = "PYRITE_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 4096
+    )]
+    pub max_connections: usize,
 
     /// Expect a PROXY protocol (v1 or v2) header on connections from --forwarded-allow-ips.
     #[arg(long, env = "PYRITE_PROXY_PROTOCOL")]
@@ -249,6 +258,8 @@ pub enum ConfigError {
     AppSuffix(String),
     #[error("--venv '{path}': {why}")]
     Venv { path: String, why: String },
+    #[error("{0}: {1}")]
+    Limit(&'static str, &'static str),
     #[error("--forwarded-allow-ips: {0}")]
     ForwardedAllowIps(String),
     #[error("--log-level '{0}': not a log filter")]
@@ -315,6 +326,18 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
             return Err(ConfigError::LogLevel(args.log_level));
         }
+        if args.max_connections == 0 {
+            return Err(ConfigError::Limit(
+                "--max-connections",
+                "must be at least 1",
+            ));
+        }
+        if args.limit_request_fields > crate::http::head::MAX_FIELDS {
+            return Err(ConfigError::Limit(
+                "--limit-request-fields",
+                "must be at most 32768",
+            ));
+        }
         let mounts = Mounts {
             docroot,
             statics,
@@ -336,7 +359,10 @@ impl Config {
             http: crate::http::conn::Settings {
                 limits: crate::http::head::Limits {
                     request_line: args.limit_request_line,
-                    fields: args.limit_request_fields,
+                    fields: match args.limit_request_fields {
+                        0 => crate::http::head::MAX_FIELDS,
+                        n => n,
+                    },
                     field_size: args.limit_request_field_size,
                 },
                 header_timeout: args.header_timeout,
@@ -349,6 +375,7 @@ impl Config {
                 )
                 .map_err(ConfigError::ForwardedAllowIps)?,
                 proxy_protocol: args.proxy_protocol,
+                max_connections: args.max_connections,
             },
             log_level: args.log_level,
         })

@@ -105,3 +105,48 @@ fn body_limit_at_the_edge() {
     assert!(got.closed && got.status() == 413, "{}", got.text());
     assert_eq!(server.app_calls(), calls, "the app must not be called");
 }
+
+#[test]
+fn connections_past_the_maximum_wait_in_the_backlog() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let mut first = server.connect();
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(http_support::read_response(&mut first).ends_with("hello"));
+    // The first connection stays open (keep-alive): the second is not accepted yet.
+    let mut second = server.connect();
+    second
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    second
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(std::io::Read::read(&mut second, &mut byte).is_err());
+    drop(first);
+    second.set_read_timeout(Some(http_support::WAIT)).unwrap();
+    let mut rest = read_to_close(&mut second);
+    rest.bytes.insert(0, byte[0]);
+    assert!(rest.text().ends_with("hello"), "{}", rest.text());
+}
+
+#[test]
+fn bad_limit_values_name_their_flag() {
+    for (flag, value) in [
+        ("--limit-request-fields", "40000"),
+        ("--limit-request-line", "lots"),
+        ("--header-timeout", "soon"),
+        ("--max-connections", "0"),
+        ("--forwarded-allow-ips", "10.0.0.0/99"),
+    ] {
+        let out = std::process::Command::new(http_support::bin())
+            .args([flag, value, "--docroot", "."])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{flag}: {stderr}");
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+    }
+}

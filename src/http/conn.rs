@@ -40,6 +40,8 @@ pub struct Settings {
     pub forwarded_allow: AllowList,
     /// Expect a PROXY protocol header first on connections from allowed peers.
     pub proxy_protocol: bool,
+    /// Connections one worker serves at once (`--max-connections`); more wait in the backlog.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             forwarded_allow: AllowList::parse(&["127.0.0.1".into(), "::1".into()])
                 .unwrap_or_default(),
             proxy_protocol: false,
+            max_connections: 4096,
         }
     }
 }

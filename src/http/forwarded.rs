@@ -95,6 +95,10 @@ struct Hop {
 
 /// Reads the forwarding fields of a request that came from a trusted peer.
 pub fn resolve(headers: &HeaderMap, allow: &AllowList) -> Forwarded {
+    let legacy = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
+    if !headers.contains_key("forwarded") && !legacy.iter().any(|h| headers.contains_key(*h)) {
+        return Forwarded::default();
+    }
     let hops = if headers.contains_key("forwarded") {
         rfc7239_hops(headers)
     } else {

@@ -27,7 +27,15 @@ impl Default for Limits {
     }
 }
 
+/// The most fields a request may have whatever the configuration (a `HeaderMap` holds no more).
+pub const MAX_FIELDS: usize = 32768;
+
+/// The whole head may not exceed this, whatever the per-line limits allow (bounds a slow
+/// client's buffer); unless one maximal line and field alone need more.
+const MAX_HEAD: usize = 64 * 1024;
+
 /// What the request line and field lines hold, before any framing decision.
+#[derive(Debug)]
 pub struct RawHead {
     pub method: Method,
     pub target: Bytes,
@@ -53,6 +61,29 @@ pub fn is_field_value_byte(b: u8) -> bool {
 /// Parses a complete head from the start of `buf`: `Ok(None)` means more bytes are needed,
 /// `Ok(Some((head, len)))` gives the head and how many bytes it took.
 pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>, Reject> {
+    let max_head = MAX_HEAD.max(
+        limits
+            .request_line
+            .saturating_add(limits.field_size)
+            .saturating_add(64),
+    );
+    let buf = if buf.len() > max_head {
+        // Parse what fits: a head that ends within it is fine, anything else is too large.
+        &buf[..max_head]
+    } else {
+        buf
+    };
+    let truncated = buf.len() == max_head;
+    match parse_within(buf, limits)? {
+        None if truncated => Err(Reject::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request head too large",
+        )),
+        parsed => Ok(parsed),
+    }
+}
+
+fn parse_within(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>, Reject> {
     let mut pos = 0;
     let mut empty_lines = 0;
     while buf[pos..].starts_with(b"\r\n") {
@@ -259,6 +290,19 @@ mod tests {
             Ok(Some(_))
         ));
         assert!(parse(field(8191).as_bytes(), &limits).is_err());
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}",
+            "X-Header-Field: value-value-value\r\n".repeat(3000)
+        );
+        let err = parse(
+            many.as_bytes(),
+            &Limits {
+                fields: 5000,
+                ..limits
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 431);
     }
 
     #[test]

@@ -4,11 +4,12 @@
 
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::conn;
 use super::service::{ConnInfo, Service};
@@ -23,11 +24,14 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection holds a sender; recv() returns None once the last one is gone.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    // `--max-connections`: past it, accept() is not called and clients wait in the backlog.
+    let slots = Arc::new(Semaphore::new(service.http.max_connections));
     for listener in listeners {
         let accept = Accept {
             service: service.clone(),
             stop: stop_rx.clone(),
             alive: alive_tx.clone(),
+            slots: slots.clone(),
         };
         match listener {
             Listener::Tcp(l) => {
@@ -52,12 +56,24 @@ struct Accept {
     service: Rc<Service>,
     stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
+    slots: Arc<Semaphore>,
 }
 
 impl Accept {
+    /// Waits for a free connection slot; `None` once the worker is stopping.
+    async fn slot(&mut self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            permit = self.slots.clone().acquire_owned() => permit.ok(),
+            _ = self.stop.changed() => None,
+        }
+    }
+
     async fn tcp(mut self, listener: TcpListener) {
         let local = listener.local_addr().ok();
         loop {
+            let Some(slot) = self.slot().await else {
+                return;
+            };
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
                 _ = self.stop.changed() => return,
@@ -70,7 +86,7 @@ impl Accept {
                         local,
                         label: peer.to_string(),
                     };
-                    self.spawn(stream, info);
+                    self.spawn(stream, info, slot);
                 }
                 Err(err) => accept_failed(err).await,
             }
@@ -79,6 +95,9 @@ impl Accept {
 
     async fn unix(mut self, listener: UnixListener) {
         loop {
+            let Some(slot) = self.slot().await else {
+                return;
+            };
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
                 _ = self.stop.changed() => return,
@@ -90,14 +109,14 @@ impl Accept {
                         local: None,
                         label: "unix".to_owned(),
                     };
-                    self.spawn(stream, info);
+                    self.spawn(stream, info, slot);
                 }
                 Err(err) => accept_failed(err).await,
             }
         }
     }
 
-    fn spawn<IO>(&self, io: IO, info: ConnInfo)
+    fn spawn<IO>(&self, io: IO, info: ConnInfo, slot: OwnedSemaphorePermit)
     where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
@@ -106,6 +125,7 @@ impl Accept {
         let alive = self.alive.clone();
         tokio::task::spawn_local(async move {
             serve_connection(io, info, service, stop).await;
+            drop(slot);
             drop(alive);
         });
     }
