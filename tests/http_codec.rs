@@ -116,3 +116,26 @@ fn connection_close_is_honoured() {
     assert!(got.closed && got.has_header("connection", "close"));
     assert!(got.text().ends_with("hello"));
 }
+
+#[test]
+fn graceful_stop_finishes_in_flight_and_closes_idle() {
+    let mut server = Server::start(&[]);
+    let mut idle = server.connect();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut idle).ends_with("hello"));
+    let mut busy = server.connect();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Let the request reach the app before stopping.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.app_calls() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.terminate();
+    let got = read_to_close(&mut busy);
+    assert!(got.closed && got.text().ends_with("slow"), "{}", got.text());
+    let idle_end = read_to_close(&mut idle);
+    assert!(idle_end.closed && idle_end.bytes.is_empty());
+    assert_eq!(server.wait_exit(), Some(0));
+}

@@ -16,12 +16,12 @@ use super::forwarded::AllowList;
 use super::framing::{self, Head};
 use super::head::{self, Limits};
 use super::incoming::Incoming;
-use super::pages;
 use super::proxy_protocol;
 use super::reject::Reject;
 use super::service::{self, ConnInfo, Service};
 use super::transport::{BodyState, Io, Transport};
 use super::write::{self, Answering};
+use super::{pages, AccessLog};
 
 /// The connection-level settings of a worker (`--limit-request-*`, timeouts, `Server`).
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ pub async fn serve(
             Next::Close => return,
             Next::Refuse(reject) => {
                 tracing::debug!(peer = %info.label, status = reject.status.as_u16(), reason = reject.reason, "request refused");
-                refuse(&transport, reject, settings).await;
+                refuse(&transport, reject, settings, &info.label).await;
                 return;
             }
         };
@@ -230,12 +230,20 @@ async fn proxy_header(
     tokio::time::timeout(timeout, read).await.ok().flatten()
 }
 
-/// Answers a refused request with its status and `Connection: close`, then closes.
-async fn refuse(transport: &Transport, reject: Reject, settings: &Settings) {
+/// Answers a refused request with its status and `Connection: close`, then closes. The access
+/// log shows it with `-` for the request line, which cannot be trusted.
+async fn refuse(transport: &Transport, reject: Reject, settings: &Settings, peer: &str) {
     let mut response = pages::error(reject.status);
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
+    response.body_mut().set_log(AccessLog {
+        peer: peer.to_owned(),
+        request_line: "-".to_owned(),
+        status: reject.status.as_u16(),
+        started: std::time::Instant::now(),
+        bytes: 0,
+    });
     let answering = Answering {
         head: false,
         version: http::Version::HTTP_11,

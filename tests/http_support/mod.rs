@@ -18,6 +18,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// generator, anything else echoes the request body (or says hello). Every call is recorded.
 const APP: &str = r#"
 import os
+import time
 MARK = os.environ["HTTP_TEST_MARK"]
 
 def application(environ, start_response):
@@ -31,6 +32,9 @@ def application(environ, start_response):
     elif path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (b"part%d\n" % i for i in range(3))
+    elif path == "/slow":
+        time.sleep(0.5)
+        out = b"slow"
     elif path == "/big":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return (b"x" * 65536 for _ in range(2048))
@@ -148,6 +152,25 @@ impl Server {
             .trim_matches('"')
             .to_owned();
         server
+    }
+
+    /// Asks the master for a graceful stop (SIGTERM).
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits (bounded) for the master to exit; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn stderr(&self) -> String {
