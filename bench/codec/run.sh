@@ -20,8 +20,9 @@ for bin in "$@"; do
     taskset -c 0 "$bin" -w 1 -b "127.0.0.1:$port" --pythonpath "$dir" hello:application \
         2>"$dir/err" >/dev/null &
     master=$!
-    for _ in $(seq 100); do grep -q "booted worker" "$dir/err" && break; sleep 0.1; done
-    worker=$(pgrep -P "$master" | head -1)
+    for _ in $(seq 600); do grep -q "booted worker" "$dir/err" && break; sleep 0.1; done
+    worker=$(grep -o 'booted worker pid=[0-9]*' "$dir/err" | grep -o '[0-9]*$' | head -1) ||
+        { echo "$bin: no worker" >&2; kill -TERM "$master"; continue; }
     before=$(cpu_ticks "$worker")
     out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/")
     after=$(cpu_ticks "$worker")
