@@ -139,3 +139,17 @@ fn graceful_stop_finishes_in_flight_and_closes_idle() {
     assert!(idle_end.closed && idle_end.bytes.is_empty());
     assert_eq!(server.wait_exit(), Some(0));
 }
+
+#[test]
+fn body_error_aborts_without_terminating_chunk() {
+    let server = Server::start(&[]);
+    let got = server.exchange(b"GET /fail HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = got.text();
+    assert!(got.closed, "{text}");
+    assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+    assert!(text.contains("5\r\nfirst\r\n"), "{text}");
+    assert!(!text.ends_with("0\r\n\r\n"), "{text}");
+    // The worker carries on.
+    let got = server.exchange(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(got.text().ends_with("hello"));
+}

@@ -32,6 +32,12 @@ def application(environ, start_response):
     elif path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (b"part%d\n" % i for i in range(3))
+    elif path == "/fail":
+        def failing():
+            yield b"first"
+            raise RuntimeError("body failed on purpose")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return failing()
     elif path == "/slow":
         time.sleep(0.5)
         out = b"slow"
