@@ -153,3 +153,17 @@ fn body_error_aborts_without_terminating_chunk() {
     let got = server.exchange(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(got.text().ends_with("hello"));
 }
+
+#[test]
+fn pipelined_responses_are_not_held_while_a_body_is_awaited() {
+    let server = Server::start(&[]);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
+    )
+    .unwrap();
+    // The first answer arrives although the second request's body has not been sent.
+    assert!(read_response(&mut conn).ends_with("hello"));
+    conn.write_all(b"howdy").unwrap();
+    assert!(read_response(&mut conn).ends_with("howdy"));
+}

@@ -95,7 +95,10 @@ pub async fn serve(
     loop {
         let head = match next_head(&transport, settings, &mut stop, first).await {
             Next::Request(head) => head,
-            Next::Close => return,
+            Next::Close => {
+                let _ = transport.flush().await;
+                return;
+            }
             Next::Refuse(reject) => {
                 tracing::debug!(peer = %info.label, status = reject.status.as_u16(), reason = reject.reason, "request refused");
                 refuse(&transport, reject, settings, &info.label).await;
@@ -184,6 +187,10 @@ async fn next_head(
             }
             head_until.get_or_insert_with(|| Instant::now() + settings.header_timeout);
         } else if *stop.borrow() {
+            return Next::Close;
+        }
+        // Responses held back for pipelining go out before waiting for the peer.
+        if transport.pending() > 0 && transport.flush().await.is_err() {
             return Next::Close;
         }
         let deadline = head_until.unwrap_or(idle_until);

@@ -143,10 +143,17 @@ impl Incoming {
                 Step::Done => return None,
                 Step::NeedMore => {}
             }
-            if std::mem::take(&mut self.expect_continue) {
-                if let Err(err) = transport.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await {
-                    return Some(Err(err.into()));
-                }
+            // Before waiting for the peer: anything held back (pipelined responses) goes out,
+            // with `100 Continue` if the client waits for it.
+            let written = if std::mem::take(&mut self.expect_continue) {
+                transport.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await
+            } else if transport.pending() > 0 {
+                transport.flush().await
+            } else {
+                Ok(())
+            };
+            if let Err(err) = written {
+                return Some(Err(err.into()));
             }
             match tokio::time::timeout(self.timeout, transport.read_more()).await {
                 Ok(Ok(0)) => return Some(Err(ReadError::Closed)),

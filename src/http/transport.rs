@@ -32,6 +32,9 @@ pub enum BodyState {
 pub struct Transport {
     io: RefCell<Box<dyn Io>>,
     pub buf: RefCell<BytesMut>,
+    /// Finished responses held back while more pipelined requests wait in `buf`, so that a
+    /// burst of them goes out in one write; flushed before any wait for the peer.
+    pending: RefCell<BytesMut>,
     body: Cell<BodyState>,
     write_timeout: Duration,
 }
@@ -41,6 +44,7 @@ impl Transport {
         Transport {
             io: RefCell::new(io),
             buf: RefCell::new(BytesMut::new()),
+            pending: RefCell::new(BytesMut::new()),
             body: Cell::new(BodyState::Complete),
             write_timeout,
         }
@@ -73,9 +77,34 @@ impl Transport {
         .await
     }
 
+    pub fn pending(&self) -> usize {
+        self.pending.borrow().len()
+    }
+
+    /// Holds `data` back until the next write or flush.
+    pub fn defer(&self, data: &[u8]) {
+        self.pending.borrow_mut().extend_from_slice(data);
+    }
+
+    /// Writes whatever was held back.
+    pub async fn flush(&self) -> io::Result<()> {
+        let held = std::mem::take(&mut *self.pending.borrow_mut());
+        self.write_now(&held).await
+    }
+
+    /// Writes what was held back, then all of `data`.
+    pub async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        if self.pending.borrow().is_empty() {
+            return self.write_now(data).await;
+        }
+        let mut held = std::mem::take(&mut *self.pending.borrow_mut());
+        held.extend_from_slice(data);
+        self.write_now(&held).await
+    }
+
     /// Writes all of `data`, failing with `TimedOut` when the peer stops reading for longer
     /// than the write timeout.
-    pub async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+    async fn write_now(&self, data: &[u8]) -> io::Result<()> {
         let mut written = 0;
         while written < data.len() {
             let step = poll_fn(|cx| {
@@ -96,6 +125,9 @@ impl Transport {
     /// sends for a moment, so that unread request bytes do not turn the close into a reset
     /// that would destroy the response in flight (RFC 9112 §9.6).
     pub async fn linger_close(&self) {
+        if self.flush().await.is_err() {
+            return;
+        }
         let shutdown = poll_fn(|cx| {
             let mut io = self.io.borrow_mut();
             Pin::new(&mut **io).poll_shutdown(cx)

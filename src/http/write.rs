@@ -115,7 +115,7 @@ pub async fn response(
 
     if matches!(framing, Framing::None) {
         drop(body);
-        transport.write_all(&out).await?;
+        finish(transport, &out, keep_alive).await?;
         return Ok(keep_alive);
     }
     let mut left = match framing {
@@ -173,10 +173,21 @@ pub async fn response(
         out.put_slice(b"0\r\n\r\n");
     }
     drop(body);
-    if !out.is_empty() {
-        transport.write_all(&out).await?;
-    }
+    finish(transport, &out, keep_alive).await?;
     Ok(keep_alive)
+}
+
+/// The last bytes of a response: held back while another pipelined request is already
+/// buffered (the next response joins them in one write), written at once otherwise.
+async fn finish(transport: &Transport, out: &[u8], keep_alive: bool) -> std::io::Result<()> {
+    if keep_alive && transport.buffered() > 0 && transport.pending() + out.len() <= COALESCE * 4 {
+        transport.defer(out);
+        return Ok(());
+    }
+    if out.is_empty() && transport.pending() == 0 {
+        return Ok(());
+    }
+    transport.write_all(out).await
 }
 
 fn status_line(out: &mut BytesMut, parts: &http::response::Parts) {
