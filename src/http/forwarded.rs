@@ -6,7 +6,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::header::{HeaderMap, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The peers whose forwarding headers (and PROXY protocol headers) are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,11 +100,12 @@ struct Hop {
 
 /// Reads the forwarding fields of a request that came from a trusted peer.
 pub fn resolve(headers: &HeaderMap, allow: &AllowList) -> Forwarded {
-    let legacy = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
-    if !headers.contains_key("forwarded") && !legacy.iter().any(|h| headers.contains_key(*h)) {
+    let rfc7239 = headers.contains_key(FORWARDED);
+    let legacy = [X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST];
+    if !rfc7239 && !legacy.iter().any(|h| headers.contains_key(h)) {
         return Forwarded::default();
     }
-    let hops = if headers.contains_key("forwarded") {
+    let hops = if rfc7239 {
         rfc7239_hops(headers)
     } else {
         legacy_hops(headers)
@@ -130,7 +136,7 @@ fn scheme(value: &str) -> Option<&'static str> {
 
 /// `X-Forwarded-For: client, proxy1, proxy2`; proto and host apply to the client's hop.
 fn legacy_hops(headers: &HeaderMap) -> Vec<Hop> {
-    let list = |name: &str| -> Vec<String> {
+    let list = |name: HeaderName| -> Vec<String> {
         headers
             .get_all(name)
             .iter()
@@ -140,15 +146,15 @@ fn legacy_hops(headers: &HeaderMap) -> Vec<Hop> {
             .filter(|s| !s.is_empty())
             .collect()
     };
-    let mut hops: Vec<Hop> = list("x-forwarded-for")
+    let mut hops: Vec<Hop> = list(X_FORWARDED_FOR)
         .iter()
         .map(|addr| Hop {
             client: node(addr),
             ..Hop::default()
         })
         .collect();
-    let proto = list("x-forwarded-proto").last().and_then(|p| scheme(p));
-    let host = list("x-forwarded-host")
+    let proto = list(X_FORWARDED_PROTO).last().and_then(|p| scheme(p));
+    let host = list(X_FORWARDED_HOST)
         .last()
         .and_then(|h| HeaderValue::from_str(h).ok());
     if hops.is_empty() && (proto.is_some() || host.is_some()) {
@@ -164,7 +170,7 @@ fn legacy_hops(headers: &HeaderMap) -> Vec<Hop> {
 /// RFC 7239 §4: `Forwarded: for=…;proto=…;host=…, for=…` (values token or quoted-string).
 fn rfc7239_hops(headers: &HeaderMap) -> Vec<Hop> {
     let mut hops = Vec::new();
-    for value in headers.get_all("forwarded").iter() {
+    for value in headers.get_all(FORWARDED).iter() {
         let Ok(value) = value.to_str() else { continue };
         for element in value.split(',') {
             let mut hop = Hop::default();
