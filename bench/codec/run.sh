@@ -16,13 +16,22 @@ PY
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 printf '%-40s %12s %16s\n' binary req/s "server µs/req"
 for bin in "$@"; do
-    port=$((20000 + RANDOM % 20000))
-    taskset -c 0 "$bin" -w 1 -b "127.0.0.1:$port" --pythonpath "$dir" hello:application \
-        2>"$dir/err" >/dev/null &
-    master=$!
-    for _ in $(seq 600); do grep -q "booted worker" "$dir/err" && break; sleep 0.1; done
-    worker=$(grep -o 'booted worker pid=[0-9]*' "$dir/err" | grep -o '[0-9]*$' | head -1) ||
-        { echo "$bin: no worker" >&2; kill -TERM "$master"; continue; }
+    worker=
+    for _attempt in 1 2 3; do
+        port=$((20000 + RANDOM % 20000))
+        : > "$dir/err"
+        taskset -c 0 "$bin" -w 1 -b "127.0.0.1:$port" --pythonpath "$dir" hello:application \
+            2>"$dir/err" >/dev/null &
+        master=$!
+        for _ in $(seq 600); do
+            grep -q "booted worker" "$dir/err" && break
+            kill -0 "$master" 2>/dev/null || break
+            sleep 0.1
+        done
+        worker=$(grep -o 'booted worker pid=[0-9]*' "$dir/err" | grep -o '[0-9]*$' | head -1) && break
+        kill -TERM "$master" 2>/dev/null; wait "$master" || true
+    done
+    [ -n "$worker" ] || { echo "$bin: no worker: $(tail -1 "$dir/err")" >&2; continue; }
     before=$(cpu_ticks "$worker")
     out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/")
     after=$(cpu_ticks "$worker")
