@@ -167,3 +167,44 @@ fn pipelined_responses_are_not_held_while_a_body_is_awaited() {
     conn.write_all(b"howdy").unwrap();
     assert!(read_response(&mut conn).ends_with("howdy"));
 }
+
+#[test]
+fn large_bodies_arrive_intact() {
+    let server = Server::start(&[]);
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    // Content-Length framing, then chunked with uneven chunk sizes; each echoed back whole.
+    let mut conn = server.connect();
+    let mut request = format!(
+        "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&payload);
+    let writer = {
+        let mut conn = conn.try_clone().unwrap();
+        std::thread::spawn(move || conn.write_all(&request))
+    };
+    let response = http_support::read_response(&mut conn);
+    writer.join().unwrap().unwrap();
+    assert!(response.as_bytes().ends_with(&payload));
+
+    let mut chunked = b"POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut rest = &payload[..];
+    let mut size = 1usize;
+    while !rest.is_empty() {
+        let n = size.min(rest.len());
+        chunked.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+        chunked.extend_from_slice(&rest[..n]);
+        chunked.extend_from_slice(b"\r\n");
+        rest = &rest[n..];
+        size = size * 7 % 100_003 + 1;
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let writer = {
+        let mut conn = conn.try_clone().unwrap();
+        std::thread::spawn(move || conn.write_all(&chunked))
+    };
+    let response = http_support::read_response(&mut conn);
+    writer.join().unwrap().unwrap();
+    assert!(response.as_bytes().ends_with(&payload));
+}
