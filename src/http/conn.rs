@@ -61,6 +61,9 @@ impl Default for Settings {
     }
 }
 
+/// See `next_head`: new bytes without a line end are parsed once this many have gathered.
+const REPARSE_STEP: usize = 1024;
+
 /// Returned once per request; boxing the head would cost an allocation each time.
 #[allow(clippy::large_enum_variant)]
 enum Next {
@@ -167,9 +170,19 @@ async fn next_head(
             settings.keep_alive
         };
     let mut head_until = first.then_some(idle_until);
+    // How much of the buffer the last parse saw: a head that trickles in is parsed again only
+    // once a line has ended or another `REPARSE_STEP` bytes came, not on every read, so a slow
+    // client cannot make the parser rescan a long head thousands of times.
+    let mut seen = 0;
     loop {
-        let started = transport.buffered() > 0;
-        if started {
+        let buffered = transport.buffered();
+        let started = buffered > 0;
+        let worth_parsing = buffered > seen && {
+            let buf = transport.buf.borrow();
+            buffered - seen >= REPARSE_STEP || buf[seen..].contains(&b'\n')
+        };
+        if worth_parsing {
+            seen = buffered;
             let parsed = {
                 let buf = transport.buf.borrow();
                 head::parse(&buf, &settings.limits)
@@ -185,6 +198,8 @@ async fn next_head(
                 Ok(None) => {}
                 Err(reject) => return Next::Refuse(reject),
             }
+        }
+        if started {
             head_until.get_or_insert_with(|| Instant::now() + settings.header_timeout);
         } else if *stop.borrow() {
             return Next::Close;
