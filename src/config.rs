@@ -182,6 +182,77 @@ pub struct Args {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub static_autoindex: bool,
+    /// Longest request line, in bytes (0 = unlimited); longer → 414.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_LINE",
+        value_name = "BYTES",
+        default_value_t = 4094
+    )]
+    pub limit_request_line: usize,
+
+    /// Most header fields in a request (at most 32768; 0 = that maximum); more → 431.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_FIELDS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub limit_request_fields: usize,
+
+    /// Longest header field line, in bytes (0 = unlimited); longer → 431.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_FIELD_SIZE",
+        value_name = "BYTES",
+        default_value_t = 8190
+    )]
+    pub limit_request_field_size: usize,
+
+    /// Seconds a request head may take to arrive, from its first byte (a new connection:
+    /// from accept); later → 408 and close.
+    #[arg(long, env = "PYRITE_HEADER_TIMEOUT", value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+
+    /// Seconds a request body read may stall; longer → 408 and close.
+    #[arg(long, env = "PYRITE_BODY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub body_timeout: Duration,
+
+    /// Seconds an idle keep-alive connection is kept open (0 = no keep-alive).
+    #[arg(long, env = "PYRITE_KEEP_ALIVE", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub keep_alive: Duration,
+
+    /// Seconds a response write may stall on a client that stopped reading; then close.
+    #[arg(long, env = "PYRITE_WRITE_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub write_timeout: Duration,
+
+    /// Do not add a `Server` header to responses.
+    #[arg(long, env = "PYRITE_NO_SERVER_HEADER")]
+    pub no_server_header: bool,
+
+    /// Peers whose X-Forwarded-*/Forwarded headers (and PROXY protocol headers) are believed:
+    /// addresses or networks, comma-separated, or `*` for any.
+    #[arg(
+        long,
+        env = "PYRITE_FORWARDED_ALLOW_IPS",
+        value_name = "IPS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1,::1"
+    )]
+    pub forwarded_allow_ips: Vec<String>,
+
+    /// Connections each worker serves at once; further ones wait in the listen backlog.
+    #[arg(
+        long,
+        env = "PYRITE_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 4096
+    )]
+    pub max_connections: usize,
+
+    /// Expect a PROXY protocol (v1 or v2) header on connections from --forwarded-allow-ips.
+    #[arg(long, env = "PYRITE_PROXY_PROTOCOL")]
+    pub proxy_protocol: bool,
 
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(
@@ -261,6 +332,8 @@ pub struct Config {
     pub graceful_timeout: Duration,
     /// `None` means unlimited.
     pub limit_request_body: Option<u64>,
+    /// Request limits, timeouts and response options of every connection.
+    pub http: crate::http::conn::Settings,
     pub log_level: String,
     /// `None` means no limit.
     pub timeout: Option<Duration>,
@@ -305,6 +378,10 @@ pub enum ConfigError {
     Venv { path: String, why: String },
     #[error("--static-max-age '{0}': at most 2147483648 seconds (RFC 9111 §1.2.2)")]
     StaticMaxAge(u64),
+    #[error("{0}: {1}")]
+    Limit(&'static str, &'static str),
+    #[error("--forwarded-allow-ips: {0}")]
+    ForwardedAllowIps(String),
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
     #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
@@ -392,6 +469,18 @@ impl Config {
                 return Err(ConfigError::StaticMaxAge(max_age));
             }
         }
+        if args.max_connections == 0 {
+            return Err(ConfigError::Limit(
+                "--max-connections",
+                "must be at least 1",
+            ));
+        }
+        if args.limit_request_fields > crate::http::head::MAX_FIELDS {
+            return Err(ConfigError::Limit(
+                "--limit-request-fields",
+                "must be at most 32768",
+            ));
+        }
         let mounts = Mounts {
             docroot,
             statics,
@@ -451,6 +540,27 @@ impl Config {
             mounts,
             graceful_timeout: Duration::from_secs(args.graceful_timeout),
             limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
+            http: crate::http::conn::Settings {
+                limits: crate::http::head::Limits {
+                    request_line: args.limit_request_line,
+                    fields: match args.limit_request_fields {
+                        0 => crate::http::head::MAX_FIELDS,
+                        n => n,
+                    },
+                    field_size: args.limit_request_field_size,
+                },
+                header_timeout: args.header_timeout,
+                body_timeout: args.body_timeout,
+                keep_alive: args.keep_alive,
+                write_timeout: args.write_timeout,
+                server_header: !args.no_server_header,
+                forwarded_allow: crate::http::forwarded::AllowList::parse(
+                    &args.forwarded_allow_ips,
+                )
+                .map_err(ConfigError::ForwardedAllowIps)?,
+                proxy_protocol: args.proxy_protocol,
+                max_connections: args.max_connections,
+            },
             log_level: args.log_level,
             script_name,
         })
@@ -459,6 +569,13 @@ impl Config {
 
 /// The largest delta-seconds a cache must understand (RFC 9111 §1.2.2).
 const MAX_DELTA_SECONDS: u64 = 2_147_483_648;
+/// A number of seconds, fractions allowed (`0.5`), at most a day.
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err("expected a number of seconds from 0 to 86400".to_owned()),
+    }
+}
 
 fn parse_app(raw: &str) -> Result<AppSpec, ConfigError> {
     let err = || ConfigError::App(raw.to_owned());

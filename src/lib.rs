@@ -9,8 +9,8 @@
 //! The request path inside a worker:
 //!
 //! ```text
-//! TcpStream → hyper http1 → http::service → router ─┬→ static_files (no Python)
-//!                                                   └→ wsgi::executor → app(environ, start_response)
+//! TcpStream → http::conn (strict HTTP/1.1) → http::service → router ─┬→ static_files (no Python)
+//!                                                                    └→ wsgi::executor → app(environ, start_response)
 //! ```
 //!
 //! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up).

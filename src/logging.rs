@@ -35,7 +35,8 @@ pub fn buffer_access() {
 /// One request, as the access log shows it.
 pub struct AccessLine<'a> {
     pub peer: &'a str,
-    pub method: &'a str,
+    /// `None`: the request line is shown as `-`.
+    pub method: Option<&'a str>,
     pub target: &'a str,
     pub version: &'a str,
     pub status: u16,
@@ -47,13 +48,17 @@ pub struct AccessLine<'a> {
 pub fn access(line: AccessLine<'_>) {
     let micros = line.elapsed.as_micros();
     let Ok(mut buf) = ACCESS.lock() else { return };
+    let _ = match line.method {
+        Some(method) => write!(
+            buf,
+            "{} \"{} {} {}\"",
+            line.peer, method, line.target, line.version
+        ),
+        None => write!(buf, "{} \"-\"", line.peer),
+    };
     let _ = writeln!(
         buf,
-        "{} \"{} {} {}\" {} {} {}.{:03}ms",
-        line.peer,
-        line.method,
-        line.target,
-        line.version,
+        " {} {} {}.{:03}ms",
         line.status,
         line.bytes,
         micros / 1000,

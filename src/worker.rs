@@ -133,7 +133,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         executor: runner,
         limit_request_body: config.limit_request_body,
         lifecycle: lifecycle.clone(),
-        draining: std::cell::Cell::new(false),
+        http: config.http.clone(),
     });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -200,13 +200,11 @@ fn environ_values_are_latin1_str() {
     assert_eq!(json.at("latin1_roundtrip").str(), "/strings/你");
     assert!(json.at("not_str").arr().is_empty());
 
-    // A raw UTF-8 path and a latin-1 header value arrive byte for byte.
+    // A latin-1 header value arrives byte for byte.
     let mut stream = TcpStream::connect(&server.addr).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut req = b"GET /strings/".to_vec();
-    req.extend_from_slice("你".as_bytes());
-    req.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\nConnection: close\r\n\r\n");
-    stream.write_all(&req).unwrap();
+    let req = b"GET /strings/%E4%BD%A0 HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\nConnection: close\r\n\r\n";
+    stream.write_all(req).unwrap();
     let mut all = Vec::new();
     stream.read_to_end(&mut all).unwrap();
     let text = String::from_utf8_lossy(&all);
@@ -216,6 +214,19 @@ fn environ_values_are_latin1_str() {
         "{text}"
     );
     assert!(text.contains(r#""HTTP_X_LATIN": "'caf\\xe9'""#), "{text}");
+
+    // Raw UTF-8 in the request-target is not a valid URI (RFC 9112 §3.2, RFC 3986): 400, and
+    // the app never sees it. Clients percent-encode, as above.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut req = b"GET /strings/".to_vec();
+    req.extend_from_slice("你".as_bytes());
+    req.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(&req).unwrap();
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
 }
 
 // ---- 11. SCRIPT_NAME --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! The one response body type every route produces: a buffer, a file read in blocks, or a WSGI
-//! iterable pulled one item at a time. hyper polls it only when the socket can take more, which
-//! is what gives a streamed response its backpressure. When the body is dropped — finished,
+//! iterable pulled one item at a time. The connection polls it only once the previous frame
+//! reached the socket, which is what gives a streamed response its backpressure. When the body is dropped — finished,
 //! aborted or never polled (HEAD) — the request's access-log line is written.
 
 use std::pin::Pin;
@@ -13,7 +13,7 @@ use http_body::{Frame, SizeHint};
 use crate::static_files::FileStream;
 use crate::wsgi::WsgiBody;
 
-/// Why a response body stopped early; hyper then aborts the connection instead of ending the
+/// Why a response body stopped early; the connection is then aborted instead of ending the
 /// message cleanly.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,7 +35,8 @@ enum Kind {
 /// What the access-log line needs, filled in by the service once the status is known.
 pub struct AccessLog {
     pub peer: std::sync::Arc<str>,
-    pub method: http::Method,
+    /// `None` for a request refused before its request line could be trusted (logged as `-`).
+    pub method: Option<http::Method>,
     pub target: Option<http::uri::PathAndQuery>,
     pub version: &'static str,
     pub status: u16,
@@ -48,7 +49,7 @@ impl Drop for AccessLog {
         let target = self.target.as_ref().map_or("/", |t| t.as_str());
         crate::logging::access(crate::logging::AccessLine {
             peer: &self.peer,
-            method: self.method.as_str(),
+            method: self.method.as_ref().map(|m| m.as_str()),
             target,
             version: self.version,
             status: self.status,

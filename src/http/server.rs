@@ -1,19 +1,18 @@
-//! The accept loops and connections of one worker, on a current-thread runtime. A graceful
-//! stop closes the listeners, lets every in-flight request finish, closes idle keep-alive
-//! connections, and returns once no connection is left.
+//! The accept loops of one worker, on a current-thread runtime; each connection runs in
+//! `conn`. A graceful stop closes the listeners, lets every in-flight request finish, closes
+//! idle keep-alive connections, and returns once no connection is left.
 
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use super::service::{self, ConnInfo, Service};
+use super::conn;
+use super::service::{ConnInfo, Service};
 use crate::listener::Listener;
 
 /// Serves every listener until `shutdown` resolves, then drains the connections.
@@ -25,11 +24,14 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection holds a sender; recv() returns None once the last one is gone.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    // `--max-connections`: past it, accept() is not called and clients wait in the backlog.
+    let slots = Arc::new(Semaphore::new(service.http.max_connections));
     for listener in listeners {
         let accept = Accept {
             service: service.clone(),
             stop: stop_rx.clone(),
             alive: alive_tx.clone(),
+            slots: slots.clone(),
         };
         match listener {
             Listener::Tcp(l) => {
@@ -45,27 +47,35 @@ pub async fn run(
     drop(alive_tx);
     shutdown.await;
     tracing::info!(pid = std::process::id(), "worker stopping gracefully");
-    service.draining.set(true);
     let _ = stop_tx.send(true);
     let _ = alive_rx.recv().await;
     Ok(())
 }
 
-/// How long an idle keep-alive connection stays open once the worker is stopping.
-const LINGER: Duration = Duration::from_millis(1000);
-
 struct Accept {
     service: Rc<Service>,
     stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
+    slots: Arc<Semaphore>,
 }
 
 impl Accept {
+    /// Waits for a free connection slot; `None` once the worker is stopping.
+    async fn slot(&mut self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            permit = self.slots.clone().acquire_owned() => permit.ok(),
+            _ = self.stop.changed() => None,
+        }
+    }
+
     async fn tcp(mut self, listener: TcpListener) {
         let local = listener.local_addr().ok();
         loop {
             // Biased: once the worker stops, it accepts nothing more (the other workers, or the
             // replacement, take the connections still queued on the shared socket).
+            let Some(slot) = self.slot().await else {
+                return;
+            };
             let accepted = tokio::select! {
                 biased;
                 _ = self.stop.changed() => return,
@@ -79,7 +89,11 @@ impl Accept {
                         local,
                         label: peer.to_string().into(),
                     };
-                    self.spawn(stream, info);
+                    self.spawn(stream, info, slot);
+                    // Let the new connection start before accepting another: a worker busy in
+                    // the app then leaves the next connections to the other workers, instead
+                    // of one worker taking a whole burst of them.
+                    tokio::task::yield_now().await;
                 }
                 Err(err) => accept_failed(err).await,
             }
@@ -90,6 +104,9 @@ impl Accept {
         loop {
             // Biased: once the worker stops, it accepts nothing more (the other workers, or the
             // replacement, take the connections still queued on the shared socket).
+            let Some(slot) = self.slot().await else {
+                return;
+            };
             let accepted = tokio::select! {
                 biased;
                 _ = self.stop.changed() => return,
@@ -102,14 +119,18 @@ impl Accept {
                         local: None,
                         label: "unix".into(),
                     };
-                    self.spawn(stream, info);
+                    self.spawn(stream, info, slot);
+                    // Let the new connection start before accepting another: a worker busy in
+                    // the app then leaves the next connections to the other workers, instead
+                    // of one worker taking a whole burst of them.
+                    tokio::task::yield_now().await;
                 }
                 Err(err) => accept_failed(err).await,
             }
         }
     }
 
-    fn spawn<IO>(&self, io: IO, info: ConnInfo)
+    fn spawn<IO>(&self, io: IO, info: ConnInfo, slot: OwnedSemaphorePermit)
     where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
@@ -118,6 +139,7 @@ impl Accept {
         let alive = self.alive.clone();
         tokio::task::spawn_local(async move {
             serve_connection(io, info, service, stop).await;
+            drop(slot);
             drop(alive);
         });
     }
@@ -133,48 +155,9 @@ async fn serve_connection<IO>(
     io: IO,
     info: ConnInfo,
     service: Rc<Service>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let info = Rc::new(info);
-    let svc = service_fn(move |req| service::handle(req, service.clone(), info.clone()));
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        // No `pipeline_flush`: with it, hyper 1.x reports room in its write buffer whatever it
-        // holds, so a streamed body (a large file, a WSGI generator) would be read into memory
-        // as fast as it can be produced instead of as fast as the client takes it.
-        .title_case_headers(true)
-        .serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
-    if !*stop.borrow_and_update() {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, "connection ended with an error");
-                }
-                return;
-            }
-            _ = stop.changed() => {}
-        }
-    }
-    // Draining: every response now says `Connection: close`. A client about to use this
-    // connection (a keep-alive reuse, or a connection accepted just as the stop came) gets
-    // LINGER to do so and be answered, instead of having it shut under a request already on
-    // its way.
-    let linger = tokio::time::sleep(LINGER);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
-            return;
-        }
-        _ = linger => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    if let Err(err) = conn.await {
-        tracing::debug!(error = %err, "connection ended with an error");
-    }
+    conn::serve(Box::new(io), info, service, stop).await;
 }

@@ -6,10 +6,12 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{Method, Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 
+use super::conn::Settings;
+use super::forwarded::{self, AllowList};
+use super::incoming::Incoming;
 use super::request_body::{self, BodyReadError};
 use super::{pages, AccessLog, Body};
 use crate::router::{Route, Router};
@@ -22,8 +24,8 @@ pub struct Service {
     pub executor: Option<Runner>,
     pub limit_request_body: Option<u64>,
     pub lifecycle: Rc<crate::worker::Lifecycle>,
-    /// Set once the worker stops: responses then close their connections.
-    pub draining: std::cell::Cell<bool>,
+    /// Parsing limits, timeouts and response options of every connection.
+    pub http: Settings,
 }
 
 /// The two ends of one connection.
@@ -34,13 +36,21 @@ pub struct ConnInfo {
     pub label: std::sync::Arc<str>,
 }
 
+impl ConnInfo {
+    /// Whether the peer may speak for clients behind it. A Unix-socket peer is a local
+    /// process (the proxy in front) and is trusted.
+    pub fn trusted(&self, allow: &AllowList) -> bool {
+        self.peer.is_none_or(|peer| allow.allows(peer.ip()))
+    }
+}
+
 pub async fn handle(
     req: Request<Incoming>,
     service: Rc<Service>,
     conn: Rc<ConnInfo>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
-    let method = req.method().clone();
+    let method = Some(req.method().clone());
     let target = req.uri().path_and_query().cloned();
     let version = version_str(req.version());
     let mut response = dispatch(req, &service, &conn).await;
@@ -54,11 +64,6 @@ pub async fn handle(
         started,
         bytes: 0,
     });
-    if service.draining.get() {
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
     service.lifecycle.request_done();
     Ok(response)
 }
@@ -104,19 +109,16 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
     let Some(executor) = &service.executor else {
         return pages::error(StatusCode::NOT_FOUND);
     };
-    let (parts, incoming) = req.into_parts();
-    // RFC 9110 §10.1.1: hyper answers `100-continue` when the body is first read (below, before
-    // the app runs); any other expectation cannot be met.
+    let (mut parts, incoming) = req.into_parts();
+    // RFC 9110 §10.1.1: `100 Continue` goes out when the body is first read (below, before the
+    // app runs); any other expectation cannot be met.
     if let Some(expect) = parts.headers.get(EXPECT) {
         if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
             return closing(pages::error(StatusCode::EXPECTATION_FAILED));
         }
     }
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = incoming.declared_length();
+    // RFC 9110 §15.5.14: refused before a byte of the body is read (and before 100 Continue).
     if let (Some(limit), Some(len)) = (service.limit_request_body, declared) {
         if len > limit {
             return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
@@ -127,7 +129,8 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
     if !executor.serves(&path) {
         return pages::error(StatusCode::NOT_FOUND);
     }
-    let has_body = declared.is_some() || parts.headers.contains_key(TRANSFER_ENCODING);
+    let has_body =
+        parts.headers.contains_key(CONTENT_LENGTH) || parts.headers.contains_key(TRANSFER_ENCODING);
     let body = match request_body::read(incoming, service.limit_request_body).await {
         Ok(body) => body,
         Err(BodyReadError::TooLarge) => {
@@ -135,21 +138,32 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
         }
         Err(BodyReadError::Read(err)) => {
             tracing::debug!(error = %err, "bad request body");
-            return closing(pages::error(StatusCode::BAD_REQUEST));
+            return closing(pages::error(err.status()));
         }
         Err(err @ BodyReadError::Spool(_)) => {
             tracing::error!(error = %err, "cannot store the request body");
             return closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR));
         }
     };
+    let mut peer = conn.peer;
+    let mut url_scheme = "http";
+    if conn.trusted(&service.http.forwarded_allow) {
+        let told = forwarded::resolve(&parts.headers, &service.http.forwarded_allow);
+        peer = told.client.or(peer);
+        url_scheme = told.scheme.unwrap_or(url_scheme);
+        if let Some(host) = told.host {
+            parts.headers.insert(HOST, host);
+        }
+    }
     executor
         .call(OwnedRequest {
             parts,
             path,
-            peer: conn.peer,
+            peer,
             local: conn.local,
             body,
             has_body,
+            url_scheme,
         })
         .await
 }

@@ -27,6 +27,8 @@ pub struct RequestInfo<'a> {
     pub body: RequestBody,
     /// True when the request had a body (Content-Length or chunked).
     pub has_body: bool,
+    /// `wsgi.url_scheme`: `http`, or what a trusted proxy said (`--forwarded-allow-ips`).
+    pub url_scheme: &'static str,
 }
 
 /// A `str` whose code points are the bytes (latin-1).
@@ -151,6 +153,9 @@ pub fn build<'py>(
         )?;
     }
     add_http_headers(py, cache, &env, parts)?;
+    if req.url_scheme != "http" {
+        env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
+    }
     env.set_item(
         intern!(py, "wsgi.input"),
         Input::new(req.body).into_py_any(py)?,

@@ -22,6 +22,7 @@ pub struct OwnedRequest {
     pub local: Option<SocketAddr>,
     pub body: RequestBody,
     pub has_body: bool,
+    pub url_scheme: &'static str,
 }
 
 impl OwnedRequest {
@@ -33,6 +34,7 @@ impl OwnedRequest {
             local: self.local,
             body,
             has_body: self.has_body,
+            url_scheme: self.url_scheme,
         }
     }
 }

@@ -1,0 +1,292 @@
+//! One connection, request after request (RFC 9112 §9.3): read a head within the header
+//! timeout, refuse it or hand it to the service, write the response, and go round again while
+//! the connection may persist. Pipelined requests wait in the buffer and are answered in order.
+//! A refused request is answered with `Connection: close` and nothing after it is read.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Buf;
+use http::header::{HeaderValue, CONNECTION};
+use http::{Method, Request};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::forwarded::AllowList;
+use super::framing::{self, Head};
+use super::head::{self, Limits};
+use super::incoming::Incoming;
+use super::proxy_protocol;
+use super::reject::Reject;
+use super::service::{self, ConnInfo, Service};
+use super::transport::{BodyState, Io, Transport};
+use super::write::{self, Answering};
+use super::{pages, AccessLog};
+
+/// The connection-level settings of a worker (`--limit-request-*`, timeouts, `Server`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    /// The whole request head must arrive within this (`--header-timeout`).
+    pub header_timeout: Duration,
+    /// A body read may stall this long (`--body-timeout`).
+    pub body_timeout: Duration,
+    /// An idle persistent connection is closed after this; zero disables persistence.
+    pub keep_alive: Duration,
+    /// A write may stall this long (`--write-timeout`).
+    pub write_timeout: Duration,
+    pub server_header: bool,
+    /// Peers whose forwarding headers and PROXY protocol headers are believed.
+    pub forwarded_allow: AllowList,
+    /// Expect a PROXY protocol header first on connections from allowed peers.
+    pub proxy_protocol: bool,
+    /// Connections one worker serves at once (`--max-connections`); more wait in the backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            limits: Limits::default(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            server_header: true,
+            forwarded_allow: AllowList::parse(&["127.0.0.1".into(), "::1".into()])
+                .unwrap_or_default(),
+            proxy_protocol: false,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// See `next_head`: new bytes without a line end are parsed once this many have gathered.
+const REPARSE_STEP: usize = 1024;
+
+/// Returned once per request; boxing the head would cost an allocation each time.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Request(Head),
+    Refuse(Reject),
+    Close,
+}
+
+/// How long an idle connection stays open once the worker is stopping.
+const LINGER: Duration = Duration::from_millis(1000);
+
+pub async fn serve(
+    io: Box<dyn Io>,
+    mut info: ConnInfo,
+    service: Rc<Service>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let settings = &service.http;
+    let transport = Rc::new(Transport::new(io, settings.write_timeout));
+    if settings.proxy_protocol && info.trusted(&settings.forwarded_allow) {
+        match proxy_header(&transport, settings.header_timeout).await {
+            Some(Some(client)) => {
+                info.peer = Some(client);
+                info.label = client.to_string().into();
+            }
+            Some(None) => {}
+            None => {
+                tracing::debug!(peer = %info.label, "malformed or missing PROXY protocol header");
+                return;
+            }
+        }
+    }
+    let info = Rc::new(info);
+    let mut first = true;
+    loop {
+        let head = match next_head(&transport, settings, &mut stop, first).await {
+            Next::Request(head) => head,
+            Next::Close => {
+                let _ = transport.flush().await;
+                return;
+            }
+            Next::Refuse(reject) => {
+                tracing::debug!(peer = %info.label, status = reject.status.as_u16(), reason = reject.reason, "request refused");
+                refuse(&transport, reject, settings, &info.label).await;
+                return;
+            }
+        };
+        first = false;
+        let Head {
+            parts,
+            framing,
+            keep_alive,
+            expect_continue,
+        } = head;
+        let answering = Answering {
+            head: parts.method == Method::HEAD,
+            version: parts.version,
+            keep_alive,
+            server_header: settings.server_header,
+        };
+        let incoming = Incoming::new(
+            transport.clone(),
+            framing,
+            expect_continue,
+            settings.limits,
+            settings.body_timeout,
+        );
+        let request = Request::from_parts(parts, incoming);
+        let response = match service::handle(request, service.clone(), info.clone()).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let answering = Answering {
+            keep_alive: answering.keep_alive
+                && transport.body_state() == BodyState::Complete
+                && !settings.keep_alive.is_zero()
+                && !*stop.borrow(),
+            ..answering
+        };
+        match write::response(&transport, response, &answering).await {
+            Ok(true) => {}
+            Ok(false) => {
+                transport.linger_close().await;
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(peer = %info.label, error = %err, "response aborted");
+                return;
+            }
+        }
+    }
+}
+
+/// Waits for and parses the next request head. Before its first byte the wait is bounded by
+/// the keep-alive timeout (the header timeout for a new connection) and ends at a graceful
+/// stop; from its first byte the whole head must arrive within the header timeout (→ 408).
+async fn next_head(
+    transport: &Transport,
+    settings: &Settings,
+    stop: &mut watch::Receiver<bool>,
+    first: bool,
+) -> Next {
+    let mut idle_until = Instant::now()
+        + if first {
+            settings.header_timeout
+        } else {
+            settings.keep_alive
+        };
+    let mut draining = false;
+    let mut head_until = first.then_some(idle_until);
+    // How much of the buffer the last parse saw: a head that trickles in is parsed again only
+    // once a line has ended or another `REPARSE_STEP` bytes came, not on every read, so a slow
+    // client cannot make the parser rescan a long head thousands of times.
+    let mut seen = 0;
+    loop {
+        let buffered = transport.buffered();
+        let started = buffered > 0;
+        let worth_parsing = buffered > seen && {
+            let buf = transport.buf.borrow();
+            buffered - seen >= REPARSE_STEP || buf[seen..].contains(&b'\n')
+        };
+        if worth_parsing {
+            seen = buffered;
+            let parsed = {
+                let buf = transport.buf.borrow();
+                head::parse(&buf, &settings.limits)
+            };
+            match parsed {
+                Ok(Some((raw, len))) => {
+                    transport.buf.borrow_mut().advance(len);
+                    return match framing::interpret(raw) {
+                        Ok(head) => Next::Request(head),
+                        Err(reject) => Next::Refuse(reject),
+                    };
+                }
+                Ok(None) => {}
+                Err(reject) => return Next::Refuse(reject),
+            }
+        }
+        if started {
+            head_until.get_or_insert_with(|| Instant::now() + settings.header_timeout);
+        } else if *stop.borrow() && !draining {
+            // Stopping: a client about to use this idle connection (a keep-alive reuse, or a
+            // connection accepted just as the stop came) gets LINGER to send its request and be
+            // answered (with `Connection: close`), instead of having the connection shut under
+            // a request already on its way.
+            draining = true;
+            idle_until = idle_until.min(Instant::now() + LINGER);
+        }
+        // Responses held back for pipelining go out before waiting for the peer.
+        if transport.pending() > 0 && transport.flush().await.is_err() {
+            return Next::Close;
+        }
+        let deadline = head_until.unwrap_or(idle_until);
+        tokio::select! {
+            read = transport.read_more() => match read {
+                Ok(0) | Err(_) => return Next::Close,
+                Ok(_) => {}
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                return if started {
+                    Next::Refuse(Reject::new(http::StatusCode::REQUEST_TIMEOUT, "request head timed out"))
+                } else {
+                    Next::Close
+                };
+            }
+            _ = stop.changed(), if !started && !draining => {}
+        }
+    }
+}
+
+/// Reads the PROXY protocol header: `None` if it is malformed or does not arrive in time,
+/// `Some(None)` if it names no client (`UNKNOWN`, `LOCAL`).
+async fn proxy_header(
+    transport: &Transport,
+    timeout: Duration,
+) -> Option<Option<std::net::SocketAddr>> {
+    let read = async {
+        loop {
+            let parsed = proxy_protocol::parse(&transport.buf.borrow());
+            match parsed {
+                Ok(Some((client, len))) => {
+                    transport.buf.borrow_mut().advance(len);
+                    return Some(client);
+                }
+                Ok(None) => {}
+                Err(proxy_protocol::Malformed) => return None,
+            }
+            match transport.read_more().await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(timeout, read).await.ok().flatten()
+}
+
+/// Answers a refused request with its status and `Connection: close`, then closes. The access
+/// log shows it with `-` for the request line, which cannot be trusted.
+async fn refuse(transport: &Transport, reject: Reject, settings: &Settings, peer: &str) {
+    let mut response = pages::error(reject.status);
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response.body_mut().set_log(AccessLog {
+        peer: peer.into(),
+        method: None,
+        target: None,
+        version: "",
+        status: reject.status.as_u16(),
+        started: std::time::Instant::now(),
+        bytes: 0,
+    });
+    let answering = Answering {
+        head: false,
+        version: http::Version::HTTP_11,
+        keep_alive: false,
+        server_header: settings.server_header,
+    };
+    if write::response(transport, response, &answering)
+        .await
+        .is_ok()
+    {
+        transport.linger_close().await;
+    }
+}

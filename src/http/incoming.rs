@@ -1,0 +1,166 @@
+//! The request body as the service sees it: read from the connection on demand, de-chunked,
+//! each read bounded by `--body-timeout`. `100 Continue` (RFC 9110 §10.1.1) goes out only when
+//! the body is actually wanted and not already here.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use super::chunked::{Decoder, Step};
+use super::framing::Framing;
+use super::head::Limits;
+use super::reject::Reject;
+use super::transport::{BodyState, Transport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("malformed body: {0}")]
+    Framing(Reject),
+    #[error("the body stalled past the body timeout")]
+    Timeout,
+    #[error("the connection closed before the body was complete")]
+    Closed,
+    #[error("reading the body failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ReadError {
+    /// The status the server answers with (if the client is still there to read it).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ReadError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+enum Kind {
+    Empty,
+    Length(u64),
+    Chunked(Decoder),
+}
+
+pub struct Incoming {
+    transport: Option<Rc<Transport>>,
+    kind: Kind,
+    expect_continue: bool,
+    timeout: Duration,
+}
+
+impl Incoming {
+    /// A body with nothing in it (tests, internal requests).
+    pub fn empty() -> Incoming {
+        Incoming {
+            transport: None,
+            kind: Kind::Empty,
+            expect_continue: false,
+            timeout: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn new(
+        transport: Rc<Transport>,
+        framing: Framing,
+        expect_continue: bool,
+        limits: Limits,
+        timeout: Duration,
+    ) -> Incoming {
+        let kind = match framing {
+            Framing::Empty => Kind::Empty,
+            Framing::Length(n) => Kind::Length(n),
+            Framing::Chunked => Kind::Chunked(Decoder::new(limits)),
+        };
+        transport.set_body_state(match kind {
+            Kind::Empty => BodyState::Complete,
+            _ => BodyState::Unread,
+        });
+        Incoming {
+            transport: Some(transport),
+            kind,
+            expect_continue,
+            timeout,
+        }
+    }
+
+    pub fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Length(n) => *n == 0,
+            Kind::Chunked(decoder) => decoder.is_done(),
+        }
+    }
+
+    /// The Content-Length the client declared, if the body is not chunked.
+    pub fn declared_length(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Empty => Some(0),
+            Kind::Length(n) => Some(n),
+            Kind::Chunked(_) => None,
+        }
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub async fn data(&mut self) -> Option<Result<Bytes, ReadError>> {
+        let transport = self.transport.clone()?;
+        let result = self.next(&transport).await;
+        match &result {
+            Some(Err(_)) => transport.set_body_state(BodyState::Failed),
+            None => transport.set_body_state(BodyState::Complete),
+            Some(Ok(_)) if self.is_end_stream() => transport.set_body_state(BodyState::Complete),
+            Some(Ok(_)) => {}
+        }
+        result
+    }
+
+    async fn next(&mut self, transport: &Transport) -> Option<Result<Bytes, ReadError>> {
+        loop {
+            let step = {
+                let mut buf = transport.buf.borrow_mut();
+                match &mut self.kind {
+                    Kind::Empty => return None,
+                    Kind::Length(left) => {
+                        if *left == 0 {
+                            return None;
+                        }
+                        if buf.is_empty() {
+                            Step::NeedMore
+                        } else {
+                            let n = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                            *left -= n as u64;
+                            Step::Data(buf.split_to(n).freeze())
+                        }
+                    }
+                    Kind::Chunked(decoder) => match decoder.decode(&mut buf) {
+                        Ok(step) => step,
+                        Err(reject) => return Some(Err(ReadError::Framing(reject))),
+                    },
+                }
+            };
+            match step {
+                Step::Data(data) => return Some(Ok(data)),
+                Step::Done => return None,
+                Step::NeedMore => {}
+            }
+            // Before waiting for the peer: anything held back (pipelined responses) goes out,
+            // with `100 Continue` if the client waits for it.
+            let written = if std::mem::take(&mut self.expect_continue) {
+                transport.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await
+            } else if transport.pending() > 0 {
+                transport.flush().await
+            } else {
+                Ok(())
+            };
+            if let Err(err) = written {
+                return Some(Err(err.into()));
+            }
+            match tokio::time::timeout(self.timeout, transport.read_more()).await {
+                Ok(Ok(0)) => return Some(Err(ReadError::Closed)),
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => return Some(Err(err.into())),
+                Err(_) => return Some(Err(ReadError::Timeout)),
+            }
+        }
+    }
+}

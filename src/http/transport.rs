@@ -1,0 +1,158 @@
+//! One connection's socket and read buffer, shared by the connection loop and the request body
+//! it hands to the service. Both run on the same task, one after the other, so the socket is
+//! only ever borrowed inside a single poll — never across an await.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+/// Any byte stream a connection can run on (TCP, Unix).
+pub trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+/// How much is read per system call, at least.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// How far the current request's body has been read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyState {
+    /// Read to its end (or there was none): the next request starts in the buffer.
+    Complete,
+    /// Not (completely) read: the connection cannot be reused.
+    Unread,
+    /// Malformed, stalled or cut off: the connection must close.
+    Failed,
+}
+
+pub struct Transport {
+    io: RefCell<Box<dyn Io>>,
+    pub buf: RefCell<BytesMut>,
+    /// Finished responses held back while more pipelined requests wait in `buf`, so that a
+    /// burst of them goes out in one write; flushed before any wait for the peer.
+    pending: RefCell<BytesMut>,
+    body: Cell<BodyState>,
+    write_timeout: Duration,
+}
+
+impl Transport {
+    pub fn new(io: Box<dyn Io>, write_timeout: Duration) -> Transport {
+        Transport {
+            io: RefCell::new(io),
+            buf: RefCell::new(BytesMut::new()),
+            pending: RefCell::new(BytesMut::new()),
+            body: Cell::new(BodyState::Complete),
+            write_timeout,
+        }
+    }
+
+    pub fn body_state(&self) -> BodyState {
+        self.body.get()
+    }
+
+    pub fn set_body_state(&self, state: BodyState) {
+        self.body.set(state);
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buf.borrow().len()
+    }
+
+    /// Reads more bytes into the buffer; 0 means the peer closed its side.
+    pub async fn read_more(&self) -> io::Result<usize> {
+        poll_fn(|cx| {
+            let mut io = self.io.borrow_mut();
+            let mut buf = self.buf.borrow_mut();
+            if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                buf.reserve(READ_CHUNK);
+            }
+            let read = io.read_buf(&mut *buf);
+            tokio::pin!(read);
+            read.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    pub fn pending(&self) -> usize {
+        self.pending.borrow().len()
+    }
+
+    /// Holds `data` back until the next write or flush.
+    pub fn defer(&self, data: &[u8]) {
+        self.pending.borrow_mut().extend_from_slice(data);
+    }
+
+    /// Writes whatever was held back.
+    pub async fn flush(&self) -> io::Result<()> {
+        let held = std::mem::take(&mut *self.pending.borrow_mut());
+        self.write_now(&held).await
+    }
+
+    /// Writes what was held back, then all of `data`.
+    pub async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        if self.pending.borrow().is_empty() {
+            return self.write_now(data).await;
+        }
+        let mut held = std::mem::take(&mut *self.pending.borrow_mut());
+        held.extend_from_slice(data);
+        self.write_now(&held).await
+    }
+
+    /// Writes all of `data`, failing with `TimedOut` when the peer stops reading for longer
+    /// than the write timeout.
+    async fn write_now(&self, data: &[u8]) -> io::Result<()> {
+        let mut written = 0;
+        while written < data.len() {
+            let step = poll_fn(|cx| {
+                let mut io = self.io.borrow_mut();
+                Pin::new(&mut **io).poll_write(cx, &data[written..])
+            });
+            match tokio::time::timeout(self.write_timeout, step).await {
+                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(Ok(n)) => written += n,
+                Ok(Err(err)) => return Err(err),
+                Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends our side of the connection (FIN), then reads and discards what the peer still
+    /// sends for a moment, so that unread request bytes do not turn the close into a reset
+    /// that would destroy the response in flight (RFC 9112 §9.6).
+    pub async fn linger_close(&self) {
+        if self.flush().await.is_err() {
+            return;
+        }
+        let shutdown = poll_fn(|cx| {
+            let mut io = self.io.borrow_mut();
+            Pin::new(&mut **io).poll_shutdown(cx)
+        });
+        if tokio::time::timeout(self.write_timeout, shutdown)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let drain = async {
+            let mut discarded = 0usize;
+            while discarded < LINGER_BYTES {
+                self.buf.borrow_mut().clear();
+                match self.read_more().await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => discarded += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+    }
+}
+
+const LINGER_TIME: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 * 1024;
+
+use std::future::Future as _;
