@@ -235,7 +235,7 @@ class Setup:
 
     def __init__(self, args):
         self.venv = Path(args.venv).resolve()
-        self.pyrite = args.pyrite
+        self.pyrite = str(Path(args.pyrite).resolve())  # servers start in bench/apps
         self.tmp = Path(tempfile.mkdtemp(prefix="pyrite-bench-"))
         os.chmod(self.tmp, 0o755)  # nginx workers may run as another user
         self.static = self.tmp / "static"
@@ -523,7 +523,7 @@ def results_table(rows):
         cpu = f"{r['cpu_us']:.1f}" if r.get("cpu_us") is not None else "—"
         out.append(
             f"| {r['server']} | {r['scenario']} | {r['rps']:,.0f} | {fmt_ms(r['p50'])} | {fmt_ms(r['p99'])} "
-            f"| {cpu} | {r['rss_mib']:.1f} MiB | {problems(r)} | {' '.join(r['notes'])} |"
+            f"| {cpu} | {r['rss_mib']:.1f} MiB | {problems(r)} | {'; '.join(r['notes'])} |"
         )
     return "\n".join(out)
 
@@ -596,6 +596,8 @@ def main():
     scen_names = pick(args.only, QUICK if args.quick and not args.only else names, "scenario")
     scenarios = [s for s in SCENARIOS if s.name in scen_names]
     servers = pick(args.servers, ALL_SERVERS, "server")
+    if not any(s in sc.servers for sc in scenarios for s in servers):
+        sys.exit("bench: none of these servers runs any of these scenarios (see --list)")
 
     cpus = os.sched_getaffinity(0)
     if not {int(SERVER_CPU), int(WRK_CPU)} <= cpus:
