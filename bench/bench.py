@@ -556,6 +556,27 @@ def scaling_table(rows):
     return "\n".join(out) if len(out) > 2 else ""
 
 
+def versions(setup):
+    """One line naming what ran: pyrite's --version, the peers' package versions, nginx and wrk."""
+    from importlib import metadata
+
+    parts = [subprocess.run([setup.pyrite, "--version"], capture_output=True, text=True).stdout.strip() or "pyrite"]
+    for dist in ("granian", "fastwsgi", "bjoern", "gunicorn", "uwsgi", "waitress"):
+        try:
+            parts.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{dist} (not installed)")
+    for argv, pattern in ((["nginx", "-v"], r"nginx/(\S+)"), (["wrk", "-v"], r"wrk (\S+)")):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            m = re.search(pattern, r.stdout + r.stderr)
+            parts.append(f"{argv[0]} {m.group(1) if m else '?'}")
+        except OSError:
+            parts.append(f"{argv[0]} (not installed)")
+    parts.append(f"Python {sys.version.split()[0]}")
+    return ", ".join(parts)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -625,13 +646,14 @@ def main():
         stop_all()
         shutil.rmtree(setup.tmp, ignore_errors=True)
 
-    pyrite_ver = subprocess.run([setup.pyrite, "--version"], capture_output=True, text=True).stdout.strip()
     report = [
         f"## pyrite vs peers — {started}, wrk -t1 -c64 (-c256 for sleep10ms) -d{duration} --latency",
         "",
         f"Server on CPU {SERVER_CPU} (CPUs {TWO_CPUS} for cpu-2w), wrk on CPU {WRK_CPU}; one worker unless "
-        f"the scenario says otherwise; {pyrite_ver or 'pyrite'}"
-        + ("" if setup.pyrite_threads else " (no --threads: the sleep10ms row runs inline)") + ".",
+        "the scenario says otherwise"
+        + ("" if setup.pyrite_threads else "; this pyrite has no --threads: its sleep10ms row runs inline") + ".",
+        "",
+        f"Versions: {versions(setup)}.",
         "",
         results_table(rows),
     ]
