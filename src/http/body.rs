@@ -20,7 +20,7 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Body {
     kind: Kind,
     log: Option<AccessLog>,
-    /// A WSGI body's failure, held back one poll so that hyper first flushes what the app
+    /// A WSGI body's failure, held back one poll so that the writer first flushes what the app
     /// produced before it: the client gets every byte sent, then the aborted connection.
     failure: Option<BodyError>,
 }
@@ -133,7 +133,7 @@ impl http_body::Body for Body {
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Some(Err(err)) => {
-                // Pending makes hyper flush its buffer; the wake brings the error next. Dropping
+                // Pending makes the writer flush its buffer; the wake brings the error next. Dropping
                 // the body now calls the app's close().
                 this.failure = Some(err);
                 this.kind = Kind::Empty;

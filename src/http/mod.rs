@@ -23,3 +23,9 @@ mod transport;
 mod write;
 
 pub use body::{AccessLog, Body, BodyError};
+
+/// The app's own reason phrase, when it differs from the status code's usual one; the response
+/// writer puts it on the status line. Already checked by `start_response` (latin-1, no control
+/// characters).
+#[derive(Debug, Clone)]
+pub struct ReasonPhrase(pub bytes::Bytes);

@@ -194,8 +194,8 @@ fn status_line(out: &mut BytesMut, parts: &http::response::Parts) {
     out.put_slice(b"HTTP/1.1 ");
     out.put_slice(parts.status.as_str().as_bytes());
     out.put_u8(b' ');
-    match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
-        Some(reason) => out.put_slice(reason.as_bytes()),
+    match parts.extensions.get::<super::ReasonPhrase>() {
+        Some(reason) => out.put_slice(&reason.0),
         None => out.put_slice(
             parts
                 .status

@@ -1,7 +1,7 @@
 //! The body of a streamed file response: a queue of segments — bytes already in memory
 //! (multipart headers, cached content) and byte ranges of an open file — yielded one bounded
-//! block at a time, so memory stays flat whatever the file's size. hyper pulls the next block
-//! only once the socket has taken the previous ones.
+//! block at a time, so memory stays flat whatever the file's size. The connection writer pulls
+//! the next block only once the socket has taken the previous ones.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -101,7 +101,7 @@ impl FileStream {
     }
 }
 
-/// Block buffers reused across reads and connections. A block handed to hyper stays shared
+/// Block buffers reused across reads and connections. A block handed to the writer stays shared
 /// until the socket has taken it; `try_reclaim` then gives its whole allocation back. Fresh
 /// 128 KiB allocations on every read would cost page faults and kernel zeroing per block.
 mod pool {

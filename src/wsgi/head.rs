@@ -41,8 +41,7 @@ pub fn build(
     let mut response = Response::new(Body::empty());
     *response.status_mut() = code;
     if code.canonical_reason() != Some(status.reason.as_str()) {
-        let reason = hyper::ext::ReasonPhrase::try_from(latin1_bytes(&status.reason))
-            .map_err(|e| format!("invalid reason phrase {:?}: {e}", status.reason))?;
+        let reason = crate::http::ReasonPhrase(latin1_bytes(&status.reason).into());
         response.extensions_mut().insert(reason);
     }
     let map = response.headers_mut();

@@ -1,5 +1,5 @@
 //! The response body of a WSGI app (PEP 3333 "Buffering and Streaming"). The iterable is pulled
-//! one item at a time, only when hyper asks for more; `write()` output keeps its place ahead of
+//! one item at a time, only when the connection writer asks for more; `write()` output keeps its place ahead of
 //! what is pulled after it; a `wsgi.file_wrapper` over a real file is read in Rust. The
 //! iterable's `close()` runs exactly once, when the body is dropped on any path.
 
