@@ -17,6 +17,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 
 /// How much is read per system call, at least.
 const READ_CHUNK: usize = 8 * 1024;
+/// What is read into the stack when the buffer is empty (most request heads fit).
+const IDLE_READ: usize = 4 * 1024;
 
 /// How far the current request's body has been read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,24 @@ impl Transport {
         poll_fn(|cx| {
             let mut io = self.io.borrow_mut();
             let mut buf = self.buf.borrow_mut();
+            if buf.is_empty() {
+                // An idle connection holds no buffer: it reads into the stack and keeps only what
+                // arrived, so thousands of idle keep-alive connections cost little memory.
+                if buf.capacity() > 0 {
+                    *buf = BytesMut::new();
+                }
+                let mut stack = [0u8; IDLE_READ];
+                let mut read_buf = tokio::io::ReadBuf::new(&mut stack);
+                return match std::pin::Pin::new(&mut *io).poll_read(cx, &mut read_buf) {
+                    std::task::Poll::Ready(Ok(())) => {
+                        let n = read_buf.filled().len();
+                        buf.extend_from_slice(read_buf.filled());
+                        std::task::Poll::Ready(Ok(n))
+                    }
+                    std::task::Poll::Ready(Err(err)) => std::task::Poll::Ready(Err(err)),
+                    std::task::Poll::Pending => std::task::Poll::Pending,
+                };
+            }
             if buf.capacity() - buf.len() < READ_CHUNK / 2 {
                 buf.reserve(READ_CHUNK);
             }
