@@ -16,7 +16,7 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 
 /// How much is read per system call, at least.
-const READ_CHUNK: usize = 8 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 /// What is read into the stack when the buffer is empty (most request heads fit).
 const IDLE_READ: usize = 4 * 1024;
 
