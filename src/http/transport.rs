@@ -16,7 +16,9 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 
 /// How much is read per system call, at least.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 8 * 1024;
+/// How much is read per system call while a request body is being read.
+const BODY_READ_CHUNK: usize = 64 * 1024;
 /// What is read into the stack when the buffer is empty (most request heads fit).
 const IDLE_READ: usize = 4 * 1024;
 
@@ -87,8 +89,14 @@ impl Transport {
                     std::task::Poll::Pending => std::task::Poll::Pending,
                 };
             }
-            if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-                buf.reserve(READ_CHUNK);
+            // A head trickling in keeps a small buffer (slow clients cost little); a body is read
+            // in large gulps.
+            let chunk = match self.body.get() {
+                BodyState::Unread => BODY_READ_CHUNK,
+                _ => READ_CHUNK,
+            };
+            if buf.capacity() - buf.len() < chunk / 2 {
+                buf.reserve(chunk);
             }
             let read = io.read_buf(&mut *buf);
             tokio::pin!(read);
