@@ -7,12 +7,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::conn;
 use super::service::{ConnInfo, Service};
+use super::transport::Io;
 use crate::listener::Listener;
 
 /// Serves every listener until `shutdown` resolves, then drains the connections.
@@ -33,16 +33,19 @@ pub async fn run(
             alive: alive_tx.clone(),
             slots: slots.clone(),
         };
-        match listener {
+        let bound = match listener {
             Listener::Tcp(l) => {
                 l.set_nonblocking(true)?;
-                tokio::task::spawn_local(accept.tcp(TcpListener::from_std(l)?));
+                let listener = TcpListener::from_std(l)?;
+                let local = listener.local_addr().ok();
+                Bound::Tcp(listener, local)
             }
             Listener::Unix(l, _) => {
                 l.set_nonblocking(true)?;
-                tokio::task::spawn_local(accept.unix(UnixListener::from_std(l)?));
+                Bound::Unix(UnixListener::from_std(l)?)
             }
-        }
+        };
+        tokio::task::spawn_local(accept.run(bound));
     }
     drop(alive_tx);
     shutdown.await;
@@ -68,28 +71,29 @@ impl Accept {
         }
     }
 
-    async fn tcp(mut self, listener: TcpListener) {
-        let local = listener.local_addr().ok();
+    /// Accepts connections until the worker stops.
+    async fn run(mut self, listener: Bound) {
         loop {
-            // Biased: once the worker stops, it accepts nothing more (the other workers, or the
-            // replacement, take the connections still queued on the shared socket).
             let Some(slot) = self.slot().await else {
                 return;
             };
+            // Biased: once the worker stops, it accepts nothing more (the other workers, or the
+            // replacement, take the connections still queued on the shared socket).
             let accepted = tokio::select! {
                 biased;
                 _ = self.stop.changed() => return,
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let info = ConnInfo {
-                        peer: Some(peer),
-                        local,
-                        label: peer.to_string().into(),
-                    };
-                    self.spawn(stream, info, slot);
+                Ok((io, info)) => {
+                    let service = self.service.clone();
+                    let stop = self.stop.clone();
+                    let alive = self.alive.clone();
+                    tokio::task::spawn_local(async move {
+                        conn::serve(io, info, service, stop).await;
+                        drop(slot);
+                        drop(alive);
+                    });
                     // Let the new connection start before accepting another: a worker busy in
                     // the app then leaves the next connections to the other workers, instead
                     // of one worker taking a whole burst of them.
@@ -99,49 +103,38 @@ impl Accept {
             }
         }
     }
+}
 
-    async fn unix(mut self, listener: UnixListener) {
-        loop {
-            // Biased: once the worker stops, it accepts nothing more (the other workers, or the
-            // replacement, take the connections still queued on the shared socket).
-            let Some(slot) = self.slot().await else {
-                return;
-            };
-            let accepted = tokio::select! {
-                biased;
-                _ = self.stop.changed() => return,
-                accepted = listener.accept() => accepted,
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    let info = ConnInfo {
-                        peer: None,
-                        local: None,
-                        label: "unix".into(),
-                    };
-                    self.spawn(stream, info, slot);
-                    // Let the new connection start before accepting another: a worker busy in
-                    // the app then leaves the next connections to the other workers, instead
-                    // of one worker taking a whole burst of them.
-                    tokio::task::yield_now().await;
-                }
-                Err(err) => accept_failed(err).await,
+/// A listening socket of either kind, as the worker's runtime sees it.
+enum Bound {
+    /// With its local address, looked up once.
+    Tcp(TcpListener, Option<std::net::SocketAddr>),
+    Unix(UnixListener),
+}
+
+impl Bound {
+    async fn accept(&self) -> std::io::Result<(Box<dyn Io>, ConnInfo)> {
+        match self {
+            Bound::Tcp(listener, local) => {
+                let (stream, peer) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                let info = ConnInfo {
+                    peer: Some(peer),
+                    local: *local,
+                    label: peer.to_string().into(),
+                };
+                Ok((Box::new(stream), info))
+            }
+            Bound::Unix(listener) => {
+                let (stream, _) = listener.accept().await?;
+                let info = ConnInfo {
+                    peer: None,
+                    local: None,
+                    label: "unix".into(),
+                };
+                Ok((Box::new(stream), info))
             }
         }
-    }
-
-    fn spawn<IO>(&self, io: IO, info: ConnInfo, slot: OwnedSemaphorePermit)
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + 'static,
-    {
-        let service = self.service.clone();
-        let stop = self.stop.clone();
-        let alive = self.alive.clone();
-        tokio::task::spawn_local(async move {
-            serve_connection(io, info, service, stop).await;
-            drop(slot);
-            drop(alive);
-        });
     }
 }
 
@@ -149,15 +142,4 @@ impl Accept {
 async fn accept_failed(err: std::io::Error) {
     tracing::warn!(error = %err, "accept failed");
     tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-async fn serve_connection<IO>(
-    io: IO,
-    info: ConnInfo,
-    service: Rc<Service>,
-    stop: watch::Receiver<bool>,
-) where
-    IO: AsyncRead + AsyncWrite + Unpin + 'static,
-{
-    conn::serve(Box::new(io), info, service, stop).await;
 }
