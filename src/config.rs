@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(env = "PYRITE_APP", value_name = "APP")]
     pub app: Option<String>,
 
-    /// Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH (repeatable).
+    /// Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N (repeatable).
     /// Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set.
     #[arg(
         short = 'b',
