@@ -59,14 +59,15 @@ pub struct Captured {
 }
 
 impl Captured {
-    fn new() -> Arc<Self> {
+    pub fn new() -> Arc<Self> {
         Arc::new(Captured {
             state: Mutex::new((String::new(), false)),
             changed: Condvar::new(),
         })
     }
 
-    fn pump(self: Arc<Self>, pipe: impl Read + Send + 'static) -> thread::JoinHandle<()> {
+    /// Appends what `pipe` yields, a line at a time, on a thread of its own.
+    pub fn pump(self: Arc<Self>, pipe: impl Read + Send + 'static) -> thread::JoinHandle<()> {
         thread::spawn(move || {
             let mut reader = BufReader::new(pipe);
             let mut line = Vec::new();

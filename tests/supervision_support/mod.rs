@@ -4,19 +4,19 @@
 //! for systemd socket activation, log files instead of stderr).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::http::get;
 use crate::common::json::Value;
-use crate::common::{self, kill, pid_alive, wait_pid_gone};
+use crate::common::{self, kill, pid_alive, wait_pid_gone, Captured};
 
 /// The number in a JSON answer's member `key`, as a pid/uid/etc.
 pub fn num(v: &Value, key: &str) -> i64 {
@@ -293,35 +293,11 @@ pub fn version_at(addr: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Text appended line by line by a reader thread (for `BareServer`).
-#[derive(Default)]
-struct Text {
-    state: Mutex<(String, bool)>,
-    changed: Condvar,
-}
-
-impl Text {
-    fn wait_for(&self, needle: &str, count: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state.lock().unwrap();
-        loop {
-            if state.0.matches(needle).count() >= count {
-                return true;
-            }
-            let now = Instant::now();
-            if state.1 || now >= deadline {
-                return false;
-            }
-            state = self.changed.wait_timeout(state, deadline - now).unwrap().0;
-        }
-    }
-}
-
 /// A pyrite process started from a caller-built `Command` (for launches the harness cannot
 /// express). Stderr is captured; the process is stopped and reaped on drop.
 pub struct BareServer {
     child: Child,
-    err: Arc<Text>,
+    err: Arc<Captured>,
     status: Option<ExitStatus>,
 }
 
@@ -353,28 +329,8 @@ impl BareServer {
             cmd.pre_exec(pre_exec);
         }
         let mut child = cmd.spawn().expect("spawn");
-        let err = Arc::new(Text::default());
-        let pipe = child.stderr.take().unwrap();
-        {
-            let err = err.clone();
-            thread::spawn(move || {
-                let mut reader = BufReader::new(pipe);
-                let mut line = Vec::new();
-                loop {
-                    line.clear();
-                    match reader.read_until(b'\n', &mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {
-                            let mut s = err.state.lock().unwrap();
-                            s.0.push_str(&String::from_utf8_lossy(&line));
-                            err.changed.notify_all();
-                        }
-                    }
-                }
-                err.state.lock().unwrap().1 = true;
-                err.changed.notify_all();
-            });
-        }
+        let err = Captured::new();
+        err.clone().pump(child.stderr.take().unwrap());
         BareServer {
             child,
             err,
@@ -387,7 +343,7 @@ impl BareServer {
     }
 
     pub fn stderr(&self) -> String {
-        self.err.state.lock().unwrap().0.clone()
+        self.err.text()
     }
 
     pub fn wait_for_stderr(&self, needle: &str, count: usize, timeout: Duration) -> bool {
