@@ -1,7 +1,8 @@
 //! The one response body type every route produces: a buffer, a file read in blocks, or a WSGI
 //! iterable pulled one item at a time. The connection polls it only once the previous frame
-//! reached the socket, which is what gives a streamed response its backpressure. When the body is dropped — finished,
-//! aborted or never polled (HEAD) — the request's access-log line is written.
+//! reached the socket, which is what gives a streamed response its backpressure. When the body
+//! is dropped — finished, aborted or never polled (HEAD) — the request's access-log line is
+//! written.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -20,9 +21,6 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Body {
     kind: Kind,
     log: Option<AccessLog>,
-    /// A WSGI body's failure, held back one poll so that the writer first flushes what the app
-    /// produced before it: the client gets every byte sent, then the aborted connection.
-    failure: Option<BodyError>,
 }
 
 enum Kind {
@@ -64,7 +62,6 @@ impl Body {
         Body {
             kind: Kind::Empty,
             log: None,
-            failure: None,
         }
     }
 
@@ -75,18 +72,13 @@ impl Body {
         } else {
             Kind::Full(Some(data))
         };
-        Body {
-            kind,
-            log: None,
-            failure: None,
-        }
+        Body { kind, log: None }
     }
 
     pub fn file(stream: FileStream) -> Body {
         Body {
             kind: Kind::File(stream),
             log: None,
-            failure: None,
         }
     }
 
@@ -94,7 +86,6 @@ impl Body {
         Body {
             kind: Kind::Wsgi(Box::new(body)),
             log: None,
-            failure: None,
         }
     }
 
@@ -115,12 +106,9 @@ impl http_body::Body for Body {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        if let Some(err) = this.failure.take() {
-            return Poll::Ready(Some(Err(err)));
-        }
         let next = match &mut this.kind {
             Kind::Empty => None,
             Kind::Full(data) => data.take().map(Ok),
@@ -133,21 +121,16 @@ impl http_body::Body for Body {
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Some(Err(err)) => {
-                // Pending makes the writer flush its buffer; the wake brings the error next. Dropping
-                // the body now calls the app's close().
-                this.failure = Some(err);
+                // The writer flushes what it holds, then aborts the connection. Dropping the body
+                // now calls the app's close().
                 this.kind = Kind::Empty;
-                cx.waker().wake_by_ref();
-                Poll::Pending
+                Poll::Ready(Some(Err(err)))
             }
             None => Poll::Ready(None),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        if self.failure.is_some() {
-            return false;
-        }
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
