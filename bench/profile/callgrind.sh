@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
-# Instructions per request on the hello path, counted by callgrind (repeatable whatever else the
-# machine is doing, unlike timings). A worker recycles after N requests, so its profile is
-# written when it exits; the request path is LocalSet::tick's inclusive cost divided by N.
+# Instructions per request on the hello path (or a 1 KiB static file), counted by callgrind
+# (repeatable whatever else the machine is doing, unlike timings). A worker recycles after N
+# requests, so its profile is written when it exits; the request path is LocalSet::tick's
+# inclusive cost divided by N.
 #
-#   bench/profile/callgrind.sh [N]        (needs valgrind and wrk; uses target/release/pyrite)
+#   bench/profile/callgrind.sh [N]               the hello app
+#   bench/profile/callgrind.sh N static          GET of a 1 KiB file
+# (needs valgrind and wrk; uses target/release/pyrite; KEEP=DIR keeps the callgrind output)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-5000}
+MODE=${2:-hello}
 BIN=${PYRITE_BIN:-target/release/pyrite}
 PORT=${PORT:-18892}
 [ -x "$BIN" ] || cargo build --release
 command -v valgrind >/dev/null || apt-get install -y valgrind
 command -v wrk >/dev/null || apt-get install -y wrk
 OUT=$(mktemp -d)
-trap 'pkill -f "callgrind-out-file=$OUT" 2>/dev/null || true; rm -rf "$OUT"' EXIT
+trap 'pkill -f "callgrind-out-file=$OUT" 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$OUT"/cg.* "$KEEP"/; rm -rf "$OUT"' EXIT
 cp bench/profile/hello.py "$OUT/"
+mkdir -p "$OUT/www"
+head -c 1024 /dev/urandom >"$OUT/www/1k.bin"
+touch -d '1 hour ago' "$OUT/www/1k.bin"
+case "$MODE" in
+    hello) APP=(--pythonpath "$OUT" hello:application) URL_PATH=/ ;;
+    static) APP=(--docroot "$OUT/www") URL_PATH=/1k.bin ;;
+    *) echo "unknown mode: $MODE (hello or static)" >&2; exit 2 ;;
+esac
 timeout 600 valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$OUT/cg.%p" \
-    "$BIN" -w 1 -b "127.0.0.1:$PORT" --max-requests "$N" --pythonpath "$OUT" hello:application \
+    "$BIN" -w 1 -b "127.0.0.1:$PORT" --max-requests "$N" "${APP[@]}" \
     >/dev/null 2>"$OUT/err" &
 for _ in $(seq 1 150); do grep -q "booted worker" "$OUT/err" && break; sleep 1; done
 # Enough load for the first worker to reach N requests and exit (valgrind runs ~50x slower).
 for _ in $(seq 1 60); do
-    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT$URL_PATH" >/dev/null 2>&1 || true
     grep -q "worker recycled" "$OUT/err" && break
 done
 sleep 2
@@ -33,6 +45,16 @@ per_request() {
     total=$(grep -E "$1" <<<"$ANN" | head -1 | awk '{gsub(",","",$1); print $1}')
     [ -n "$total" ] && echo $((total / N)) || echo "-"
 }
+if [ "$MODE" = static ]; then
+    echo "| part of the static 1 KiB path | instructions per request |"
+    echo "|---|---|"
+    echo "| whole request (tokio LocalSet::tick) | $(per_request 'LocalSet::tick \[') |"
+    echo "| static_files::serve | $(per_request 'static_files::serve \[') |"
+    echo "| write::response | $(per_request 'write::response') |"
+    echo "| head::parse | $(per_request 'head::parse \[') |"
+    echo "| access log line | $(per_request 'logging::access \[') |"
+    exit 0
+fi
 echo "| part of the hello path | instructions per request |"
 echo "|---|---|"
 echo "| whole request (tokio LocalSet::tick) | $(per_request 'LocalSet::tick \[') |"

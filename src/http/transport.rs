@@ -77,8 +77,10 @@ impl Transport {
                 if buf.capacity() > 0 {
                     *buf = BytesMut::new();
                 }
-                let mut stack = [0u8; IDLE_READ];
-                let mut read_buf = tokio::io::ReadBuf::new(&mut stack);
+                // Left uninitialised: zeroing 4 KiB on every read would cost more than the
+                // rest of a small request's handling.
+                let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); IDLE_READ];
+                let mut read_buf = tokio::io::ReadBuf::uninit(&mut stack);
                 return match std::pin::Pin::new(&mut *io).poll_read(cx, &mut read_buf) {
                     std::task::Poll::Ready(Ok(())) => {
                         let n = read_buf.filled().len();

@@ -78,7 +78,12 @@ pub async fn response(
         }
     };
 
-    let mut out = BytesMut::with_capacity(512);
+    // Room for the head and, when it will be coalesced with it, a small body: one allocation.
+    let inline_body = match framing {
+        Framing::Length(len) if len <= COALESCE as u64 => len as usize,
+        _ => 0,
+    };
+    let mut out = BytesMut::with_capacity(512 + inline_body);
     status_line(&mut out, &parts);
     for (name, value) in headers {
         if name == CONNECTION || name == TRANSFER_ENCODING || name == CONTENT_LENGTH {
@@ -101,7 +106,7 @@ pub async fn response(
         (Framing::Chunked, _) => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
         (_, Some(len)) if !bodiless || headers.contains_key(CONTENT_LENGTH) => {
             out.put_slice(b"Content-Length: ");
-            out.put_slice(itoa(len, &mut [0u8; 20]));
+            out.put_slice(decimal(len, &mut [0u8; 20]));
             out.put_slice(b"\r\n");
         }
         _ => {}
@@ -217,7 +222,8 @@ fn title_case(out: &mut BytesMut, name: &[u8]) {
     }
 }
 
-fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+/// `n` in decimal ASCII, written into the end of `buf`.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -263,8 +269,8 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(itoa(0, &mut [0; 20]), b"0");
-        assert_eq!(itoa(u64::MAX, &mut [0; 20]), b"18446744073709551615");
+        assert_eq!(decimal(0, &mut [0; 20]), b"0");
+        assert_eq!(decimal(u64::MAX, &mut [0; 20]), b"18446744073709551615");
         assert_eq!(hex_len(0, &mut [0; 16]), b"0");
         assert_eq!(hex_len(255, &mut [0; 16]), b"ff");
     }
