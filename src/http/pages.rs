@@ -1,11 +1,10 @@
-//! The server's own small HTML responses (404, 405, 413, 500, …).
+//! The server's own small HTML responses (404, 405, 413, 500, …). Like every response, they
+//! get their `Server` field from the writer.
 
-use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, SERVER};
+use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Response, StatusCode};
 
 use super::body::Body;
-
-pub const SERVER_NAME: HeaderValue = HeaderValue::from_static("pyrite");
 
 /// An HTML page saying `status` and a short `detail`.
 pub fn error(status: StatusCode) -> Response<Body> {
@@ -23,6 +22,5 @@ pub fn error(status: StatusCode) -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(CONTENT_LENGTH, HeaderValue::from(html.len()));
-    headers.insert(SERVER, SERVER_NAME);
     response
 }

@@ -14,7 +14,6 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 
 use super::body::Body;
-use super::pages::SERVER_NAME;
 use super::transport::Transport;
 
 /// Bodies (and frames) up to this size are copied next to the head and written with it.
@@ -85,17 +84,21 @@ pub async fn response(
     };
     let mut out = BytesMut::with_capacity(512 + inline_body);
     status_line(&mut out, &parts);
+    // Our `Server` field, unless disabled or the app sent its own.
+    if req.server_header && !headers.contains_key(SERVER) {
+        out.put_slice(b"Server: pyrite\r\n");
+    }
     for (name, value) in headers {
         if name == CONNECTION || name == TRANSFER_ENCODING || name == CONTENT_LENGTH {
-            continue;
-        }
-        if name == SERVER && !req.server_header && value == SERVER_NAME {
             continue;
         }
         title_case(&mut out, name.as_str().as_bytes());
         out.put_slice(b": ");
         out.put_slice(value.as_bytes());
         out.put_slice(b"\r\n");
+    }
+    for piece in body.fields() {
+        out.put_slice(piece);
     }
     if !headers.contains_key(DATE) {
         out.put_slice(b"Date: ");

@@ -63,13 +63,72 @@ pub struct Entry {
     /// Whole seconds: HTTP dates have no finer grain (RFC 9110 §5.6.7).
     pub modified: SystemTime,
     pub etag: HeaderValue,
-    pub last_modified: HeaderValue,
     pub content_type: HeaderValue,
     /// The name carries a content hash: the file may be marked `immutable`.
     pub hashed_name: bool,
     pub coding: Option<Coding>,
     /// The whole content, for small files.
     pub data: Option<Bytes>,
+    /// The header lines of a response with this file, rendered once: see [`Fields`].
+    pub fields: Fields,
+}
+
+/// `ETag`, `Last-Modified`, `Vary` | `Accept-Ranges`, `Content-Encoding` | `Content-Type`, as
+/// `Name: value\r\n` lines, with the two places a response may cut them: a 304 carries the
+/// validators only (RFC 9110 §15.4.5), a `multipart/byteranges` 206 its own Content-Type.
+#[derive(Debug)]
+pub struct Fields {
+    lines: Bytes,
+    validators_end: usize,
+    type_start: usize,
+}
+
+impl Fields {
+    fn render(
+        etag: &HeaderValue,
+        last_modified: &HeaderValue,
+        content_type: &HeaderValue,
+        coding: Option<Coding>,
+    ) -> Fields {
+        let mut lines = Vec::with_capacity(192);
+        fn line(lines: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+            lines.extend_from_slice(name);
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value);
+            lines.extend_from_slice(b"\r\n");
+        }
+        line(&mut lines, b"ETag", etag.as_bytes());
+        line(&mut lines, b"Last-Modified", last_modified.as_bytes());
+        // Every file may have precompressed siblings, now or later: caches must key on the field.
+        line(&mut lines, b"Vary", b"Accept-Encoding");
+        let validators_end = lines.len();
+        line(&mut lines, b"Accept-Ranges", b"bytes");
+        if let Some(coding) = coding {
+            line(&mut lines, b"Content-Encoding", coding.header().as_bytes());
+        }
+        let type_start = lines.len();
+        line(&mut lines, b"Content-Type", content_type.as_bytes());
+        Fields {
+            lines: Bytes::from(lines),
+            validators_end,
+            type_start,
+        }
+    }
+
+    /// Every line.
+    pub fn all(&self) -> Bytes {
+        self.lines.clone()
+    }
+
+    /// `ETag`, `Last-Modified`, `Vary`.
+    pub fn validators(&self) -> Bytes {
+        self.lines.slice(..self.validators_end)
+    }
+
+    /// Every line but `Content-Type`.
+    pub fn without_type(&self) -> Bytes {
+        self.lines.slice(..self.type_start)
+    }
 }
 
 /// A revalidated entry, with the open file when its body is streamed.
@@ -146,10 +205,13 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
     let now = SystemTime::now();
     let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let modified = whole_seconds(id.mtime.0.min(i64::try_from(now_secs).unwrap_or(i64::MAX)));
+    let etag = headers::etag(id.mtime, id.len, coding);
+    let last_modified = headers::http_date(modified);
+    let content_type = headers::content_type(&name);
     let entry = Rc::new(Entry {
-        etag: headers::etag(id.mtime, id.len, coding),
-        last_modified: headers::http_date(modified),
-        content_type: headers::content_type(&name),
+        fields: Fields::render(&etag, &last_modified, &content_type, coding),
+        etag,
+        content_type,
         hashed_name: headers::is_hashed_name(&name),
         path,
         id,

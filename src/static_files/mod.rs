@@ -16,6 +16,7 @@ mod stream;
 
 use std::path::Path;
 
+use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 
@@ -27,10 +28,10 @@ pub use stream::FileStream;
 /// How files are served; one copy per worker, built from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// `--static-max-age`: the `Cache-Control` value for ordinary files.
-    pub cache_control: Option<HeaderValue>,
+    /// `--static-max-age`: the `Cache-Control` line for ordinary files (empty without it).
+    pub cache_control: Bytes,
     /// The same with `immutable`, for names carrying a content hash.
-    pub cache_control_immutable: Option<HeaderValue>,
+    pub cache_control_immutable: Bytes,
     /// `--static-dotfiles`: names starting with `.` are served.
     pub dotfiles: bool,
     /// `--static-autoindex`: a directory without `index.html` gets a listing.
@@ -40,7 +41,9 @@ pub struct Options {
 impl Options {
     pub fn new(max_age: Option<u64>, dotfiles: bool, autoindex: bool) -> Options {
         let value = |extra: &str| {
-            max_age.and_then(|n| HeaderValue::try_from(format!("public, max-age={n}{extra}")).ok())
+            max_age.map_or_else(Bytes::new, |n| {
+                Bytes::from(format!("Cache-Control: public, max-age={n}{extra}\r\n"))
+            })
         };
         Options {
             cache_control: value(""),

@@ -7,10 +7,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use http::header::{
-    HeaderMap, HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH,
-    CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, SERVER, VARY,
-};
+use http::header::{HeaderMap, HeaderValue, CONTENT_RANGE, CONTENT_TYPE, IF_RANGE, RANGE};
 use http::{Method, Request, Response, StatusCode};
 
 use super::cache::{self, Entry, Opened};
@@ -20,46 +17,34 @@ use super::range::{self, ByteRange, Ranges};
 use super::{resolve, FileStream, Options};
 use crate::http::{pages, Body};
 
-/// Answers a GET or HEAD for the file `main` (already found under `root`).
+/// Answers a GET or HEAD for the file `main` (already found under `root`). The entry's
+/// prerendered fields go with the body, so a plain 200 or a 304 builds no field map. A HEAD
+/// gets the GET's body, which the writer measures for Content-Length but never sends.
 pub fn file<B>(req: &Request<B>, root: &Path, main: Opened, options: &Options) -> Response<Body> {
     let headers = req.headers();
     let chosen = precompressed(headers, root, &main.entry).unwrap_or(main);
     let entry = chosen.entry.clone();
-    let mut response = Response::new(Body::empty());
-    // Room for every field below at once, rather than growing the map field by field.
-    *response.headers_mut() = HeaderMap::with_capacity(12);
-    let out = response.headers_mut();
-    out.insert(SERVER, pages::SERVER_NAME);
-    out.insert(ETAG, entry.etag.clone());
-    out.insert(LAST_MODIFIED, entry.last_modified.clone());
-    // Every file may have precompressed siblings, now or later: caches must key on the field.
-    out.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     let cache_control = if entry.hashed_name {
-        &options.cache_control_immutable
+        options.cache_control_immutable.clone()
     } else {
-        &options.cache_control
+        options.cache_control.clone()
     };
-    if let Some(value) = cache_control {
-        out.insert(CACHE_CONTROL, value.clone());
-    }
     match conditional::evaluate(headers, &entry.etag, entry.modified) {
         Verdict::Proceed => {}
         // §15.4.5: a 304 carries the validators and caching fields a 200 would have.
         Verdict::NotModified => {
+            let body = Body::empty().with_fields(entry.fields.validators(), cache_control);
+            let mut response = Response::new(body);
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             return response;
         }
         Verdict::Failed => return pages::error(StatusCode::PRECONDITION_FAILED),
     }
-    out.insert(CONTENT_TYPE, entry.content_type.clone());
-    out.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(coding) = entry.coding {
-        out.insert(CONTENT_ENCODING, coding.header());
-    }
-    let ranges = requested_ranges(req, &entry);
-    let head = req.method() == Method::HEAD;
-    let (status, len, body) = match ranges {
-        Ranges::Ignore => (StatusCode::OK, entry.len, whole(chosen, head)),
+    let (status, body) = match requested_ranges(req, &entry) {
+        Ranges::Ignore => (
+            StatusCode::OK,
+            whole(chosen).with_fields(entry.fields.all(), cache_control),
+        ),
         Ranges::Unsatisfiable => {
             let mut refused = pages::error(StatusCode::RANGE_NOT_SATISFIABLE);
             let value = HeaderValue::try_from(format!("bytes */{}", entry.len));
@@ -70,31 +55,30 @@ pub fn file<B>(req: &Request<B>, root: &Path, main: Opened, options: &Options) -
         }
         Ranges::Satisfiable(parts) if parts.len() == 1 => {
             let part = parts[0];
+            let body = one_range(chosen, part).with_fields(entry.fields.all(), cache_control);
+            let mut response = Response::new(body);
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             if let Ok(value) = HeaderValue::try_from(part.content_range(entry.len)) {
                 response.headers_mut().insert(CONTENT_RANGE, value);
             }
-            (
-                StatusCode::PARTIAL_CONTENT,
-                part.len(),
-                one_range(chosen, part, head),
-            )
+            return response;
         }
         Ranges::Satisfiable(parts) => {
             let boundary = boundary();
+            let body = multipart(chosen, &parts, &boundary)
+                .with_fields(entry.fields.without_type(), cache_control);
+            let mut response = Response::new(body);
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             let content_type = format!("multipart/byteranges; boundary={boundary}");
             if let Ok(value) = HeaderValue::try_from(content_type) {
                 response.headers_mut().insert(CONTENT_TYPE, value);
             }
-            let (len, body) = multipart(chosen, &parts, &boundary, head);
-            (StatusCode::PARTIAL_CONTENT, len, body)
+            return response;
         }
     };
+    tracing::debug!(path = %entry.path.display(), status = status.as_u16(), len = entry.len, coding = ?entry.coding, "static file");
+    let mut response = Response::new(body);
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(len));
-    *response.body_mut() = body;
-    tracing::debug!(path = %entry.path.display(), status = status.as_u16(), len, coding = ?entry.coding, "static file");
     response
 }
 
@@ -133,16 +117,13 @@ fn requested_ranges<B>(req: &Request<B>, entry: &Entry) -> Ranges {
     range::parse(value, entry.len)
 }
 
-fn whole(opened: Opened, head: bool) -> Body {
+fn whole(opened: Opened) -> Body {
     let len = opened.entry.len;
-    one_range(opened, ByteRange { start: 0, end: len }, head)
+    one_range(opened, ByteRange { start: 0, end: len })
 }
 
 /// One slice of the representation: from memory when cached, else streamed from the file.
-fn one_range(opened: Opened, part: ByteRange, head: bool) -> Body {
-    if head {
-        return Body::empty();
-    }
+fn one_range(opened: Opened, part: ByteRange) -> Body {
     if let Some(data) = &opened.entry.data {
         return Body::full(data.slice(part.start as usize..part.end as usize));
     }
@@ -151,8 +132,8 @@ fn one_range(opened: Opened, part: ByteRange, head: bool) -> Body {
     Body::file(stream)
 }
 
-/// A `multipart/byteranges` body (RFC 9110 §14.6) and its length.
-fn multipart(opened: Opened, parts: &[ByteRange], boundary: &str, head: bool) -> (u64, Body) {
+/// A `multipart/byteranges` body (RFC 9110 §14.6).
+fn multipart(opened: Opened, parts: &[ByteRange], boundary: &str) -> Body {
     let entry = opened.entry.clone();
     let content_type = entry
         .content_type
@@ -171,13 +152,7 @@ fn multipart(opened: Opened, parts: &[ByteRange], boundary: &str, head: bool) ->
         }
     }
     stream.push_bytes(Bytes::from(format!("\r\n--{boundary}--\r\n")));
-    let len = stream.remaining();
-    let body = if head {
-        Body::empty()
-    } else {
-        Body::file(stream)
-    };
-    (len, body)
+    Body::file(stream)
 }
 
 /// A boundary that cannot be guessed, so a file cannot contain it by design (RFC 2046 §5.1.1).

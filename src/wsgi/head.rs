@@ -7,11 +7,11 @@
 //! debug) so an app written for a lenient server still works, and honours `Connection: close`
 //! by closing the connection after the response.
 
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, SERVER};
+use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH};
 use http::{Response, StatusCode};
 
 use super::start_response::{latin1_bytes, Status};
-use crate::http::{pages, Body};
+use crate::http::Body;
 
 const HOP_BY_HOP: [&str; 7] = [
     "connection",
@@ -88,9 +88,6 @@ pub fn build(
         }
         .map_err(|e| format!("header {header}: {e}"))?;
         map.append(header, value);
-    }
-    if !map.contains_key(SERVER) {
-        map.insert(SERVER, pages::SERVER_NAME);
     }
     if close {
         map.insert(CONNECTION, HeaderValue::from_static("close"));
