@@ -79,7 +79,7 @@ pub async fn serve(
     io: Box<dyn Io>,
     mut info: ConnInfo,
     service: Rc<Service>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let settings = &service.http;
     let transport = Rc::new(Transport::new(io, settings.write_timeout));
@@ -98,8 +98,9 @@ pub async fn serve(
     }
     let info = Rc::new(info);
     let mut first = true;
+    let mut waits = Waits::new(stop.clone(), Instant::now() + settings.header_timeout);
     loop {
-        let head = match next_head(&transport, settings, &mut stop, first).await {
+        let head = match next_head(&transport, settings, &stop, &mut waits, first).await {
             Next::Request(head) => head,
             Next::Close => {
                 let _ = transport.flush().await;
@@ -157,13 +158,41 @@ pub async fn serve(
     }
 }
 
+/// What an idle connection waits on besides its socket, set up once per connection rather than
+/// once per request: the deadline timer is moved only when a deadline comes earlier than the
+/// one it is set for (a later one is taken up when it fires), and the stop notification stays
+/// registered while the connection lives.
+struct Waits {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    stop: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>,
+}
+
+impl Waits {
+    fn new(mut stop: watch::Receiver<bool>, deadline: Instant) -> Waits {
+        Waits {
+            timer: Box::pin(tokio::time::sleep_until(deadline)),
+            stop: Some(Box::pin(async move {
+                let _ = stop.changed().await;
+            })),
+        }
+    }
+
+    /// Makes sure the timer fires no later than `deadline`.
+    fn arm(&mut self, deadline: Instant) {
+        if self.timer.deadline() > deadline {
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+}
+
 /// Waits for and parses the next request head. Before its first byte the wait is bounded by
 /// the keep-alive timeout (the header timeout for a new connection) and ends at a graceful
 /// stop; from its first byte the whole head must arrive within the header timeout (→ 408).
 async fn next_head(
     transport: &Transport,
     settings: &Settings,
-    stop: &mut watch::Receiver<bool>,
+    stop: &watch::Receiver<bool>,
+    waits: &mut Waits,
     first: bool,
 ) -> Next {
     let mut idle_until = Instant::now()
@@ -218,19 +247,29 @@ async fn next_head(
             return Next::Close;
         }
         let deadline = head_until.unwrap_or(idle_until);
+        waits.arm(deadline);
+        let watch_stop = !started && !draining && waits.stop.is_some();
         tokio::select! {
             read = transport.read_more() => match read {
                 Ok(0) | Err(_) => return Next::Close,
                 Ok(_) => {}
             },
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = waits.timer.as_mut() => {
+                let now = Instant::now();
+                if now < deadline {
+                    // Set for an earlier deadline that has since moved on.
+                    waits.timer.as_mut().reset(deadline);
+                    continue;
+                }
                 return if started {
                     Next::Refuse(Reject::new(http::StatusCode::REQUEST_TIMEOUT, "request head timed out"))
                 } else {
                     Next::Close
                 };
             }
-            _ = stop.changed(), if !started && !draining => {}
+            _ = async { waits.stop.as_mut().expect("guarded").await }, if watch_stop => {
+                waits.stop = None;
+            }
         }
     }
 }
