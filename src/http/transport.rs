@@ -1,11 +1,15 @@
 //! One connection's socket and read buffer, shared by the connection loop and the request body
 //! it hands to the service. Both run on the same task, one after the other, so the socket is
 //! only ever borrowed inside a single poll — never across an await.
+//!
+//! Each write step that stalls is bounded by the write timeout; a step that completes at once
+//! arms no timer.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -135,18 +139,40 @@ impl Transport {
     async fn write_now(&self, data: &[u8]) -> io::Result<()> {
         let mut written = 0;
         while written < data.len() {
-            let step = poll_fn(|cx| {
-                let mut io = self.io.borrow_mut();
-                Pin::new(&mut **io).poll_write(cx, &data[written..])
-            });
-            match tokio::time::timeout(self.write_timeout, step).await {
-                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(Ok(n)) => written += n,
-                Ok(Err(err)) => return Err(err),
-                Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            let n = self
+                .stalled(|cx| {
+                    let mut io = self.io.borrow_mut();
+                    Pin::new(&mut **io).poll_write(cx, &data[written..])
+                })
+                .await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
             }
+            written += n;
         }
         Ok(())
+    }
+
+    /// Runs one write step: polled once as it is, and only if it has to wait, bounded by the
+    /// write timeout (a timer armed for every write is a measurable cost).
+    async fn stalled<T>(
+        &self,
+        mut step: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+        poll_fn(|cx| {
+            if let Poll::Ready(done) = step(cx) {
+                return Poll::Ready(done);
+            }
+            if timer.is_none() {
+                timer.set(Some(tokio::time::sleep(self.write_timeout)));
+            }
+            match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(io::ErrorKind::TimedOut.into())),
+                _ => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// Ends our side of the connection (FIN), then reads and discards what the peer still
