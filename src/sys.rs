@@ -1,6 +1,6 @@
 //! The unsafe OS calls, each wrapped once: fork, waitpid, kill, signal handling through a
 //! self-pipe, the post-fork resets a worker needs, and the reads and sends of static files
-//! (pread, sendfile). Everything else in the crate is safe code.
+//! (pread, sendfile, send with MSG_MORE). Everything else in the crate is safe code.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -645,6 +645,25 @@ pub fn sendfile(
         return Err(io::Error::last_os_error());
     }
     *offset += n as u64;
+    Ok(n as usize)
+}
+
+/// Writes what the socket `out` takes of `data` with MSG_MORE: TCP holds a partial packet back
+/// for the bytes sent right after (a response head then shares its packet with the first bytes
+/// of the file that follows). Never raises SIGPIPE.
+pub fn send_more(out: std::os::fd::BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: `data` is valid for reads of `data.len()` bytes; send reads nothing else of ours.
+    let n = unsafe {
+        libc::send(
+            out.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_MORE | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
     Ok(n as usize)
 }
 

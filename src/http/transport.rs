@@ -4,8 +4,10 @@
 //!
 //! Each write step that stalls is bounded by the write timeout; a step that completes at once
 //! arms no timer. A socket the kernel can send a file to directly (TCP, Unix) also takes ranges
-//! of a file with sendfile(2) (`send_file`). Any other stream (a TLS one, say) answers that it
-//! cannot, and the response writer reads the file and writes it instead.
+//! of a file with sendfile(2) (`send_file`), what was held back going out just before with
+//! MSG_MORE so that a response head shares its packet with the file's first bytes. Any other
+//! stream (a TLS one, say) answers that it cannot, and the response writer reads the file and
+//! writes it instead.
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -24,7 +26,7 @@ use crate::sys;
 
 /// Any byte stream a connection can run on (TCP, Unix).
 pub trait Io: AsyncRead + AsyncWrite + Unpin {
-    /// Whether [`Io::poll_sendfile`] works on this stream.
+    /// Whether [`Io::poll_sendfile`] and [`Io::poll_write_more`] work on this stream.
     fn supports_sendfile(&self) -> bool {
         false
     }
@@ -39,6 +41,13 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {
         _offset: &mut u64,
         _len: usize,
     ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
+    }
+
+    /// Writes some of `data`, telling the socket that more follows at once (MSG_MORE), so that
+    /// TCP holds a partial packet back for it: a response head then shares its packet with the
+    /// first bytes of the file sent after it.
+    fn poll_write_more(&self, _cx: &mut Context<'_>, _data: &[u8]) -> Poll<io::Result<usize>> {
         Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
     }
 }
@@ -57,6 +66,10 @@ impl Io for TcpStream {
     ) -> Poll<io::Result<usize>> {
         poll_send(self, cx, |fd| sys::sendfile(fd, file, offset, len))
     }
+
+    fn poll_write_more(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        poll_send(self, cx, |fd| sys::send_more(fd, data))
+    }
 }
 
 impl Io for UnixStream {
@@ -72,6 +85,10 @@ impl Io for UnixStream {
         len: usize,
     ) -> Poll<io::Result<usize>> {
         poll_send(self, cx, |fd| sys::sendfile(fd, file, offset, len))
+    }
+
+    fn poll_write_more(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        poll_send(self, cx, |fd| sys::send_more(fd, data))
     }
 }
 
@@ -223,28 +240,33 @@ impl Transport {
     /// Writes whatever was held back.
     pub async fn flush(&self) -> io::Result<()> {
         let held = std::mem::take(&mut *self.pending.borrow_mut());
-        self.write_now(&held).await
+        self.write_now(&held, false).await
     }
 
     /// Writes what was held back, then all of `data`.
     pub async fn write_all(&self, data: &[u8]) -> io::Result<()> {
         if self.pending.borrow().is_empty() {
-            return self.write_now(data).await;
+            return self.write_now(data, false).await;
         }
         let mut held = std::mem::take(&mut *self.pending.borrow_mut());
         held.extend_from_slice(data);
-        self.write_now(&held).await
+        self.write_now(&held, false).await
     }
 
-    /// Writes all of `data`, failing with `TimedOut` when the peer stops reading for longer
+    /// Writes all of `data` (with `more`: followed at once by a file, see
+    /// [`Io::poll_write_more`]), failing with `TimedOut` when the peer stops reading for longer
     /// than the write timeout.
-    async fn write_now(&self, data: &[u8]) -> io::Result<()> {
+    async fn write_now(&self, data: &[u8], more: bool) -> io::Result<()> {
         let mut written = 0;
         while written < data.len() {
             let n = self
                 .stalled(|cx| {
+                    let rest = &data[written..];
+                    if more {
+                        return self.io.borrow().poll_write_more(cx, rest);
+                    }
                     let mut io = self.io.borrow_mut();
-                    Pin::new(&mut **io).poll_write(cx, &data[written..])
+                    Pin::new(&mut **io).poll_write(cx, rest)
                 })
                 .await?;
             if n == 0 {
@@ -260,13 +282,13 @@ impl Transport {
         self.io.borrow().supports_sendfile()
     }
 
-    /// Writes what was held back, then `len` bytes of `file` from `offset` with sendfile(2);
-    /// `offset` tells how far it got, also on failure. Fails with `TimedOut` like `write_all`, and with `UnexpectedEof` when the file
+    /// Writes what was held back (in the same packet as the file's first bytes), then `len`
+    /// bytes of `file` from `offset` with sendfile(2); `offset` tells how far it got, also on
+    /// failure. Fails with `TimedOut` like `write_all`, and with `UnexpectedEof` when the file
     /// ends before (it shrank while being sent: the connection must be aborted).
     pub async fn send_file(&self, file: &File, offset: &mut u64, len: u64) -> io::Result<()> {
-        if !self.pending.borrow().is_empty() {
-            self.flush().await?;
-        }
+        let held = std::mem::take(&mut *self.pending.borrow_mut());
+        self.write_now(&held, true).await?;
         let end = *offset + len;
         while *offset < end {
             let want = usize::try_from(end - *offset).unwrap_or(usize::MAX);

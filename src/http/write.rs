@@ -191,10 +191,11 @@ pub async fn response(
 
 /// A file body of `left` bytes on a socket that takes sendfile(2). Bytes and file pieces up to
 /// `COALESCE` gather in `out` (small pieces read with pread, so a head and a small body still go
-/// out in one write); a larger range of the file flushes `out` and goes from the page cache to
-/// the socket without passing through user space. What sendfile sends is counted as it goes, so
-/// a client that leaves mid-file is logged with what it got. Should the file not take sendfile,
-/// the rest is read and written instead. Leaves in `out` what is left to write.
+/// out in one write); before a larger range of the file, `out` is written (sharing its packet
+/// with the range's first bytes), then the range goes from the page cache to the socket without
+/// passing through user space. What sendfile sends is counted as it goes, so a client that
+/// leaves mid-file is logged with what it got. Should the file not take sendfile, the rest is
+/// read and written instead. Leaves in `out` what is left to write.
 async fn send_file_body(
     transport: &Transport,
     body: &mut Body,
@@ -212,7 +213,8 @@ async fn send_file_body(
             if len > left {
                 return Err(WriteError::Length);
             }
-            transport.write_all(out).await?;
+            // The head and what else gathered go out with the file's first bytes.
+            transport.defer(out);
             out.clear();
             let mut offset = start;
             let sent = transport.send_file(file, &mut offset, len).await;
