@@ -1,8 +1,9 @@
-//! The one response body type every route produces: a buffer, a file read in blocks, or a WSGI
-//! iterable pulled one item at a time. The connection polls it only once the previous frame
-//! reached the socket, which is what gives a streamed response its backpressure. When the body
-//! is dropped — finished, aborted or never polled (HEAD) — the request's access-log line is
-//! written.
+//! The one response body type every route produces: a buffer, a file (read in blocks, or its
+//! large ranges sent by the writer itself with sendfile), or a WSGI iterable pulled one item at
+//! a time. The connection polls it only once the previous frame reached the socket, which is
+//! what gives a streamed response its backpressure. When the body is dropped — finished,
+//! aborted or never polled (HEAD) — the request's access-log line is written, with the bytes
+//! that went out.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -114,9 +115,32 @@ impl Body {
         self.log = Some(log);
     }
 
-    fn count(&mut self, n: usize) {
+    fn count(&mut self, n: u64) {
         if let Some(log) = &mut self.log {
-            log.bytes += n as u64;
+            log.bytes += n;
+        }
+    }
+
+    pub(super) fn is_file(&self) -> bool {
+        matches!(self.kind, Kind::File(_))
+    }
+
+    /// For a file body whose next piece is a range of its file longer than `min` bytes: the
+    /// file, offset and length, for the writer to send itself (sendfile) and report with
+    /// `sent_from_file`. Everything else comes as frames.
+    pub(super) fn next_file_range(&self, min: u64) -> Option<(&std::fs::File, u64, u64)> {
+        match &self.kind {
+            Kind::File(stream) => stream.next_file_range(min),
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of the range from `next_file_range` went out: taken off the body and counted
+    /// for the access log.
+    pub(super) fn sent_from_file(&mut self, n: u64) {
+        if let Kind::File(stream) = &mut self.kind {
+            stream.sent_from_file(n);
+            self.count(n);
         }
     }
 }
@@ -138,7 +162,7 @@ impl http_body::Body for Body {
         };
         match next {
             Some(Ok(chunk)) => {
-                this.count(chunk.len());
+                this.count(chunk.len() as u64);
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Some(Err(err)) => {

@@ -1,19 +1,142 @@
 //! One connection's socket and read buffer, shared by the connection loop and the request body
 //! it hands to the service. Both run on the same task, one after the other, so the socket is
 //! only ever borrowed inside a single poll — never across an await.
+//!
+//! Each write step that stalls is bounded by the write timeout; a step that completes at once
+//! arms no timer. A socket the kernel can send a file to directly (TCP, Unix) also takes ranges
+//! of a file with sendfile(2) (`send_file`), what was held back going out just before with
+//! MSG_MORE so that a response head shares its packet with the file's first bytes. Any other
+//! stream (a TLS one, say) answers that it cannot, and the response writer reads the file and
+//! writes it instead.
 
 use std::cell::{Cell, RefCell};
+use std::fs::File;
 use std::future::poll_fn;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::sys;
 
 /// Any byte stream a connection can run on (TCP, Unix).
-pub trait Io: AsyncRead + AsyncWrite + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+pub trait Io: AsyncRead + AsyncWrite + Unpin {
+    /// Whether [`Io::poll_sendfile`] and [`Io::poll_write_more`] work on this stream.
+    fn supports_sendfile(&self) -> bool {
+        false
+    }
+
+    /// Sends up to `len` bytes of `file` from `offset` (advanced by what was sent) once the
+    /// stream can take some; `Ok(0)` means the file ends at `offset`. Only a plain socket can
+    /// (a TLS stream, say, must encrypt what it sends): anything else is `Unsupported`.
+    fn poll_sendfile(
+        &self,
+        _cx: &mut Context<'_>,
+        _file: &File,
+        _offset: &mut u64,
+        _len: usize,
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
+    }
+
+    /// Writes some of `data`, telling the socket that more follows at once (MSG_MORE), so that
+    /// TCP holds a partial packet back for it: a response head then shares its packet with the
+    /// first bytes of the file sent after it.
+    fn poll_write_more(&self, _cx: &mut Context<'_>, _data: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
+    }
+}
+
+impl Io for TcpStream {
+    fn supports_sendfile(&self) -> bool {
+        true
+    }
+
+    fn poll_sendfile(
+        &self,
+        cx: &mut Context<'_>,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Poll<io::Result<usize>> {
+        poll_send(self, cx, |fd| sys::sendfile(fd, file, offset, len))
+    }
+
+    fn poll_write_more(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        poll_send(self, cx, |fd| sys::send_more(fd, data))
+    }
+}
+
+impl Io for UnixStream {
+    fn supports_sendfile(&self) -> bool {
+        true
+    }
+
+    fn poll_sendfile(
+        &self,
+        cx: &mut Context<'_>,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Poll<io::Result<usize>> {
+        poll_send(self, cx, |fd| sys::sendfile(fd, file, offset, len))
+    }
+
+    fn poll_write_more(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        poll_send(self, cx, |fd| sys::send_more(fd, data))
+    }
+}
+
+/// What `poll_send` needs of a tokio socket.
+trait Socket: AsFd {
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn try_write(&self, send: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize>;
+}
+
+impl Socket for TcpStream {
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_write_ready(self, cx)
+    }
+
+    fn try_write(&self, send: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize> {
+        self.try_io(Interest::WRITABLE, send)
+    }
+}
+
+impl Socket for UnixStream {
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        UnixStream::poll_write_ready(self, cx)
+    }
+
+    fn try_write(&self, send: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize> {
+        self.try_io(Interest::WRITABLE, send)
+    }
+}
+
+/// Runs a send system call on `socket` once it is writable, waiting again whenever it would
+/// block (try_io then clears the readiness, so the next poll waits for the socket).
+fn poll_send<S: Socket>(
+    socket: &S,
+    cx: &mut Context<'_>,
+    mut send: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(socket.poll_write_ready(cx))?;
+        match socket.try_write(&mut || send(socket.as_fd())) {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            done => return Poll::Ready(done),
+        }
+    }
+}
 
 /// How much is read per system call, at least.
 const READ_CHUNK: usize = 8 * 1024;
@@ -119,36 +242,91 @@ impl Transport {
     /// Writes whatever was held back.
     pub async fn flush(&self) -> io::Result<()> {
         let held = std::mem::take(&mut *self.pending.borrow_mut());
-        self.write_now(&held).await
+        self.write_now(&held, false).await
     }
 
     /// Writes what was held back, then all of `data`.
     pub async fn write_all(&self, data: &[u8]) -> io::Result<()> {
         if self.pending.borrow().is_empty() {
-            return self.write_now(data).await;
+            return self.write_now(data, false).await;
         }
         let mut held = std::mem::take(&mut *self.pending.borrow_mut());
         held.extend_from_slice(data);
-        self.write_now(&held).await
+        self.write_now(&held, false).await
     }
 
-    /// Writes all of `data`, failing with `TimedOut` when the peer stops reading for longer
+    /// Writes all of `data` (with `more`: followed at once by a file, see
+    /// [`Io::poll_write_more`]), failing with `TimedOut` when the peer stops reading for longer
     /// than the write timeout.
-    async fn write_now(&self, data: &[u8]) -> io::Result<()> {
+    async fn write_now(&self, data: &[u8], more: bool) -> io::Result<()> {
         let mut written = 0;
         while written < data.len() {
-            let step = poll_fn(|cx| {
-                let mut io = self.io.borrow_mut();
-                Pin::new(&mut **io).poll_write(cx, &data[written..])
-            });
-            match tokio::time::timeout(self.write_timeout, step).await {
-                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(Ok(n)) => written += n,
-                Ok(Err(err)) => return Err(err),
-                Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            let n = self
+                .stalled(|cx| {
+                    let rest = &data[written..];
+                    if more {
+                        return self.io.borrow().poll_write_more(cx, rest);
+                    }
+                    let mut io = self.io.borrow_mut();
+                    Pin::new(&mut **io).poll_write(cx, rest)
+                })
+                .await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            written += n;
+        }
+        Ok(())
+    }
+
+    /// Whether `send_file` can be used on this connection.
+    pub fn can_send_file(&self) -> bool {
+        self.io.borrow().supports_sendfile()
+    }
+
+    /// Writes what was held back (in the same packet as the file's first bytes), then `len`
+    /// bytes of `file` from `offset` with sendfile(2); `offset` tells how far it got, also on
+    /// failure. Fails with `TimedOut` like `write_all`, and with `UnexpectedEof` when the file
+    /// ends before (it shrank while being sent: the connection must be aborted).
+    pub async fn send_file(&self, file: &File, offset: &mut u64, len: u64) -> io::Result<()> {
+        let held = std::mem::take(&mut *self.pending.borrow_mut());
+        self.write_now(&held, true).await?;
+        let end = *offset + len;
+        while *offset < end {
+            let want = usize::try_from(end - *offset).unwrap_or(usize::MAX);
+            let n = self
+                .stalled(|cx| self.io.borrow().poll_sendfile(cx, file, offset, want))
+                .await?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while being sent",
+                ));
             }
         }
         Ok(())
+    }
+
+    /// Runs one write step: polled once as it is, and only if it has to wait, bounded by the
+    /// write timeout (a timer armed for every write is a measurable cost).
+    async fn stalled<T>(
+        &self,
+        mut step: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+        poll_fn(|cx| {
+            if let Poll::Ready(done) = step(cx) {
+                return Poll::Ready(done);
+            }
+            if timer.is_none() {
+                timer.set(Some(tokio::time::sleep(self.write_timeout)));
+            }
+            match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(io::ErrorKind::TimedOut.into())),
+                _ => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// Ends our side of the connection (FIN), then reads and discards what the peer still
@@ -186,3 +364,82 @@ const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 256 * 1024;
 
 use std::future::Future as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use tokio::io::AsyncReadExt;
+
+    fn numbered(len: usize) -> (File, Vec<u8>) {
+        let content: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&content).unwrap();
+        (file, content)
+    }
+
+    #[tokio::test]
+    async fn send_file_writes_what_was_held_back_then_the_range() {
+        let (file, content) = numbered(3 << 20);
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
+        assert!(transport.can_send_file());
+        transport.defer(b"held");
+        let mut offset = 1001;
+        let len = content.len() as u64 - 2000;
+        let send = async {
+            transport.send_file(&file, &mut offset, len).await.unwrap();
+            drop(transport);
+        };
+        let mut got = Vec::new();
+        let (_, read) = tokio::join!(send, peer.read_to_end(&mut got));
+        read.unwrap();
+        assert_eq!(offset, content.len() as u64 - 999);
+        assert_eq!(&got[..4], b"held");
+        assert!(got[4..] == content[1001..content.len() - 999]);
+    }
+
+    #[tokio::test]
+    async fn send_file_of_a_shrunk_file_fails_with_unexpected_eof() {
+        let (file, _) = numbered(100_000);
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
+        let mut offset = 40_000;
+        let err = transport
+            .send_file(&file, &mut offset, 100_000)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(offset, 100_000, "what the file held went out");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_times_writes_out() {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(64 << 20).unwrap();
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        let transport = Transport::new(Box::new(ours), Duration::from_millis(100));
+        let mut offset = 0;
+        let err = transport
+            .send_file(&file, &mut offset, 64 << 20)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(offset > 0 && offset < 64 << 20, "{offset}");
+        let err = transport.write_all(&[0; 1 << 20]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// A stream that is not a socket, as a TLS stream would be.
+    impl Io for tokio::io::DuplexStream {}
+
+    #[tokio::test]
+    async fn a_stream_without_sendfile_says_so() {
+        let (ours, _peer) = tokio::io::duplex(1024);
+        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
+        assert!(!transport.can_send_file());
+        let (file, _) = numbered(10);
+        let err = transport.send_file(&file, &mut 0, 10).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    }
+}

@@ -1,8 +1,10 @@
 //! Writes one response (RFC 9112 §4, §6): status line, title-case fields with `Date`, then the
 //! body framed by Content-Length, chunked (HTTP/1.1) or the connection's close (HTTP/1.0). A
 //! small response goes out in one write; a stream is pulled one frame at a time, each only
-//! after the previous one reached the socket (backpressure). A body that fails mid-way aborts
-//! the connection: no terminating chunk, so the client cannot take it for complete.
+//! after the previous one reached the socket (backpressure). A file body on a socket that
+//! supports it has its large ranges sent with sendfile(2), the small pieces gathered around them
+//! as before. A body that fails mid-way aborts the connection: no terminating chunk (or fewer
+//! bytes than Content-Length), so the client cannot take it for complete.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,6 +20,8 @@ use super::transport::Transport;
 
 /// Bodies (and frames) up to this size are copied next to the head and written with it.
 const COALESCE: usize = 16 * 1024;
+/// How much of a file body's small pieces is gathered at most before it is written.
+const GATHER: usize = 4 * COALESCE;
 
 /// What the writer needs to know about the request it answers.
 pub struct Answering {
@@ -126,6 +130,14 @@ pub async fn response(
         finish(transport, &out, keep_alive).await?;
         return Ok(keep_alive);
     }
+    if let Framing::Length(len) = framing {
+        if body.is_file() && transport.can_send_file() {
+            send_file_body(transport, &mut body, &mut out, len).await?;
+            drop(body);
+            finish(transport, &out, keep_alive).await?;
+            return Ok(keep_alive);
+        }
+    }
     let mut left = match framing {
         Framing::Length(len) => Some(len),
         _ => None,
@@ -183,6 +195,87 @@ pub async fn response(
     drop(body);
     finish(transport, &out, keep_alive).await?;
     Ok(keep_alive)
+}
+
+/// A file body of `left` bytes on a socket that takes sendfile(2). Bytes and file pieces up to
+/// `COALESCE` gather in `out` (small pieces read with pread, so a head and a small body still go
+/// out in one write); before a larger range of the file, `out` is written (sharing its packet
+/// with the range's first bytes), then the range goes from the page cache to the socket without
+/// passing through user space. What sendfile sends is counted as it goes, so a client that
+/// leaves mid-file is logged with what it got. Should the file not take sendfile, the rest is
+/// read and written instead. Leaves in `out` what is left to write.
+async fn send_file_body(
+    transport: &Transport,
+    body: &mut Body,
+    out: &mut BytesMut,
+    mut left: u64,
+) -> Result<(), WriteError> {
+    let mut sendfile = true;
+    loop {
+        let range = if sendfile {
+            body.next_file_range(COALESCE as u64)
+        } else {
+            None
+        };
+        if let Some((file, start, len)) = range {
+            if len > left {
+                return Err(WriteError::Length);
+            }
+            // The head and what else gathered go out with the file's first bytes.
+            transport.defer(out);
+            out.clear();
+            let mut offset = start;
+            let sent = transport.send_file(file, &mut offset, len).await;
+            body.sent_from_file(offset - start);
+            left -= offset - start;
+            match sent {
+                Ok(()) => continue,
+                // A file system without sendfile support: read and write it instead.
+                Err(err)
+                    if offset == start
+                        && matches!(
+                            err.kind(),
+                            std::io::ErrorKind::Unsupported | std::io::ErrorKind::InvalidInput
+                        ) =>
+                {
+                    sendfile = false;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let data = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Some(Err(err)) => {
+                let _ = transport.write_all(out).await;
+                return Err(WriteError::Body(err));
+            }
+        };
+        left = left
+            .checked_sub(data.len() as u64)
+            .ok_or(WriteError::Length)?;
+        if data.len() > COALESCE {
+            transport.write_all(out).await?;
+            out.clear();
+            transport.write_all(&data).await?;
+            continue;
+        }
+        // Gathered, but not without bound: pieces are read only about as fast as they go out.
+        if out.len() + data.len() > GATHER {
+            transport.write_all(out).await?;
+            out.clear();
+        }
+        out.put_slice(&data);
+    }
+    if left > 0 {
+        let _ = transport.write_all(out).await;
+        return Err(WriteError::Length);
+    }
+    Ok(())
 }
 
 /// The last bytes of a response: held back while another pipelined request is already
@@ -276,6 +369,75 @@ mod tests {
         assert_eq!(decimal(u64::MAX, &mut [0; 20]), b"18446744073709551615");
         assert_eq!(hex_len(0, &mut [0; 16]), b"0");
         assert_eq!(hex_len(255, &mut [0; 16]), b"ff");
+    }
+
+    /// A multipart-like file body (bytes, a large and a small range of the file) written to
+    /// `io`, and what the peer received.
+    async fn file_response(
+        io: Box<dyn crate::http::transport::Io>,
+        peer: impl tokio::io::AsyncRead + Unpin,
+        declared_extra: u64,
+    ) -> (Result<bool, WriteError>, Vec<u8>, Vec<u8>) {
+        use std::io::Write;
+        use tokio::io::AsyncReadExt;
+
+        let content: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&content).unwrap();
+        let mut stream = crate::static_files::FileStream::new(Some(file));
+        stream.push_bytes(bytes::Bytes::from_static(b"--part\r\n"));
+        stream.push_file(5, 200_000);
+        stream.push_bytes(bytes::Bytes::from_static(b"\r\n--part\r\n"));
+        stream.push_file(300_001, 100);
+        stream.push_bytes(bytes::Bytes::from_static(b"\r\n--part--\r\n"));
+        let mut expected = b"--part\r\n".to_vec();
+        expected.extend_from_slice(&content[5..200_005]);
+        expected.extend_from_slice(b"\r\n--part\r\n");
+        expected.extend_from_slice(&content[300_001..300_101]);
+        expected.extend_from_slice(b"\r\n--part--\r\n");
+        let len = stream.remaining() + declared_extra;
+        let response = Response::builder()
+            .header(CONTENT_LENGTH, len)
+            .body(Body::file(stream))
+            .unwrap();
+        let answering = Answering {
+            head: false,
+            version: Version::HTTP_11,
+            keep_alive: true,
+            server_header: false,
+        };
+        let transport = Transport::new(io, std::time::Duration::from_secs(10));
+        let write = async {
+            let written = super::response(&transport, response, &answering).await;
+            drop(transport);
+            written
+        };
+        let mut peer = peer;
+        let mut got = Vec::new();
+        let (written, read) = tokio::join!(write, peer.read_to_end(&mut got));
+        read.unwrap();
+        let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        (written, got.split_off(end), expected)
+    }
+
+    #[tokio::test]
+    async fn file_bodies_are_the_same_with_and_without_sendfile() {
+        let (ours, peer) = tokio::net::UnixStream::pair().unwrap();
+        let (written, body, expected) = file_response(Box::new(ours), peer, 0).await;
+        assert!(written.unwrap());
+        assert!(body == expected);
+        let (ours, peer) = tokio::io::duplex(4096);
+        let (written, body, expected) = file_response(Box::new(ours), peer, 0).await;
+        assert!(written.unwrap());
+        assert!(body == expected);
+    }
+
+    #[tokio::test]
+    async fn a_file_body_shorter_than_declared_aborts() {
+        let (ours, peer) = tokio::net::UnixStream::pair().unwrap();
+        let (written, body, expected) = file_response(Box::new(ours), peer, 1).await;
+        assert!(matches!(written, Err(WriteError::Length)), "{written:?}");
+        assert!(body == expected, "all it had went out");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The body of a streamed file response: a queue of segments — bytes already in memory
-//! (multipart headers, cached content) and byte ranges of an open file — yielded one bounded
-//! block at a time, so memory stays flat whatever the file's size. The connection writer pulls
-//! the next block only once the socket has taken the previous ones.
+//! (multipart headers, cached content) and byte ranges of an open file — so memory stays flat
+//! whatever the file's size. A writer on a plain socket takes the large file ranges whole
+//! (`next_file_range`) and sends them with sendfile(2), the kernel moving the bytes from the page
+//! cache to the socket; everything else, and everything on a stream that cannot do that, is
+//! yielded by `next_chunk` one bounded block at a time (ranges read with pread in 256 KiB blocks),
+//! each pulled only once the socket has taken the previous ones.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -56,6 +59,31 @@ impl FileStream {
 
     pub fn is_done(&self) -> bool {
         self.remaining == 0
+    }
+
+    /// The next piece when it is a range of the file longer than `min` bytes: the file, where
+    /// the range starts, and its length. A writer that sends it itself (sendfile) reports what
+    /// went out with `sent_from_file`; anything else comes from `next_chunk`.
+    pub fn next_file_range(&self, min: u64) -> Option<(&File, u64, u64)> {
+        match (self.segments.front()?, &self.file) {
+            (Segment::File { offset, len }, Some(file)) if *len > min => {
+                Some((file, *offset, *len))
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes `n` bytes, sent by the writer itself, off the front range of the file.
+    pub fn sent_from_file(&mut self, n: u64) {
+        if let Some(Segment::File { offset, len }) = self.segments.front_mut() {
+            let n = n.min(*len);
+            *offset += n;
+            *len -= n;
+            self.remaining -= n;
+            if *len == 0 {
+                self.segments.pop_front();
+            }
+        }
     }
 
     /// The next block; an error (or the file shrinking under us) aborts the connection, since
@@ -165,6 +193,33 @@ mod tests {
         assert_eq!(&out[..4], b"head");
         assert_eq!(&out[4..200_004], &content[10..200_010]);
         assert_eq!(&out[200_004..], b"tail");
+    }
+
+    #[test]
+    fn large_ranges_are_handed_out_whole_and_small_ones_read() {
+        let mut tmp = tempfile::tempfile().unwrap();
+        let content: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        tmp.write_all(&content).unwrap();
+        let mut stream = FileStream::new(Some(tmp));
+        stream.push_bytes(Bytes::from_static(b"head"));
+        stream.push_file(7, 50_000);
+        stream.push_file(60_000, 100);
+        assert!(stream.next_file_range(1000).is_none(), "bytes come first");
+        assert_eq!(&stream.next_chunk().unwrap().unwrap()[..], b"head");
+        let (_, offset, len) = stream.next_file_range(1000).unwrap();
+        assert_eq!((offset, len), (7, 50_000));
+        stream.sent_from_file(20_000);
+        let (_, offset, len) = stream.next_file_range(1000).unwrap();
+        assert_eq!((offset, len), (20_007, 30_000));
+        assert_eq!(stream.remaining(), 30_100);
+        stream.sent_from_file(30_000);
+        assert!(stream.next_file_range(1000).is_none(), "100 bytes are read");
+        assert_eq!(
+            stream.next_chunk().unwrap().unwrap(),
+            &content[60_000..60_100]
+        );
+        assert!(stream.is_done());
+        assert!(stream.next_chunk().is_none());
     }
 
     #[test]
