@@ -86,7 +86,7 @@ pub async fn response(
         Framing::Length(len) if len <= COALESCE as u64 => len as usize,
         _ => 0,
     };
-    let mut out = BytesMut::with_capacity(512 + inline_body);
+    let mut out = Scratch::new(512 + inline_body);
     status_line(&mut out, &parts);
     // Our `Server` field, unless disabled or the app sent its own.
     if req.server_header && !headers.contains_key(SERVER) {
@@ -276,6 +276,57 @@ async fn send_file_body(
         return Err(WriteError::Length);
     }
     Ok(())
+}
+
+/// A response buffer taken from the worker's spares and given back when dropped: allocating
+/// one per response (a head and a small body are past the allocator's small-size caches) costs
+/// more than the rest of writing them.
+struct Scratch(BytesMut);
+
+/// Spares kept per worker, and the largest kept.
+const SPARES: usize = 16;
+const SPARE_CAPACITY: usize = 4 * COALESCE;
+
+thread_local! {
+    static SPARE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Scratch {
+    fn new(capacity: usize) -> Scratch {
+        let mut buf = SPARE
+            .with(|spare| spare.borrow_mut().pop())
+            .unwrap_or_default();
+        buf.reserve(capacity);
+        Scratch(buf)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.0);
+        if buf.capacity() <= SPARE_CAPACITY {
+            buf.clear();
+            SPARE.with(|spare| {
+                let mut spare = spare.borrow_mut();
+                if spare.len() < SPARES {
+                    spare.push(buf);
+                }
+            });
+        }
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = BytesMut;
+    fn deref(&self) -> &BytesMut {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut BytesMut {
+        &mut self.0
+    }
 }
 
 /// The last bytes of a response: held back while another pipelined request is already

@@ -51,11 +51,13 @@ pub fn target(root: &Path, rel: &str, dotfiles: bool) -> Option<Target> {
     if smuggled {
         return None;
     }
-    let decoded = decode_path(rel);
+    let decoded: std::borrow::Cow<[u8]> = percent_encoding::percent_decode_str(rel).into();
     if decoded.contains(&0) || decoded.contains(&b'\\') {
         return None;
     }
-    let mut key = root.to_path_buf();
+    // One allocation: the root, a separator per segment, the segments and a trailing slash.
+    let mut key = PathBuf::with_capacity(root.as_os_str().len() + decoded.len() + 2);
+    key.push(root);
     let mut first = true;
     for segment in decoded.split(|&b| b == b'/') {
         match segment {
