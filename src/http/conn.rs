@@ -133,9 +133,9 @@ pub async fn serve(
             settings.body_timeout,
         );
         let request = Request::from_parts(parts, incoming);
-        let response = match service::handle(request, service.clone(), info.clone()).await {
-            Ok(response) => response,
-            Err(never) => match never {},
+        let response = match service::handle(request, &service, &info) {
+            service::Handled::Ready(response) => response,
+            service::Handled::App(response) => response.await,
         };
         let answering = Answering {
             keep_alive: answering.keep_alive

@@ -1,7 +1,6 @@
 //! One request → one response: route it, then serve a file or call the app. Every response
 //! carries its access-log line, written when the body is done.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
@@ -44,28 +43,46 @@ impl ConnInfo {
     }
 }
 
-pub async fn handle(
-    req: Request<Incoming>,
-    service: Rc<Service>,
-    conn: Rc<ConnInfo>,
-) -> Result<Response<Body>, Infallible> {
-    let started = Instant::now();
-    let method = Some(req.method().clone());
-    let target = req.uri().path_and_query().cloned();
-    let version = version_str(req.version());
-    let mut response = dispatch(req, &service, &conn).await;
-    let status = response.status().as_u16();
-    response.body_mut().set_log(AccessLog {
+/// A request's response: ready at once (a static file, an error page), or the app's to come.
+/// The ready response is not boxed: that would cost an allocation on every static hit.
+#[allow(clippy::large_enum_variant)]
+pub enum Handled {
+    Ready(Response<Body>),
+    /// Boxed: the app's future is a few KiB, which a static hit should not have to carry (and
+    /// copy) through the connection's own future.
+    App(std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>>>>),
+}
+
+/// Routes `req`: a file or an error page is answered here and now; the app is called through
+/// the returned future. Either way the response carries the request's access-log line.
+pub fn handle(req: Request<Incoming>, service: &Rc<Service>, conn: &Rc<ConnInfo>) -> Handled {
+    let log = AccessLog {
         peer: conn.label.clone(),
-        method,
-        target,
-        version,
-        status,
-        started,
+        method: Some(req.method().clone()),
+        target: req.uri().path_and_query().cloned(),
+        version: version_str(req.version()),
+        status: 0,
+        started: Instant::now(),
         bytes: 0,
-    });
+    };
+    match dispatch(req, service) {
+        Ok(response) => Handled::Ready(finish(response, log, service)),
+        Err(req) => {
+            let service = service.clone();
+            let conn = conn.clone();
+            Handled::App(Box::pin(async move {
+                let response = call_app(req, &service, &conn).await;
+                finish(response, log, &service)
+            }))
+        }
+    }
+}
+
+fn finish(mut response: Response<Body>, mut log: AccessLog, service: &Service) -> Response<Body> {
+    log.status = response.status().as_u16();
+    response.body_mut().set_log(log);
     service.lifecycle.request_done();
-    Ok(response)
+    response
 }
 
 fn version_str(version: Version) -> &'static str {
@@ -76,7 +93,13 @@ fn version_str(version: Version) -> &'static str {
     }
 }
 
-async fn dispatch(req: Request<Incoming>, service: &Service, conn: &ConnInfo) -> Response<Body> {
+/// The response for a file or an error page; the request back when the app is to answer it
+/// (moved, not boxed: no allocation on the way).
+#[allow(clippy::result_large_err)]
+fn dispatch(
+    req: Request<Incoming>,
+    service: &Service,
+) -> Result<Response<Body>, Request<Incoming>> {
     let route = service.router.route(req.uri().path());
     tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?route, "request");
     match route {
@@ -92,16 +115,16 @@ async fn dispatch(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
                 .then(|| static_files::serve(&req, root, rel, options))
                 .flatten()
             {
-                return response;
+                return Ok(response);
             }
             if fallback_to_app {
-                call_app(req, service, conn).await
+                Err(req)
             } else {
-                pages::error(StatusCode::NOT_FOUND)
+                Ok(pages::error(StatusCode::NOT_FOUND))
             }
         }
-        Route::App => call_app(req, service, conn).await,
-        Route::NotFound => pages::error(StatusCode::NOT_FOUND),
+        Route::App => Err(req),
+        Route::NotFound => Ok(pages::error(StatusCode::NOT_FOUND)),
     }
 }
 
