@@ -229,6 +229,37 @@ fn curl_resumes_a_cut_download() {
 }
 
 #[test]
+fn a_precompressed_sibling_added_later_is_served_on_the_next_request() {
+    let (dir, root) = docroot("late-sibling");
+    let r = dir.join("root");
+    std::fs::write(r.join("late.js"), "plain js").unwrap();
+    std::fs::write(r.join("old.js"), "old").unwrap();
+    // A directory unchanged for a while: its missing siblings are remembered.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let server = Server::start(&["--docroot", &root]);
+    let get = |path: &str| server.request("GET", path, &[("Accept-Encoding", "gzip, br")]);
+    for _ in 0..3 {
+        let plain = get("/late.js");
+        assert_eq!(plain.text(), "plain js");
+        assert_eq!(plain.header("content-encoding"), None);
+    }
+    std::fs::write(r.join("late.js.gz"), "gzip bytes").unwrap();
+    let gz = get("/late.js");
+    assert_eq!(
+        (gz.text().as_str(), gz.header("content-encoding")),
+        ("gzip bytes", Some("gzip"))
+    );
+    // Another file of the same directory sees the change too, and keeps its own answer.
+    assert_eq!(get("/old.js").text(), "old");
+    std::fs::remove_file(r.join("late.js.gz")).unwrap();
+    let plain = get("/late.js");
+    assert_eq!(
+        (plain.text().as_str(), plain.header("content-encoding")),
+        ("plain js", None)
+    );
+}
+
+#[test]
 fn content_types_and_precompressed_siblings() {
     let (dir, root) = docroot("encodings");
     let r = dir.join("root");

@@ -251,6 +251,86 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
     Some(Opened { entry, file })
 }
 
+/// Names known not to exist (missing precompressed siblings), each with the state of its
+/// directory when it was looked for.
+#[derive(Default)]
+struct Missing {
+    map: HashMap<OsString, DirStamp>,
+}
+
+thread_local! {
+    static MISSING: RefCell<Missing> = RefCell::new(Missing::default());
+}
+
+/// What changes when a directory gains, loses or renames an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirStamp {
+    dev: u64,
+    ino: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// The directory of one file, stat'ed at most once per request, for the names missing from it.
+pub struct DirCheck<'a> {
+    file: &'a Path,
+    /// `None`: not stat'ed yet; `Some(None)`: could not be.
+    stamp: Option<Option<DirStamp>>,
+}
+
+impl<'a> DirCheck<'a> {
+    pub fn new(file: &'a Path) -> DirCheck<'a> {
+        DirCheck { file, stamp: None }
+    }
+
+    fn stamp(&mut self) -> Option<DirStamp> {
+        *self.stamp.get_or_insert_with(|| {
+            let dir = self.file.parent()?;
+            let meta = std::fs::metadata(dir).ok()?;
+            Some(DirStamp {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                mtime: (meta.mtime(), meta.mtime_nsec()),
+                ctime: (meta.ctime(), meta.ctime_nsec()),
+            })
+        })
+    }
+
+    /// `key` (a name in this directory) was found missing and the directory has not changed
+    /// since.
+    pub fn known_missing(&mut self, key: &Path) -> bool {
+        let Some(seen) = MISSING.with(|m| m.borrow().map.get(key.as_os_str()).copied()) else {
+            return false;
+        };
+        if self.stamp() == Some(seen) {
+            return true;
+        }
+        MISSING.with(|m| m.borrow_mut().map.remove(key.as_os_str()));
+        false
+    }
+
+    /// Remembers that `key` does not exist — unless the directory changed moments ago, when a
+    /// name added within the same clock tick would not change its times again.
+    pub fn remember_missing(&mut self, key: &Path) {
+        let Some(stamp) = self.stamp() else { return };
+        let (secs, nanos) = stamp.mtime.max(stamp.ctime);
+        let changed = UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos as u32);
+        let settled = SystemTime::now()
+            .duration_since(changed)
+            .is_ok_and(|age| age >= RACY_WINDOW);
+        if !settled {
+            return;
+        }
+        MISSING.with(|m| {
+            let mut missing = m.borrow_mut();
+            if missing.map.len() >= BUDGET_ENTRIES {
+                missing.map.clear();
+            }
+            missing.map.insert(key.as_os_str().to_owned(), stamp);
+        });
+    }
+}
+
 fn remove(key: &Path) {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();

@@ -82,8 +82,11 @@ pub fn file<B>(req: &Request<B>, root: &Path, main: Opened, options: &Options) -
     response
 }
 
-/// The precompressed sibling the client prefers, if one exists inside the root.
+/// The precompressed sibling the client prefers, if one exists inside the root. That a sibling
+/// is missing is remembered too, for as long as its directory is unchanged (adding a file to a
+/// directory changes its times): one stat of the directory instead of one per coding.
 fn precompressed(headers: &HeaderMap, root: &Path, main: &Entry) -> Option<Opened> {
+    let mut dir = cache::DirCheck::new(&main.path);
     encoding::acceptable(headers)
         .into_iter()
         .find_map(|coding| {
@@ -94,8 +97,13 @@ fn precompressed(headers: &HeaderMap, root: &Path, main: &Entry) -> Option<Opene
             if let Some(opened) = cache::get(&key) {
                 return Some(opened);
             }
-            // One cheap syscall rules out the usual case, a file with no sibling.
-            std::fs::symlink_metadata(&key).ok()?;
+            if dir.known_missing(&key) {
+                return None;
+            }
+            if std::fs::symlink_metadata(&key).is_err() {
+                dir.remember_missing(&key);
+                return None;
+            }
             let on_disk = resolve::open_inside(root, &key)?;
             cache::insert(&key, on_disk, Some(coding))
         })
