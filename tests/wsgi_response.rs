@@ -222,6 +222,199 @@ fn file_wrapper_over_other_file_likes_reads_blksize_at_a_time() {
     assert!(server.wait_for_stderr("bytes closed after 11 python reads", 1, WAIT));
 }
 
+/// Well past the 16 KiB below which pieces of a file are read rather than sent with sendfile.
+const BIG_FILE: usize = 5 * 1024 * 1024 + 13;
+
+/// The byte count on the access-log line of `GET target`, once it is written.
+fn logged_bytes(server: &Server, target: &str) -> u64 {
+    let needle = format!("\"GET {target} HTTP/1.1\" ");
+    assert!(
+        server.wait_for_stdout(&needle, 1, WAIT),
+        "no {needle:?} in the access log:\n{}",
+        server.stdout()
+    );
+    let log = server.stdout();
+    let rest = log.split(&needle).nth(1).unwrap();
+    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn file_wrapper_sends_a_5_mib_file_byte_for_byte_with_and_without_a_content_length() {
+    let server = corners();
+    let (path, data) = sample_file(BIG_FILE);
+    let p = path.display().to_string();
+    let len = data.len().to_string();
+    let mut conn = Conn::connect(&server.addr);
+    for target in [
+        format!("/file?path={p}"),
+        format!("/file?path={p}&length={len}"),
+    ] {
+        let r = conn.get(&target);
+        assert_eq!(r.framing, Framing::ContentLength, "{target}");
+        assert_eq!(r.header("content-length"), Some(len.as_str()), "{target}");
+        assert!(r.body == data, "{target}: body differs from the file");
+        // What the kernel sent on the worker's behalf is counted all the same.
+        assert_eq!(logged_bytes(&server, &target), BIG_FILE as u64, "{target}");
+    }
+    // write() output goes ahead of the file, in the same length.
+    let r = conn.get(&format!("/file?path={p}&prefix=head;"));
+    let expected = [b"head;".as_slice(), &data].concat();
+    assert_eq!(
+        r.header("content-length"),
+        Some(expected.len().to_string().as_str())
+    );
+    assert!(r.body == expected, "write() output then the file");
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 3, WAIT));
+    assert_eq!(server.stderr().matches("file closed after").count(), 3);
+}
+
+#[test]
+fn file_wrapper_starts_where_the_app_left_the_file() {
+    let server = corners();
+    let (path, data) = sample_file(BIG_FILE);
+    let p = path.display().to_string();
+    let r = get(&server.addr, &format!("/file?path={p}&offset=1234567"));
+    assert_eq!(
+        r.header("content-length"),
+        Some((BIG_FILE - 1_234_567).to_string().as_str())
+    );
+    assert!(r.body == data[1_234_567..], "not from the app's position");
+    let r = get(
+        &server.addr,
+        &format!("/file?path={p}&offset=1000001&length=2000000&prefix=head;"),
+    );
+    assert_eq!(r.header("content-length"), Some("2000000"));
+    let expected = [b"head;".as_slice(), &data[1_000_001..2_999_996]].concat();
+    assert!(
+        r.body == expected,
+        "write() output, then the file from its position"
+    );
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 2, WAIT));
+}
+
+#[test]
+fn file_wrapper_with_a_content_length_shorter_than_the_file_sends_that_much() {
+    let server = corners();
+    let (path, data) = sample_file(BIG_FILE);
+    let p = path.display().to_string();
+    let mut conn = Conn::connect(&server.addr);
+    let r = conn.get(&format!("/file?path={p}&length=3000000"));
+    assert_eq!(r.header("content-length"), Some("3000000"));
+    assert!(r.body == data[..3_000_000]);
+    // Not a byte more went out: the connection carries the next requests.
+    let r = conn.get(&format!("/file?path={p}&offset=5&length=20000"));
+    assert!(r.body == data[5..20_005]);
+    assert_eq!(conn.get("/close_normal").text(), "xxx");
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 2, WAIT));
+    let log = server.stderr();
+    assert!(!log.contains("longer than its Content-Length"), "{log}");
+    assert!(!log.contains("shorter than its Content-Length"), "{log}");
+}
+
+#[test]
+fn file_wrapper_over_a_file_shorter_than_its_content_length_closes_the_connection() {
+    let server = corners();
+    let (path, data) = sample_file(BIG_FILE);
+    let p = path.display().to_string();
+    let declared = (BIG_FILE + 1000).to_string();
+    let mut conn = Conn::connect(&server.addr);
+    conn.send(&common::http::request(
+        "GET",
+        &format!("/file?path={p}&length={declared}"),
+        &[],
+        b"",
+    ));
+    let r = conn.try_read_response(false).unwrap();
+    assert_eq!(r.header("content-length"), Some(declared.as_str()));
+    assert!(!r.complete, "a short body must not look complete");
+    assert!(r.body == data, "the whole file went out before the cut");
+    assert!(server.wait_for_stderr("shorter than its Content-Length", 1, WAIT));
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 1, WAIT));
+}
+
+#[test]
+fn client_leaving_mid_file_wrapper_closes_the_file_once() {
+    let server = corners();
+    let dir = common::tmpdir("file_wrapper_leave");
+    let path = dir.join("huge.bin");
+    let huge: u64 = 256 << 20;
+    std::fs::File::create(&path).unwrap().set_len(huge).unwrap();
+    let target = format!("/file?path={}", path.display());
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = vec![0u8; 2 << 20];
+    stream.read_exact(&mut got).unwrap();
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    // Leaves with bytes unread: the server's next send meets a reset.
+    drop(stream);
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 1, WAIT));
+    let logged = logged_bytes(&server, &target);
+    assert!(
+        logged > 1 << 20 && logged < huge,
+        "logged {logged} of {huge} bytes"
+    );
+    // One more request goes through, so a late second close() would be logged by now.
+    assert_eq!(get(&server.addr, "/close_normal").text(), "xxx");
+    assert!(server.wait_for_stderr("closed normal after 3", 1, WAIT));
+    assert_eq!(server.stderr().matches("file closed after").count(), 1);
+}
+
+#[test]
+fn head_and_304_of_a_file_wrapper_send_no_body_and_close_the_file() {
+    let server = corners();
+    let (path, data) = sample_file(BIG_FILE);
+    let p = path.display().to_string();
+    let mut conn = Conn::connect(&server.addr);
+    let r = conn.roundtrip("HEAD", &format!("/file?path={p}"), &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-length"),
+        Some(BIG_FILE.to_string().as_str())
+    );
+    let r = conn.roundtrip("HEAD", &format!("/file?path={p}&length=10"), &[], b"");
+    assert_eq!(r.header("content-length"), Some("10"));
+    let r = conn.roundtrip(
+        "HEAD",
+        &format!("/file?path={p}&offset=100&prefix=ab"),
+        &[],
+        b"",
+    );
+    assert_eq!(
+        r.header("content-length"),
+        Some((BIG_FILE - 100 + 2).to_string().as_str())
+    );
+    let r = conn.get(&format!("/file?path={p}&status=304"));
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("transfer-encoding"), None);
+    // Had a body byte been sent, this response would not parse.
+    let r = conn.get(&format!("/file?path={p}&length=10"));
+    assert!(r.body == data[..10]);
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 5, WAIT));
+    assert_eq!(server.stderr().matches("file closed after").count(), 5);
+}
+
+#[test]
+fn file_wrapper_from_a_pool_thread_goes_out_the_same() {
+    let server = common::pyrite()
+        .args(&[
+            "--pythonpath",
+            &common::apps_dir(),
+            "--threads",
+            "2",
+            "pep_corners",
+        ])
+        .start();
+    let (path, data) = sample_file(BIG_FILE);
+    let p = path.display().to_string();
+    let r = get(&server.addr, &format!("/file?path={p}&offset=7"));
+    assert!(r.body == data[7..]);
+    assert!(server.wait_for_stderr("file closed after 0 python reads", 1, WAIT));
+}
+
 // ---- 8. close() -------------------------------------------------------------------------------
 
 #[test]

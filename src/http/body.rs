@@ -1,9 +1,9 @@
 //! The one response body type every route produces: a buffer, a file (read in blocks, or its
-//! large ranges sent by the writer itself with sendfile), or a WSGI iterable pulled one item at
-//! a time. The connection polls it only once the previous frame reached the socket, which is
-//! what gives a streamed response its backpressure. When the body is dropped — finished,
-//! aborted or never polled (HEAD) — the request's access-log line is written, with the bytes
-//! that went out.
+//! large ranges sent by the writer itself with sendfile), or a WSGI body — an iterable pulled one
+//! item at a time, or the file of a `wsgi.file_wrapper`, which goes out like a static file. The
+//! connection polls it only once the previous frame reached the socket, which is what gives a
+//! streamed response its backpressure. When the body is dropped — finished, aborted or never
+//! polled (HEAD) — the request's access-log line is written, with the bytes that went out.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -121,8 +121,14 @@ impl Body {
         }
     }
 
+    /// A static file or the file of a `wsgi.file_wrapper`: its length is known and its large
+    /// ranges can be sent with sendfile.
     pub(super) fn is_file(&self) -> bool {
-        matches!(self.kind, Kind::File(_))
+        match &self.kind {
+            Kind::File(_) => true,
+            Kind::Wsgi(body) => body.is_file(),
+            _ => false,
+        }
     }
 
     /// For a file body whose next piece is a range of its file longer than `min` bytes: the
@@ -131,6 +137,7 @@ impl Body {
     pub(super) fn next_file_range(&self, min: u64) -> Option<(&std::fs::File, u64, u64)> {
         match &self.kind {
             Kind::File(stream) => stream.next_file_range(min),
+            Kind::Wsgi(body) => body.next_file_range(min),
             _ => None,
         }
     }
@@ -138,10 +145,12 @@ impl Body {
     /// `n` bytes of the range from `next_file_range` went out: taken off the body and counted
     /// for the access log.
     pub(super) fn sent_from_file(&mut self, n: u64) {
-        if let Kind::File(stream) = &mut self.kind {
-            stream.sent_from_file(n);
-            self.count(n);
+        match &mut self.kind {
+            Kind::File(stream) => stream.sent_from_file(n),
+            Kind::Wsgi(body) => body.sent_from_file(n),
+            _ => return,
         }
+        self.count(n);
     }
 }
 

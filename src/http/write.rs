@@ -1,10 +1,11 @@
 //! Writes one response (RFC 9112 §4, §6): status line, title-case fields with `Date`, then the
 //! body framed by Content-Length, chunked (HTTP/1.1) or the connection's close (HTTP/1.0). A
 //! small response goes out in one write; a stream is pulled one frame at a time, each only
-//! after the previous one reached the socket (backpressure). A file body on a socket that
-//! supports it has its large ranges sent with sendfile(2), the small pieces gathered around them
-//! as before. A body that fails mid-way aborts the connection: no terminating chunk (or fewer
-//! bytes than Content-Length), so the client cannot take it for complete.
+//! after the previous one reached the socket (backpressure). A file body (a static file, or a
+//! `wsgi.file_wrapper` over a real file) on a socket that supports it has its large ranges sent
+//! with sendfile(2), the small pieces gathered around them as before. A body that fails mid-way
+//! aborts the connection: no terminating chunk (or fewer bytes than Content-Length), so the
+//! client cannot take it for complete.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};

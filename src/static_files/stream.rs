@@ -1,5 +1,6 @@
-//! The body of a streamed file response: a queue of segments — bytes already in memory
-//! (multipart headers, cached content) and byte ranges of an open file — so memory stays flat
+//! The body of a streamed file response (a large static file, or the file a WSGI app hands to
+//! `wsgi.file_wrapper`): a queue of segments — bytes already in memory (multipart headers, cached
+//! content, an app's `write()` output) and byte ranges of an open file — so memory stays flat
 //! whatever the file's size. A writer on a plain socket takes the large file ranges whole
 //! (`next_file_range`) and sends them with sendfile(2), the kernel moving the bytes from the page
 //! cache to the socket; everything else, and everything on a stream that cannot do that, is

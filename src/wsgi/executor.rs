@@ -1,7 +1,8 @@
 //! The inline executor (DESIGN.md): the runtime thread itself calls the app, with the request
 //! body already read. A list or tuple body becomes one buffer with `Content-Length`; a
-//! `wsgi.file_wrapper` over a real file is read in Rust; any other iterable is streamed, pulled
-//! only as the connection drains.
+//! `wsgi.file_wrapper` over a real file becomes a file body with `Content-Length` (the app's,
+//! else what is left of the file), sent by the writer with sendfile(2) like a static file; any
+//! other iterable is streamed, pulled only as the connection drains.
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -91,9 +92,7 @@ impl Executor {
             collect(&mut body, list.iter()).map_err(|e| failed("the app's body is invalid", e))?;
         } else if let Ok(tuple) = result.cast::<PyTuple>() {
             collect(&mut body, tuple.iter()).map_err(|e| failed("the app's body is invalid", e))?;
-        } else if let Some(file) = native {
-            body.set_file(file);
-        } else {
+        } else if native.is_none() {
             let iter = result
                 .try_iter()
                 .map_err(|e| failed("the app did not return an iterable", e))?;
@@ -115,6 +114,19 @@ impl Executor {
             Framing::Declared(len) => Some(len),
             Framing::Open => None,
         };
+        if let Some(file) = native {
+            // The app's file, from where it stood, never past its Content-Length; without one,
+            // the response is as long as what is left of the file (after any write() output).
+            let len = body.set_file(file, declared);
+            if declared.is_none() {
+                head::set_length(&mut response, len);
+            }
+            // For HEAD the body is dropped here, which calls the app's close().
+            if !head_request {
+                *response.body_mut() = Body::wsgi(body);
+            }
+            return Ok(response);
+        }
         if head_request {
             // RFC 9110 §9.3.2: the same headers as GET, no body. The app ran; its length is
             // what it declared, else what it produces.
@@ -140,13 +152,8 @@ impl Executor {
             (Some(data), Some(_)) => body.push(data),
             (None, _) => {}
         }
-        match (declared, body.file_len()) {
-            (Some(len), _) => body.set_declared_length(len),
-            (None, Some(len)) => {
-                head::set_length(&mut response, len);
-                body.set_declared_length(len);
-            }
-            (None, None) => {}
+        if let Some(len) = declared {
+            body.set_declared_length(len);
         }
         *response.body_mut() = Body::wsgi(body);
         Ok(response)

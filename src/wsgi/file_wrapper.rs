@@ -1,22 +1,21 @@
 //! `wsgi.file_wrapper` (PEP 3333 "Optional Platform-Specific File Handling"). Called as
 //! `wrapper(filelike, blksize=8192)` it returns an iterable reading `blksize` at a time whose
 //! `close()` closes the file. When the app returns one over a regular file with a real
-//! `fileno()`, the server reads the file itself in Rust — from the file's current position,
-//! never past the app's Content-Length — with no Python call per block.
+//! `fileno()`, the server sends the file itself, as gunicorn does: a duplicate of the descriptor
+//! becomes a file body (`static_files::FileStream`, see `response`) — from the file's current
+//! position, never past the app's Content-Length — whose large ranges the connection writer sends
+//! with sendfile(2), so the bytes go from the page cache to the socket with no Python call and no
+//! copy through the worker. Other file-likes are iterated in Python, `blksize` at a time.
 
 use std::fs::File;
 use std::io::Seek;
-use std::os::unix::fs::FileExt;
 
-use bytes::{Bytes, BytesMut};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::ffi;
 
 const DEFAULT_BLKSIZE: usize = 8192;
-/// Size of one read of a native file.
-const NATIVE_BLOCK: u64 = 256 * 1024;
 
 #[pyclass(module = "pyrite", name = "FileWrapper")]
 pub struct FileWrapper {
@@ -60,43 +59,13 @@ impl FileWrapper {
     }
 }
 
-/// A regular file the server reads itself: a duplicate of the app's descriptor, read with
-/// `pread` so the app's file offset is left alone.
+/// A regular file the server sends itself: a duplicate of the app's descriptor (read with
+/// pread or sendfile at explicit offsets, so the app's file offset is left alone), where the app
+/// stood in it, and how much is left from there to the end of the file.
 pub struct NativeFile {
-    file: File,
-    offset: u64,
-    left: u64,
-}
-
-impl NativeFile {
-    /// Bytes from the current position to the end of the file.
-    pub fn len(&self) -> u64 {
-        self.left
-    }
-
-    /// The next block, at most `limit` bytes; `None` at the end of the file.
-    pub fn read_block(&mut self, limit: Option<u64>) -> std::io::Result<Option<Bytes>> {
-        let want = self.left.min(NATIVE_BLOCK).min(limit.unwrap_or(u64::MAX));
-        if want == 0 {
-            return Ok(None);
-        }
-        let mut buf = BytesMut::zeroed(want as usize);
-        let n = loop {
-            match self.file.read_at(&mut buf, self.offset) {
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => break other?,
-            }
-        };
-        if n == 0 {
-            // The file shrank after it was handed over.
-            self.left = 0;
-            return Ok(None);
-        }
-        buf.truncate(n);
-        self.offset += n as u64;
-        self.left -= n as u64;
-        Ok(Some(buf.freeze()))
-    }
+    pub file: File,
+    pub offset: u64,
+    pub len: u64,
 }
 
 /// The native file behind `wrapper`, when its file-like has a working `fileno()` naming a
@@ -122,6 +91,6 @@ pub fn native(wrapper: &Bound<'_, FileWrapper>) -> Option<NativeFile> {
     Some(NativeFile {
         file,
         offset,
-        left: meta.len().saturating_sub(offset),
+        len: meta.len().saturating_sub(offset),
     })
 }

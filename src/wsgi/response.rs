@@ -1,7 +1,10 @@
 //! The response body of a WSGI app (PEP 3333 "Buffering and Streaming"). The iterable is pulled
-//! one item at a time, only when the connection writer asks for more; `write()` output keeps its place ahead of
-//! what is pulled after it; a `wsgi.file_wrapper` over a real file is read in Rust. The
-//! iterable's `close()` runs exactly once, when the body is dropped on any path.
+//! one item at a time, only when the connection writer asks for more; `write()` output keeps its
+//! place ahead of what is pulled after it. A `wsgi.file_wrapper` over a real file becomes a
+//! [`FileStream`] — the `write()` output, then the file's range — that the writer sends like a
+//! static file, its large ranges with sendfile(2) (`next_file_range`, `sent_from_file`). The
+//! iterable's `close()` runs exactly once, when the body is dropped on any path: done, aborted,
+//! never sent (HEAD, 304) or left by the client.
 
 use std::collections::VecDeque;
 
@@ -13,13 +16,15 @@ use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 use super::file_wrapper::NativeFile;
 use super::start_response::{type_name, StartResponse};
 use crate::http::BodyError;
+use crate::static_files::FileStream;
 
-/// The body of a WSGI response: items already pulled, the iterator or native file (until
+/// The body of a WSGI response: items already pulled, the iterator or the app's file (until
 /// exhausted), and the object whose `close()` is owed.
 pub struct WsgiBody {
     pending: VecDeque<Bytes>,
     iter: Option<Py<PyIterator>>,
-    file: Option<NativeFile>,
+    /// A file_wrapper's file, with the `write()` output that goes ahead of it.
+    file: Option<FileStream>,
     closer: Option<Py<PyAny>>,
     start_response: Py<StartResponse>,
     /// App-declared Content-Length still to send.
@@ -42,15 +47,53 @@ impl WsgiBody {
         self.iter = Some(iter.unbind());
     }
 
-    pub fn set_file(&mut self, file: NativeFile) {
-        self.file = Some(file);
+    /// Makes this body the app's file: what was given to `write()`, then the file from where the
+    /// app stood in it, the whole cut at `declared` (so a Content-Length shorter than the file
+    /// sends a prefix of it without a warning). Returns the body's length, the Content-Length to
+    /// send when the app gave none. Call once the app has returned: nothing is pulled after it.
+    pub fn set_file(&mut self, native: NativeFile, declared: Option<u64>) -> u64 {
+        let NativeFile { file, offset, len } = native;
+        let mut stream = FileStream::new(Some(file));
+        let mut room = declared.unwrap_or(u64::MAX);
+        for mut chunk in self.pending.drain(..) {
+            if chunk.len() as u64 > room {
+                tracing::warn!(
+                    pid = std::process::id(),
+                    extra = chunk.len() as u64 - room,
+                    "the app's body is longer than its Content-Length; cut"
+                );
+                chunk.truncate(room as usize);
+            }
+            room -= chunk.len() as u64;
+            stream.push_bytes(chunk);
+        }
+        stream.push_file(offset, len.min(room));
+        let total = stream.remaining();
+        // A file shorter than the declared length ends the body early: `finish` aborts.
+        self.remaining = Some(declared.unwrap_or(total));
+        self.file = Some(stream);
+        total
     }
 
-    /// The whole length of a native file body (with any `write()` output queued ahead of the
-    /// file), if that is what this body is.
-    pub fn file_len(&self) -> Option<u64> {
-        let queued: u64 = self.pending.iter().map(|c| c.len() as u64).sum();
-        self.file.as_ref().map(|f| queued + f.len())
+    /// Whether this body is the app's file, for the writer to send with `next_file_range`.
+    pub fn is_file(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// The next piece when it is a range of the app's file longer than `min` bytes (see
+    /// [`FileStream::next_file_range`]).
+    pub fn next_file_range(&self, min: u64) -> Option<(&std::fs::File, u64, u64)> {
+        self.file.as_ref()?.next_file_range(min)
+    }
+
+    /// `n` bytes of the range from `next_file_range` went out (sent by the writer itself).
+    pub fn sent_from_file(&mut self, n: u64) {
+        if let Some(stream) = &mut self.file {
+            stream.sent_from_file(n);
+            if let Some(left) = &mut self.remaining {
+                *left = left.saturating_sub(n);
+            }
+        }
     }
 
     pub fn push(&mut self, chunk: Bytes) {
@@ -105,9 +148,6 @@ impl WsgiBody {
     pub fn drain(&mut self, py: Python<'_>) -> PyResult<u64> {
         let mut total: u64 = self.pending.iter().map(|c| c.len() as u64).sum();
         self.pending.clear();
-        if let Some(file) = self.file.take() {
-            return Ok(total + file.len());
-        }
         while let Some(chunk) = self.pull(py)? {
             total += chunk.len() as u64;
         }
@@ -181,19 +221,19 @@ impl WsgiBody {
         Python::attach(|py| self.next_from_app(py))
     }
 
-    /// A block of the native file, never past the declared length (so a Content-Length shorter
-    /// than the file sends a prefix of it without a warning).
+    /// The next piece of the app's file body that the writer did not send itself: `write()`
+    /// output, a small range of the file, or a block of it where sendfile cannot be used.
     fn next_from_file(&mut self) -> Result<Option<Bytes>, BodyError> {
-        let Some(file) = &mut self.file else {
+        let Some(stream) = &mut self.file else {
             return Ok(None);
         };
-        match file.read_block(self.remaining) {
-            Ok(Some(block)) => Ok(Some(block)),
-            Ok(None) => {
+        match stream.next_chunk() {
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+            None => {
                 self.file = None;
                 Ok(None)
             }
-            Err(err) => {
+            Some(Err(err)) => {
                 tracing::error!(pid = std::process::id(), error = %err, "reading the app's file failed; aborting the connection");
                 Err(Box::new(err))
             }

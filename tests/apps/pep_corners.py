@@ -256,7 +256,8 @@ class CountingBytes(io.BytesIO):
 
 
 def file(environ, start_response):
-    """?path=P&offset=N&length=M&kind=file|bytes&blksize=B&prefix=TEXT (given to write())"""
+    """?path=P&offset=N&length=M&kind=file|bytes&blksize=B&prefix=TEXT (given to write())
+    &status=CODE"""
     q = _query(environ)
     if q.get("kind", "file") == "file":
         f = CountingFile(q["path"], "rb")
@@ -268,7 +269,8 @@ def file(environ, start_response):
     headers = [("Content-Type", "application/octet-stream")]
     if "length" in q:
         headers.append(("Content-Length", q["length"]))
-    write = start_response("200 OK", headers)
+    status = f"{q['status']} Whatever" if "status" in q else "200 OK"
+    write = start_response(status, headers)
     if "prefix" in q:
         write(q["prefix"].encode())
     wrapper = environ["wsgi.file_wrapper"]
