@@ -80,19 +80,6 @@ fn content_length(head: &str) -> usize {
         .unwrap()
 }
 
-/// The `N` of the access-log line `"GET TARGET HTTP/1.1" STATUS N`, once it is written.
-fn logged_bytes(server: &Server, target: &str, status: u16) -> u64 {
-    let needle = format!("\"GET {target} HTTP/1.1\" {status} ");
-    assert!(
-        server.wait_for_stdout(&needle, 1, WAIT),
-        "no {needle:?} in the access log:\n{}",
-        server.stdout()
-    );
-    let log = server.stdout();
-    let rest = log.split(&needle).nth(1).unwrap();
-    rest.split_whitespace().next().unwrap().parse().unwrap()
-}
-
 #[test]
 fn a_large_file_goes_out_byte_for_byte_over_tcp_and_a_unix_socket() {
     let (root, content) = site("whole");
@@ -140,7 +127,7 @@ fn a_range_of_a_large_file_from_an_odd_offset() {
     );
     assert_eq!(tail.status, 206);
     assert!(tail.body == content[BIG - 300_007..]);
-    assert_eq!(logged_bytes(&server, "/big.bin", 206), 2_000_002);
+    assert_eq!(server.logged_bytes("/big.bin", 206), 2_000_002);
 }
 
 #[test]
@@ -258,7 +245,7 @@ fn a_slow_reader_gets_every_byte() {
     }
     assert_eq!(body.len(), BIG);
     assert!(body == content, "the file arrived changed");
-    assert_eq!(logged_bytes(&server, "/big.bin", 200), BIG as u64);
+    assert_eq!(server.logged_bytes("/big.bin", 200), BIG as u64);
 }
 
 #[test]
@@ -291,7 +278,7 @@ fn a_client_leaving_mid_file_is_logged_with_what_it_got() {
     // Leaves with bytes unread: the server's next send meets a reset.
     drop(stream);
 
-    let logged = logged_bytes(&server, "/huge.bin", 200);
+    let logged = server.logged_bytes("/huge.bin", 200);
     assert!(
         logged >= got as u64 && logged < huge,
         "logged {logged} bytes; the client read {got} of {huge}"
@@ -341,7 +328,7 @@ fn a_file_shrinking_while_sent_cuts_the_connection_short() {
         }
     }
     assert!(got < len, "{got} bytes of a file cut to 1 MiB");
-    let logged = logged_bytes(&server, "/shrinks.bin", 200);
+    let logged = server.logged_bytes("/shrinks.bin", 200);
     assert!(logged < len as u64, "logged {logged}");
     assert_eq!(get(&server.addr, "/hello.txt").text(), "hello\n");
     assert_eq!(server.worker_pids(), worker, "the worker was not replaced");

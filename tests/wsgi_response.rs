@@ -225,19 +225,6 @@ fn file_wrapper_over_other_file_likes_reads_blksize_at_a_time() {
 /// Well past the 16 KiB below which pieces of a file are read rather than sent with sendfile.
 const BIG_FILE: usize = 5 * 1024 * 1024 + 13;
 
-/// The byte count on the access-log line of `GET target`, once it is written.
-fn logged_bytes(server: &Server, target: &str) -> u64 {
-    let needle = format!("\"GET {target} HTTP/1.1\" ");
-    assert!(
-        server.wait_for_stdout(&needle, 1, WAIT),
-        "no {needle:?} in the access log:\n{}",
-        server.stdout()
-    );
-    let log = server.stdout();
-    let rest = log.split(&needle).nth(1).unwrap();
-    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn file_wrapper_sends_a_5_mib_file_byte_for_byte_with_and_without_a_content_length() {
     let server = corners();
@@ -254,7 +241,11 @@ fn file_wrapper_sends_a_5_mib_file_byte_for_byte_with_and_without_a_content_leng
         assert_eq!(r.header("content-length"), Some(len.as_str()), "{target}");
         assert!(r.body == data, "{target}: body differs from the file");
         // What the kernel sent on the worker's behalf is counted all the same.
-        assert_eq!(logged_bytes(&server, &target), BIG_FILE as u64, "{target}");
+        assert_eq!(
+            server.logged_bytes(&target, 200),
+            BIG_FILE as u64,
+            "{target}"
+        );
     }
     // write() output goes ahead of the file, in the same length.
     let r = conn.get(&format!("/file?path={p}&prefix=head;"));
@@ -351,7 +342,7 @@ fn client_leaving_mid_file_wrapper_closes_the_file_once() {
     // Leaves with bytes unread: the server's next send meets a reset.
     drop(stream);
     assert!(server.wait_for_stderr("file closed after 0 python reads", 1, WAIT));
-    let logged = logged_bytes(&server, &target);
+    let logged = server.logged_bytes(&target, 200);
     assert!(
         logged > 1 << 20 && logged < huge,
         "logged {logged} of {huge} bytes"

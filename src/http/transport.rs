@@ -52,45 +52,37 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {
     }
 }
 
-impl Io for TcpStream {
-    fn supports_sendfile(&self) -> bool {
-        true
-    }
+/// TCP and Unix sockets send files with sendfile(2) and heads with MSG_MORE.
+macro_rules! socket_io {
+    ($socket:ty) => {
+        impl Io for $socket {
+            fn supports_sendfile(&self) -> bool {
+                true
+            }
 
-    fn poll_sendfile(
-        &self,
-        cx: &mut Context<'_>,
-        file: &File,
-        offset: &mut u64,
-        len: usize,
-    ) -> Poll<io::Result<usize>> {
-        poll_send(self, cx, |fd| sys::sendfile(fd, file, offset, len))
-    }
+            fn poll_sendfile(
+                &self,
+                cx: &mut Context<'_>,
+                file: &File,
+                offset: &mut u64,
+                len: usize,
+            ) -> Poll<io::Result<usize>> {
+                poll_send(self, cx, |fd| sys::sendfile(fd, file, offset, len))
+            }
 
-    fn poll_write_more(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        poll_send(self, cx, |fd| sys::send_more(fd, data))
-    }
+            fn poll_write_more(
+                &self,
+                cx: &mut Context<'_>,
+                data: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                poll_send(self, cx, |fd| sys::send_more(fd, data))
+            }
+        }
+    };
 }
 
-impl Io for UnixStream {
-    fn supports_sendfile(&self) -> bool {
-        true
-    }
-
-    fn poll_sendfile(
-        &self,
-        cx: &mut Context<'_>,
-        file: &File,
-        offset: &mut u64,
-        len: usize,
-    ) -> Poll<io::Result<usize>> {
-        poll_send(self, cx, |fd| sys::sendfile(fd, file, offset, len))
-    }
-
-    fn poll_write_more(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        poll_send(self, cx, |fd| sys::send_more(fd, data))
-    }
-}
+socket_io!(TcpStream);
+socket_io!(UnixStream);
 
 /// What `poll_send` needs of a tokio socket.
 trait Socket: AsFd {

@@ -364,6 +364,20 @@ impl Server {
         self.out.wait_for(needle, count, timeout)
     }
 
+    /// The byte count of the access-log line `"GET TARGET HTTP/1.1" STATUS BYTES …`, once it
+    /// is written.
+    pub fn logged_bytes(&self, target: &str, status: u16) -> u64 {
+        let needle = format!("\"GET {target} HTTP/1.1\" {status} ");
+        assert!(
+            self.wait_for_stdout(&needle, 1, WAIT),
+            "no {needle:?} in the access log:\n{}",
+            self.stdout()
+        );
+        let log = self.stdout();
+        let rest = log.split(&needle).nth(1).unwrap();
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     /// Pids of workers that booted and have not been reported as exited, in boot order.
     pub fn worker_pids(&self) -> Vec<i32> {
         let text = self.stderr();
