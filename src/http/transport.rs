@@ -78,6 +78,16 @@ macro_rules! socket_io {
                 poll_send(self, cx, |fd| sys::send_more(fd, data))
             }
         }
+
+        impl Socket for $socket {
+            fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$socket>::poll_write_ready(self, cx)
+            }
+
+            fn try_write(&self, send: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize> {
+                self.try_io(Interest::WRITABLE, send)
+            }
+        }
     };
 }
 
@@ -88,26 +98,6 @@ socket_io!(UnixStream);
 trait Socket: AsFd {
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn try_write(&self, send: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize>;
-}
-
-impl Socket for TcpStream {
-    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        TcpStream::poll_write_ready(self, cx)
-    }
-
-    fn try_write(&self, send: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize> {
-        self.try_io(Interest::WRITABLE, send)
-    }
-}
-
-impl Socket for UnixStream {
-    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        UnixStream::poll_write_ready(self, cx)
-    }
-
-    fn try_write(&self, send: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize> {
-        self.try_io(Interest::WRITABLE, send)
-    }
 }
 
 /// Runs a send system call on `socket` once it is writable, waiting again whenever it would
