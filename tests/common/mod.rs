@@ -409,20 +409,7 @@ impl Server {
 
     /// Wait for the master to exit, bounded; `None` if it is still running after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if self.status.is_some() {
-            return self.status;
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.status = Some(status);
-                    return self.status;
-                }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-                _ => return None,
-            }
-        }
+        wait_exit(&mut self.child, &mut self.status, timeout)
     }
 
     /// SIGTERM and wait (bounded) for the exit status.
@@ -541,5 +528,28 @@ pub fn assert_no_validator_complaints(stderr: &str) {
         "Traceback",
     ] {
         assert!(!stderr.contains(bad), "stderr contains {bad:?}:\n{stderr}");
+    }
+}
+
+/// Waits for `child` to exit, bounded, remembering its status in `status` (a child is reaped
+/// once); `None` if it is still running after `timeout`.
+pub fn wait_exit(
+    child: &mut Child,
+    status: &mut Option<ExitStatus>,
+    timeout: Duration,
+) -> Option<ExitStatus> {
+    if status.is_some() {
+        return *status;
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(exited)) => {
+                *status = Some(exited);
+                return *status;
+            }
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            _ => return None,
+        }
     }
 }
