@@ -104,25 +104,16 @@ fn python_readable_by_others() -> bool {
         .args(&["--pythonpath", &apps_dir(), "sysinfo"])
         .start();
     let info = get_json(&server.addr, "/");
-    let prefix = info.at("base_prefix").str().to_string();
-    let mut path = Path::new(&prefix);
-    use std::os::unix::fs::PermissionsExt;
-    loop {
-        match std::fs::metadata(path) {
-            Ok(m) if m.permissions().mode() & 0o005 == 0o005 => {}
-            _ => return false,
-        }
-        match path.parent() {
-            Some(parent) => path = parent,
-            None => return true,
-        }
-    }
+    readable_by_others(Path::new(info.at("base_prefix").str()))
 }
 
 fn apps_readable_by_others() -> bool {
+    readable_by_others(Path::new(&apps_dir()))
+}
+
+/// Whether `path` and every directory above it can be read (and entered) by any user.
+fn readable_by_others(mut path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let dir = apps_dir();
-    let mut path = Path::new(&dir);
     loop {
         match std::fs::metadata(path) {
             Ok(m) if m.permissions().mode() & 0o005 == 0o005 => {}

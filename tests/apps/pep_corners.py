@@ -225,9 +225,10 @@ def big(environ, start_response):
 
 # --- wsgi.file_wrapper -------------------------------------------------------------------------
 
-class CountingFile(io.FileIO):
-    """A real file that reports how often Python read it and when it was closed."""
+class Counting:
+    """A file-like that reports how often Python read it and when it was closed."""
 
+    kind = "file"
     errors = None
     reads = 0
 
@@ -237,22 +238,16 @@ class CountingFile(io.FileIO):
 
     def close(self):
         if not self.closed and self.errors is not None:
-            self.errors.write(f"file closed after {self.reads} python reads\n")
+            self.errors.write(f"{self.kind} closed after {self.reads} python reads\n")
         super().close()
 
 
-class CountingBytes(io.BytesIO):
-    errors = None
-    reads = 0
+class CountingFile(Counting, io.FileIO):
+    """A real file."""
 
-    def read(self, size=-1):
-        self.reads += 1
-        return super().read(size)
 
-    def close(self):
-        if not self.closed and self.errors is not None:
-            self.errors.write(f"bytes closed after {self.reads} python reads\n")
-        super().close()
+class CountingBytes(Counting, io.BytesIO):
+    kind = "bytes"
 
 
 def file(environ, start_response):
