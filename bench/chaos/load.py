@@ -5,7 +5,8 @@ failure of a named kind — so a scenario can say what was lost and how.
 Failure kinds: `refused` / `connect` (no connection), `reset@new` / `eof@new` (the connection was
 reset or closed before any response byte, on a fresh connection), `reset@reused` / `eof@reused`
 (the same on a keep-alive connection that had served a response), `truncated` (reset or closed
-mid-response), `timeout`, `status-NNN`, `bad-body`, `bad-response`.
+mid-response), `timeout`, `status-NNN`, `bad-body`, `bad-response`; prefixed with `POST ` when
+the request was a POST (a balancer never retries those).
 
 A connection whose server side was held by a worker the scenario killed or stopped is marked
 `doomed` (see `procs.sockets_of`); its failures are counted as lost with that worker, apart from
@@ -35,6 +36,7 @@ class Stats:
         self.lost = collections.Counter()
         self.latencies = []
         self.examples = {}
+        self.posts = 0
 
     def record(self, kind, started, conn, detail=""):
         self.requests += 1
@@ -270,6 +272,8 @@ class Load:
                 conn.close()
                 conn = None
             started = time.monotonic()
+            post = "POST " if req.method == "POST" else ""
+            self.stats.posts += bool(post)
             try:
                 async with asyncio.timeout(self.timeout):
                     if conn is None:
@@ -279,9 +283,10 @@ class Load:
                     )
                 conn.served += 1
                 if status != 200:
-                    self.stats.record(f"status-{status}", started, conn, req.target)
+                    self.stats.record(f"{post}status-{status}", started, conn, req.target)
                 elif not req.check(body):
-                    self.stats.record("bad-body", started, conn, f"{req.target} got {len(body)} B")
+                    self.stats.record(f"{post}bad-body", started, conn,
+                                      f"{req.target} got {len(body)} B")
                 else:
                     self.stats.record("ok", started, conn)
                 if not keep_alive or close:
@@ -290,7 +295,7 @@ class Load:
             except (Failure, TimeoutError) as err:
                 kind = err.kind if isinstance(err, Failure) else "timeout"
                 detail = f"{req.method} {req.target}: {getattr(err, 'detail', '')}"
-                self.stats.record(kind, started, conn, detail)
+                self.stats.record(post + kind, started, conn, detail)
                 if conn is not None:
                     conn.close()
                     conn = None

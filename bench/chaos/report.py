@@ -28,7 +28,7 @@ def _lost(r):
 
 def line(r):
     s = r.stats
-    parts = [f"{r.name:<13}", f"requests {s.requests:>7,}", f"ok {s.ok:>7,}",
+    parts = [f"{r.name:<13}", f"requests {s.requests:>7,} ({s.posts:,} POST)", f"ok {s.ok:>7,}",
              f"failed {_failed(r)}"]
     if r.lost_label:
         parts.append(f"{r.lost_label} {_lost(r)}")
@@ -59,6 +59,7 @@ def record(r):
     return {
         "scenario": r.name,
         "requests": s.requests,
+        "posts": s.posts,
         "ok": s.ok,
         "failed": dict(s.failed),
         "lost": dict(s.lost),

@@ -101,15 +101,18 @@ async def sigstop(ctx):
 
 
 async def hup(ctx):
-    """A HUP to the master every 0.3-1.5 s: reloads overlap and follow each other."""
+    """HUPs to the master every 0.3-1.5 s, now and then 2 or 3 in a burst: reloads follow each
+    other, and a HUP during a reload is ignored."""
     r = Result("hup-storm")
     rng = random.Random(1)
     sent = 0
     async with loaded(ctx, r, rss=False) as (server, load):
         async def step():
             nonlocal sent
-            server.signal_master(signal.SIGHUP)
-            sent += 1
+            for _ in range(rng.choice([1, 1, 2, 3])):  # now and then a burst, 30 ms apart
+                server.signal_master(signal.SIGHUP)
+                sent += 1
+                await asyncio.sleep(0.03)
             await asyncio.sleep(rng.uniform(0.0, 1.2))
 
         await asyncio.sleep(1.0)
@@ -129,8 +132,8 @@ async def hup(ctx):
 
 
 async def usr2(ctx):
-    """USR2 to whichever master the pid file names, again as soon as a new master has written
-    it (plus 0-1 s): upgrades overlap and chain."""
+    """USR2 to whichever master the pid file names (now and then twice, 50 ms apart), again as
+    soon as a new master has written it (plus 0-1 s): upgrades overlap and chain."""
     r = Result("usr2-storm")
     rng = random.Random(2)
     sent = 0
@@ -141,6 +144,10 @@ async def usr2(ctx):
             before = server.master()
             os.kill(before, signal.SIGUSR2)
             sent += 1
+            if rng.random() < 0.3:  # a second one while the first upgrade is under way
+                await asyncio.sleep(0.05)
+                os.kill(before, signal.SIGUSR2)
+                sent += 1
             await until(lambda: server.master() != before, 15.0)
             await asyncio.sleep(rng.uniform(0.0, 1.0))
         # The last upgrade finishes: one master, its workers serving.
@@ -209,9 +216,11 @@ async def term(ctx):
         await slow.stop()
     refused = 0
     for stats in (r.stats, slow.stats):
-        n = stats.failed.pop("refused", 0)
-        stats.requests -= n
-        refused += n
+        for kind in ("refused", "POST refused"):
+            n = stats.failed.pop(kind, 0)
+            stats.requests -= n
+            stats.posts -= n if kind.startswith("POST") else 0
+            refused += n
     r.check_failures(r.stats, "on connections accepted before or during the drain")
     code = EXITED.get(master)
     r.events.append(f"SIGTERM: all processes gone after {took:.1f} s, master exit code {code}")
