@@ -40,6 +40,7 @@ class Result:
         self.problems = []
         self.notes = []
         self.data = {}
+        self.backlog = []
 
     @property
     def verdict(self):
@@ -95,9 +96,11 @@ async def loaded(ctx, result, extra=(), workers=None, clients=None, fds=False, r
         result.fds = [server.worker_fds(), None]
     load = Load(server.port, mix or ctx.mix, clients or ctx.clients, **load_kw)
     load.start()
+    sampler = asyncio.ensure_future(_sample_backlog(server.port, result))
     try:
         yield server, load
     finally:
+        sampler.cancel()
         await load.stop()
         result.stats = load.stats
         if fds:
@@ -107,6 +110,17 @@ async def loaded(ctx, result, extra=(), workers=None, clients=None, fds=False, r
         result.stop_seconds = server.stop()
         if result.stop_seconds is None:
             result.problems.append("the server did not stop within 15 s of SIGTERM")
+
+
+async def _sample_backlog(port, result, every=0.5):
+    """The listen queue under load, every 0.5 s: connections the kernel accepted that no worker
+    has taken yet."""
+    samples = result.backlog = []
+    while True:
+        depth = procs.listen_queue(port)
+        if depth is not None:
+            samples.append(depth)
+        await asyncio.sleep(every)
 
 
 async def settle_fds(server, start, limit=8.0):

@@ -123,3 +123,15 @@ def sockets_of(pid, server_port):
             if parts[9] in inodes and int(parts[1].split(":")[1], 16) == server_port:
                 ports.add(int(parts[2].split(":")[1], 16))
     return ports
+
+
+def listen_queue(port):
+    """Connections waiting in the listen queue of 127.0.0.1:`port` (accepted by the kernel, not
+    yet by a worker): the rx_queue of the LISTEN entry of /proc/net/tcp."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[3] == "0A" and int(parts[1].split(":")[1], 16) == port:
+                return int(parts[4].split(":")[1], 16)
+    return None

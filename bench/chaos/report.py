@@ -37,21 +37,28 @@ def line(r):
         parts.append(f"RSS {_rss(r)}")
     if r.fds and r.fds[1] is not None:
         parts.append(f"fds {r.fds[0]}→{r.fds[1]}")
+    parts.append(f"listen queue {_backlog(r)}")
     parts += r.events
     verdict = r.verdict + (": " + "; ".join(r.problems) if r.problems else "")
     return " | ".join(parts) + " | " + verdict
 
 
+def _backlog(r):
+    if not r.backlog:
+        return "-"
+    return f"{sum(r.backlog) / len(r.backlog):.1f} avg, {max(r.backlog)} max"
+
+
 HEADER = ("| scenario | requests | ok | failed (by kind) | lost with the struck worker | p50 | p99 "
-          "| RSS start→end | what happened | verdict |\n"
-          "|---|---:|---:|---|---|---:|---:|---|---|---|")
+          "| listen queue | RSS start→end | what happened | verdict |\n"
+          "|---|---:|---:|---|---|---:|---:|---|---|---|---|")
 
 
 def row(r):
     s = r.stats
     verdict = f"**{r.verdict}**" + (": " + "; ".join(r.problems) if r.problems else "")
     return (f"| {r.name} | {s.requests:,} | {s.ok:,} | {_failed(r)} | {_lost(r)} | {_lat(r, 50)} "
-            f"| {_lat(r, 99)} | {_rss(r)} | {'; '.join(r.events)} | {verdict} |")
+            f"| {_lat(r, 99)} | {_backlog(r)} | {_rss(r)} | {'; '.join(r.events)} | {verdict} |")
 
 
 def record(r):
@@ -70,6 +77,7 @@ def record(r):
         "max_ms": (max(s.latencies) if s.latencies else 0) * 1000,
         "rss_kib": r.rss,
         "worker_fds": r.fds,
+        "listen_queue_samples": r.backlog,
         "events": r.events,
         "problems": r.problems,
         "notes": r.notes,
