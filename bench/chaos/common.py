@@ -3,7 +3,9 @@ load running against it, and the result (one summary line, one table row, a verd
 
 import asyncio
 import contextlib
+import os
 import re
+import shutil
 import time
 
 import procs
@@ -24,6 +26,7 @@ class Ctx:
         self.soak = soak
         self.workers = workers
         self.clients = clients
+        self.logs = None  # a directory for each scenario's server log, when set
 
     def server(self, extra=(), workers=None):
         return Server(self.binary, self.tmp, self.files_dir, workers or self.workers, extra)
@@ -110,6 +113,8 @@ async def loaded(ctx, result, extra=(), workers=None, clients=None, fds=False, r
         result.stop_seconds = server.stop()
         if result.stop_seconds is None:
             result.problems.append("the server did not stop within 15 s of SIGTERM")
+        if ctx.logs:
+            shutil.copyfile(server.logpath, os.path.join(ctx.logs, f"{result.name}.log"))
 
 
 async def _sample_backlog(port, result, every=0.5):

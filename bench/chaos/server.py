@@ -102,15 +102,17 @@ class Server:
         os.kill(self.master(), sig)
 
     def stop(self, limit=15.0):
-        """SIGTERM to the current master; SIGKILL to the whole group after `limit`. Returns the
-        seconds the graceful stop took, or None if it had to be killed."""
+        """SIGTERM to every master of the group (a USR2 storm may leave more than one); SIGKILL
+        to the whole group after `limit`. Returns the seconds the graceful stop took, or None if
+        it had to be killed."""
         if self.proc is None:
             return None
         started = time.monotonic()
-        try:
-            os.kill(self.master(), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        for pid in set(procs.masters_of(self.pgrp)) | {self.master()}:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         took = None
         until = started + limit
         while time.monotonic() < until:

@@ -153,13 +153,20 @@ async def usr2(ctx):
         # The last upgrade finishes: one master, its workers serving.
         await until(lambda: len(procs.masters_of(server.pgrp)) == 1, 20.0, 0.1)
         masters = procs.masters_of(server.pgrp)
+        current = server.master()
+        members = procs.group_members(server.pgrp)
+        left = {m: sum(1 for ppid, cmd in members.values() if ppid == m and "worker" in cmd)
+                for m in masters}
         settle = await settled(server, ctx.workers)
         await asyncio.sleep(2.0)
         upgrades = server.count("new master serving")
     r.check_failures(r.stats)
     r.events.append(f"{sent} USR2, {upgrades} upgrades completed, {len(masters)} master(s) left")
     if len(masters) != 1:
-        r.problems.append(f"{len(masters)} masters running 20 s after the last USR2")
+        older = [f"{m} ({n} workers)" for m, n in left.items() if m != current]
+        r.problems.append(f"{len(masters)} masters running 20 s after the last USR2: besides the"
+                          f" pid file's, {', '.join(older)}")
+        r.notes.append(_abandoned(server.log(), masters))
     if not settle:
         r.problems.append(f"worker count did not return to {ctx.workers}")
     _lost_is_failure(r)
@@ -237,6 +244,13 @@ async def term(ctx):
         r.problems.append(f"master exit code {code}")
     r.check_log(server, allow_exits=True)
     return r
+
+
+def _abandoned(log, masters):
+    """What the log says of the masters left over: the upgrades they saw fail."""
+    lines = [line for line in log.splitlines() if "the new master (USR2) exited" in line]
+    return f"{len(lines)} masters logged 'the new master (USR2) exited; this one keeps serving'" + (
+        f", e.g. {lines[0][lines[0].index('WARN'):][:160]}" if lines else "")
 
 
 def _lost_is_failure(r):
