@@ -49,6 +49,7 @@ class Server:
         log.close()
         self.pgrp = self.proc.pid
         if not self.wait_workers(self.workers, limit):
+            self.stop()
             raise RuntimeError(f"pyrite did not boot {self.workers} workers; log:\n{self.log()[-2000:]}")
 
     def log(self):
