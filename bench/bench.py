@@ -723,8 +723,9 @@ def main():
         report += ["", "### CPU-bound view: 2 workers vs 1", "", scaling]
     report += [
         "",
-        "Notes: pyrite writes one access-log line per request (to /dev/null here), a cost the peers, "
-        "whose access logs are off, do not pay. gunicorn's sync worker and uWSGI's --http-socket close every "
+        "Notes: pyrite writes one access-log line per request (to /dev/null here; it has no switch to turn "
+        "it off), a cost the peers, whose access logs are off, do not pay — except nginx-log, nginx with its "
+        "access log on (to a file). gunicorn's sync worker and uWSGI's --http-socket close every "
         "connection (uWSGI's closes come back from wrk as read errors, one per request). "
         "bjoern and fastwsgi are single-threaded: in sleep10ms they serve one request at a time. "
         "Errors are wrk's non-2xx responses and socket errors (a timeout is a request slower than wrk's 2 s, 10 s for static10m), "
