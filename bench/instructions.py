@@ -360,9 +360,10 @@ def main():
     ap.add_argument("--venv", default=str(bench.ROOT / "target/bench-venv"))
     ap.add_argument("--out", default=str(bench.ROOT / "target/bench-results"), help="where the .md and .json go")
     args = ap.parse_args()
-    for flag in ("n", "warmup", "connections", "runs"):
-        if getattr(args, flag) < 1:
-            ap.error(f"--{flag.replace('n', 'requests') if flag == 'n' else flag} must be at least 1")
+    for flag, value in (("--requests", args.n), ("--warmup", args.warmup), ("--connections", args.connections),
+                        ("--runs", args.runs)):
+        if value < 1:
+            ap.error(f"{flag} must be at least 1")
     if args.profile:
         server, sc_name = args.profile
         pick(server, SERVERS, "server", ap)
