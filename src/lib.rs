@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod exit;
 pub mod heartbeat;
 pub mod http;
 pub mod listener;
@@ -26,5 +27,6 @@ pub mod reloader;
 pub mod router;
 pub mod static_files;
 pub mod sys;
+pub mod text;
 pub mod worker;
 pub mod wsgi;

@@ -63,11 +63,11 @@ pub fn access(line: AccessLine<'_>) {
         None => buf.extend_from_slice(b" \"-\""),
     }
     buf.push(b' ');
-    buf.extend_from_slice(crate::http::decimal(u64::from(line.status), &mut [0; 20]));
+    buf.extend_from_slice(crate::text::decimal(u64::from(line.status), &mut [0; 20]));
     buf.push(b' ');
-    buf.extend_from_slice(crate::http::decimal(line.bytes, &mut [0; 20]));
+    buf.extend_from_slice(crate::text::decimal(line.bytes, &mut [0; 20]));
     buf.push(b' ');
-    buf.extend_from_slice(crate::http::decimal(micros / 1000, &mut [0; 20]));
+    buf.extend_from_slice(crate::text::decimal(micros / 1000, &mut [0; 20]));
     buf.push(b'.');
     let frac = micros % 1000;
     buf.extend_from_slice(&[

@@ -8,15 +8,13 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::exit::{
+    WORKER_APP_LOAD_ERROR as EXIT_APP_LOAD_ERROR, WORKER_BOOT_ERROR as EXIT_BOOT_ERROR,
+};
 use crate::heartbeat::{self, Verdict};
 use crate::listener::Listener;
 use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe};
-use crate::{reloader, worker, wsgi};
-
-/// A worker that could not start its interpreter, or no worker could boot at all.
-pub const EXIT_BOOT_ERROR: i32 = 3;
-/// A worker whose app could not be imported (gunicorn uses the same code).
-pub const EXIT_APP_LOAD_ERROR: i32 = 4;
+use crate::{exit, reloader, worker, wsgi};
 
 /// A worker that dies sooner than this after being forked counts as a crash loop.
 const QUICK_DEATH: Duration = Duration::from_secs(1);
@@ -457,7 +455,7 @@ impl Master {
                     attempts = self.boot_failures,
                     "no worker can boot; stopping"
                 );
-                return Some(EXIT_BOOT_ERROR as u8);
+                return Some(exit::BOOT_ERROR);
             }
         }
         if info.forked.elapsed() < QUICK_DEATH {
@@ -596,7 +594,7 @@ impl Master {
             }
             Err(err) => {
                 worker::report_load_error(&spec, err);
-                Some(EXIT_APP_LOAD_ERROR as u8)
+                Some(exit::APP_LOAD_ERROR)
             }
         }
     }

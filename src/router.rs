@@ -50,7 +50,7 @@ impl Router {
             }
         }
         if let Some(suffix) = &self.mounts.app_suffix {
-            let decoded = crate::static_files::decode_path(path);
+            let decoded = crate::text::decode_path(path);
             if decoded.ends_with(suffix.as_bytes()) {
                 return if self.has_app {
                     Route::App

@@ -10,10 +10,12 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
 use crate::config::{AppSpec, Config};
+use crate::exit::{
+    WORKER_APP_LOAD_ERROR as EXIT_APP_LOAD_ERROR, WORKER_BOOT_ERROR as EXIT_BOOT_ERROR,
+};
 use crate::http::server;
 use crate::http::service::Service;
 use crate::listener::Listener;
-use crate::master::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR};
 use crate::router::Router;
 use crate::sys::{self, BootPipe, Slot};
 use crate::wsgi::{self, LoadError, Runner};

@@ -23,7 +23,6 @@ mod transport;
 mod write;
 
 pub use body::{AccessLog, Body, BodyError};
-pub(crate) use write::decimal;
 
 /// The app's own reason phrase, when it differs from the status code's usual one; the response
 /// writer puts it on the status line. Already checked by `start_response` (latin-1, no control

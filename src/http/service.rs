@@ -147,7 +147,7 @@ async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) ->
             return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
         }
     }
-    let path = static_files::decode_path(parts.uri.path());
+    let path = crate::text::decode_path(parts.uri.path());
     // Outside `--script-name`: a 404 before any body is read (nor `100 Continue` sent).
     if !executor.serves(&path) {
         return pages::error(StatusCode::NOT_FOUND);

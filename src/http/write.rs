@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 
 use super::body::Body;
 use super::transport::Transport;
+use crate::text::decimal;
 
 /// Bodies (and frames) up to this size are copied next to the head and written with it.
 const COALESCE: usize = 16 * 1024;
@@ -370,19 +371,6 @@ fn title_case(out: &mut BytesMut, name: &[u8]) {
     }
 }
 
-/// `n` in decimal ASCII, written into the end of `buf`.
-pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
     let mut i = buf.len();
     loop {
@@ -417,8 +405,6 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(decimal(0, &mut [0; 20]), b"0");
-        assert_eq!(decimal(u64::MAX, &mut [0; 20]), b"18446744073709551615");
         assert_eq!(hex_len(0, &mut [0; 16]), b"0");
         assert_eq!(hex_len(255, &mut [0; 16]), b"ff");
     }

@@ -22,7 +22,6 @@ use http::{Method, Request, Response, StatusCode};
 
 use crate::http::{pages, Body};
 
-pub use resolve::decode_path;
 pub use stream::FileStream;
 
 /// How files are served; one copy per worker, built from the command line.
@@ -70,24 +69,36 @@ pub fn serve<B>(
     options: &Options,
 ) -> Option<Response<Body>> {
     let target = resolve::target(root, rel, options.dotfiles)?;
+    // Known and unchanged: from the cache; else looked up on disk, and a file is cached.
     let found = match cache::get(&target.key) {
-        Some(opened) => resolve::Found::File(opened),
-        None => resolve::find(root, &target)?,
+        Some(opened) => Found::File(opened),
+        None => match resolve::find(root, &target)? {
+            resolve::Found::File(on_disk) => {
+                Found::File(cache::insert(&target.key, on_disk, None)?)
+            }
+            resolve::Found::Directory(dir) => Found::Directory(dir),
+        },
     };
     let method = req.method();
     let allowed = method == Method::GET || method == Method::HEAD;
     match found {
         _ if !allowed => Some(method_not_allowed()),
-        resolve::Found::File(opened) => Some(reply::file(req, root, opened, options)),
-        resolve::Found::Directory(_) if !target.trailing_slash => Some(redirect(req)),
-        resolve::Found::Directory(dir) if options.autoindex => Some(listing::page(
+        Found::File(opened) => Some(reply::file(req, root, opened, options)),
+        Found::Directory(_) if !target.trailing_slash => Some(redirect(req)),
+        Found::Directory(dir) if options.autoindex => Some(listing::page(
             method,
             req.uri().path(),
             &dir,
             options.dotfiles,
         )),
-        resolve::Found::Directory(_) => None,
+        Found::Directory(_) => None,
     }
+}
+
+/// A request's target: a cached (or just cached) file, or a directory.
+enum Found {
+    File(cache::Opened),
+    Directory(std::path::PathBuf),
 }
 
 /// RFC 9110 §15.5.6: a 405 names the methods the resource has.
