@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::listener::BindAddr;
+use crate::router::{Mounts, StaticMount};
+use crate::wsgi::AppSpec;
+
 /// The Python X.Y that libpython was linked against at build time.
 pub const PYTHON_VERSION: &str = env!("PYRITE_PYTHON_VERSION");
 
@@ -264,60 +268,6 @@ pub struct Args {
     pub log_level: String,
 }
 
-/// A listening address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BindAddr {
-    Tcp(SocketAddr),
-    Unix(PathBuf),
-    /// `fd://N`: a socket already bound and listening, inherited from the parent.
-    Fd(i32),
-}
-
-impl std::fmt::Display for BindAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BindAddr::Tcp(addr) => write!(f, "{addr}"),
-            BindAddr::Unix(path) => write!(f, "unix:{}", path.display()),
-            BindAddr::Fd(fd) => write!(f, "fd://{fd}"),
-        }
-    }
-}
-
-/// `module:callable`, split and checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppSpec {
-    pub module: String,
-    /// Attribute path inside the module (`application`, `app.wsgi_app`).
-    pub attr: String,
-    /// `module:factory()`: call the attribute to obtain the app.
-    pub factory: bool,
-}
-
-impl std::fmt::Display for AppSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let call = if self.factory { "()" } else { "" };
-        write!(f, "{}:{}{}", self.module, self.attr, call)
-    }
-}
-
-/// `--static PREFIX=DIR`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticMount {
-    /// Always starts and ends with `/`.
-    pub prefix: String,
-    pub dir: PathBuf,
-}
-
-/// How request paths are split between files and the app (DESIGN.md "Routing").
-#[derive(Debug, Clone, Default)]
-pub struct Mounts {
-    pub docroot: Option<PathBuf>,
-    pub statics: Vec<StaticMount>,
-    pub app_suffix: Option<String>,
-    /// How files are served (`--static-max-age`, `--static-dotfiles`, `--static-autoindex`).
-    pub static_options: crate::static_files::Options,
-}
-
 /// The validated configuration shared by the master and (after fork) the workers.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -325,16 +275,19 @@ pub struct Config {
     pub binds: Vec<BindAddr>,
     pub workers: usize,
     pub threads: usize,
-    pub pythonpath: Vec<PathBuf>,
+    /// Where the app is imported from (`--pythonpath`, `--venv`, `--script-name`).
+    pub python: crate::wsgi::Settings,
     pub chdir: Option<PathBuf>,
-    pub venv: Option<PathBuf>,
     pub mounts: Mounts,
+    /// How files are served (`--static-max-age`, `--static-dotfiles`, `--static-autoindex`).
+    pub static_files: crate::static_files::Options,
     pub graceful_timeout: Duration,
     /// `None` means unlimited.
     pub limit_request_body: Option<u64>,
     /// Request limits, timeouts and response options of every connection.
     pub http: crate::http::conn::Settings,
-    pub log_level: String,
+    /// `--log-level`, `--access-logfile`, `--error-logfile`.
+    pub logging: crate::logging::Settings,
     /// `None` means no limit.
     pub timeout: Option<Duration>,
     pub max_requests: Option<u64>,
@@ -348,10 +301,6 @@ pub struct Config {
     pub user: Option<(u32, u32)>,
     pub group: Option<u32>,
     pub umask: Option<u32>,
-    pub access_logfile: Option<PathBuf>,
-    pub error_logfile: Option<PathBuf>,
-    /// `--script-name` without its trailing `/` ("" when the app is at the root).
-    pub script_name: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -485,11 +434,6 @@ impl Config {
             docroot,
             statics,
             app_suffix: args.app_suffix,
-            static_options: crate::static_files::Options::new(
-                args.static_max_age,
-                args.static_dotfiles,
-                args.static_autoindex,
-            ),
         };
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
@@ -522,22 +466,33 @@ impl Config {
             user,
             group,
             umask,
-            access_logfile: args
-                .access_logfile
-                .filter(|p| p.as_os_str() != "-")
-                .map(|p| absolute(&p)),
-            error_logfile: args
-                .error_logfile
-                .filter(|p| p.as_os_str() != "-")
-                .map(|p| absolute(&p)),
+            logging: crate::logging::Settings {
+                level: args.log_level,
+                access_logfile: args
+                    .access_logfile
+                    .filter(|p| p.as_os_str() != "-")
+                    .map(|p| absolute(&p)),
+                error_logfile: args
+                    .error_logfile
+                    .filter(|p| p.as_os_str() != "-")
+                    .map(|p| absolute(&p)),
+            },
             app,
             binds,
             workers,
             threads: args.threads,
-            pythonpath,
+            python: crate::wsgi::Settings {
+                pythonpath,
+                venv,
+                script_name,
+            },
             chdir,
-            venv,
             mounts,
+            static_files: crate::static_files::Options::new(
+                args.static_max_age,
+                args.static_dotfiles,
+                args.static_autoindex,
+            ),
             graceful_timeout: Duration::from_secs(args.graceful_timeout),
             limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
             http: crate::http::conn::Settings {
@@ -561,8 +516,6 @@ impl Config {
                 proxy_protocol: args.proxy_protocol,
                 max_connections: args.max_connections,
             },
-            log_level: args.log_level,
-            script_name,
         })
     }
 }

@@ -20,8 +20,8 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    pyrite::logging::reopen(&config);
-    pyrite::logging::init(&config.log_level);
+    pyrite::logging::reopen(&config.logging);
+    pyrite::logging::init(&config.logging.level);
     match pyrite::master::run(config) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

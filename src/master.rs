@@ -148,7 +148,9 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
         }
     }
     if master.config.reload {
-        master.reloader = reloader::spawn(&master.config).map_err(MasterError::Fork)?;
+        let config = &master.config;
+        master.reloader = reloader::spawn(&config.python.pythonpath, config.chdir.as_deref())
+            .map_err(MasterError::Fork)?;
     }
     let result = master.supervise(&signals);
     master.cleanup();
@@ -259,7 +261,7 @@ impl Master {
             }
             sys::SIGUSR1 => {
                 tracing::info!("reopening log files (USR1)");
-                crate::logging::reopen(&self.config);
+                crate::logging::reopen(&self.config.logging);
                 for &pid in self.workers.keys() {
                     sys::kill(pid, sys::SIGUSR1);
                 }
@@ -581,7 +583,7 @@ impl Master {
     /// `--preload`: imports the app here, before any fork. Returns an exit code if it fails.
     fn preload(&mut self) -> Option<u8> {
         let spec = self.config.app.clone()?;
-        match wsgi::load(&self.config, &spec) {
+        match wsgi::load(&self.config.python, &spec, self.config.workers > 1) {
             Ok(app) => {
                 if self.config.timeout.is_some() {
                     if let Err(err) = wsgi::install_timeout_handler() {

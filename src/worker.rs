@@ -9,7 +9,7 @@ use std::rc::Rc;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
-use crate::config::{AppSpec, Config};
+use crate::config::Config;
 use crate::exit::{
     WORKER_APP_LOAD_ERROR as EXIT_APP_LOAD_ERROR, WORKER_BOOT_ERROR as EXIT_BOOT_ERROR,
 };
@@ -18,7 +18,7 @@ use crate::http::service::Service;
 use crate::listener::Listener;
 use crate::router::Router;
 use crate::sys::{self, BootPipe, Slot};
-use crate::wsgi::{self, LoadError, Runner};
+use crate::wsgi::{self, AppSpec, LoadError, Runner};
 use crate::{heartbeat, logging};
 
 /// What the master hands a freshly forked worker.
@@ -103,7 +103,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         ctx.preloaded.is_none() && config.app.is_some() && config.timeout.is_some();
     let app = match (ctx.preloaded, &config.app) {
         (Some(app), _) => Some(app),
-        (None, Some(spec)) => match wsgi::load(config, spec) {
+        (None, Some(spec)) => match wsgi::load(&config.python, spec, config.workers > 1) {
             Ok(app) => Some(app),
             Err(err) => return report_load_error(spec, err),
         },
@@ -132,6 +132,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     };
     let service = Rc::new(Service {
         router: Router::new(config.mounts.clone(), runner.is_some()),
+        static_files: config.static_files.clone(),
         executor: runner,
         limit_request_body: config.limit_request_body,
         lifecycle: lifecycle.clone(),
@@ -157,7 +158,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         }
         logging::buffer_access();
         let housekeeping = lifecycle.clone();
-        let log_config = config.clone();
+        let log_settings = config.logging.clone();
         tokio::task::spawn_local(async move {
             let mut tick = tokio::time::interval(heartbeat::BEAT_EVERY);
             loop {
@@ -167,7 +168,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                         logging::flush_access();
                         housekeeping.check_memory();
                     }
-                    _ = usr1.recv() => logging::reopen(&log_config),
+                    _ = usr1.recv() => logging::reopen(&log_settings),
                 }
             }
         });

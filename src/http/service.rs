@@ -20,6 +20,8 @@ use crate::wsgi::{OwnedRequest, Runner};
 /// What every connection of a worker shares.
 pub struct Service {
     pub router: Router,
+    /// How files are served, the same for every mount.
+    pub static_files: static_files::Options,
     pub executor: Option<Runner>,
     pub limit_request_body: Option<u64>,
     pub lifecycle: Rc<crate::worker::Lifecycle>,
@@ -110,7 +112,7 @@ fn dispatch(
         } => {
             let servable =
                 !fallback_to_app || req.method() == Method::GET || req.method() == Method::HEAD;
-            let options = service.router.static_options();
+            let options = &service.static_files;
             if let Some(response) = servable
                 .then(|| static_files::serve(&req, root, rel, options))
                 .flatten()

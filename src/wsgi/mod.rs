@@ -15,6 +15,7 @@ mod interpreter;
 mod pool;
 mod process;
 mod response;
+mod settings;
 mod start_response;
 mod timeout;
 
@@ -26,6 +27,7 @@ pub use input::RequestBody;
 pub use interpreter::load;
 pub use pool::OwnedRequest;
 pub use response::WsgiBody;
+pub use settings::{AppSpec, Settings};
 
 /// The imported app callable.
 pub struct App {
