@@ -9,6 +9,7 @@
 mod body;
 pub mod chunked;
 pub mod conn;
+mod file_body;
 pub mod forwarded;
 pub mod framing;
 pub mod head;
@@ -16,13 +17,15 @@ pub mod incoming;
 pub mod pages;
 pub mod proxy_protocol;
 pub mod reject;
-mod request_body;
+pub mod request_body;
 pub mod server;
 pub mod service;
 mod transport;
 mod write;
 
-pub use body::{AccessLog, Body, BodyError};
+pub use body::{AccessLog, Body, BodyError, BodyStream};
+pub use file_body::FileBody;
+pub use request_body::RequestBody;
 
 /// The app's own reason phrase, when it differs from the status code's usual one; the response
 /// writer puts it on the status line. Already checked by `start_response` (latin-1, no control

@@ -422,7 +422,7 @@ mod tests {
         let content: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&content).unwrap();
-        let mut stream = crate::static_files::FileStream::new(Some(file));
+        let mut stream = crate::http::FileBody::new(Some(file));
         stream.push_bytes(bytes::Bytes::from_static(b"--part\r\n"));
         stream.push_file(5, 200_000);
         stream.push_bytes(bytes::Bytes::from_static(b"\r\n--part\r\n"));

@@ -1,8 +1,9 @@
 //! Static files, served on the runtime thread without ever touching Python.
 //! `resolve` maps a request path to a file safely inside its root, `cache` keeps small files
 //! (and every file's validators) per worker, `headers`, `conditional`, `range` and `encoding`
-//! hold the RFC 9110 rules, `reply` assembles the response, `stream` is the body of a large
-//! file, and `listing` the optional directory index.
+//! hold the RFC 9110 rules, `reply` assembles the response (its body built from the kinds `http`
+//! owns: bytes, or a file body of bytes and file ranges), and `listing` the optional directory
+//! index.
 
 mod cache;
 mod conditional;
@@ -12,7 +13,6 @@ mod listing;
 mod range;
 mod reply;
 mod resolve;
-mod stream;
 
 use std::path::Path;
 
@@ -21,8 +21,6 @@ use http::header::{HeaderValue, ALLOW, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 
 use crate::http::{pages, Body};
-
-pub use stream::FileStream;
 
 /// How files are served; one copy per worker, built from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

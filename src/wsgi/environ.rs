@@ -14,8 +14,9 @@ use pyo3::{intern, IntoPyObjectExt};
 
 use super::errors::ErrorStream;
 use super::file_wrapper::FileWrapper;
-use super::input::{Input, RequestBody};
+use super::input::Input;
 use super::App;
+use crate::http::RequestBody;
 
 /// What the environ is built from, besides the request head.
 pub struct RequestInfo<'a> {

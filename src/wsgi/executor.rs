@@ -123,7 +123,7 @@ impl Executor {
             }
             // For HEAD the body is dropped here, which calls the app's close().
             if !head_request {
-                *response.body_mut() = Body::wsgi(body);
+                *response.body_mut() = Body::stream(body);
             }
             return Ok(response);
         }
@@ -155,7 +155,7 @@ impl Executor {
         if let Some(len) = declared {
             body.set_declared_length(len);
         }
-        *response.body_mut() = Body::wsgi(body);
+        *response.body_mut() = Body::stream(body);
         Ok(response)
     }
 }

@@ -21,9 +21,10 @@ mod timeout;
 
 use pyo3::prelude::*;
 
+use crate::http::RequestBody;
+
 pub use environ::RequestInfo;
 pub use executor::Executor;
-pub use input::RequestBody;
 pub use interpreter::load;
 pub use pool::OwnedRequest;
 pub use response::WsgiBody;
