@@ -282,8 +282,8 @@ pub struct Config {
     /// How files are served (`--static-max-age`, `--static-dotfiles`, `--static-autoindex`).
     pub static_files: crate::static_files::Options,
     pub graceful_timeout: Duration,
-    /// `None` means unlimited.
-    pub limit_request_body: Option<u64>,
+    /// `--limit-request-body` and `--forwarded-allow-ips`, for the app's requests.
+    pub service: crate::service::Settings,
     /// Request limits, timeouts and response options of every connection.
     pub http: crate::http::conn::Settings,
     /// `--log-level`, `--access-logfile`, `--error-logfile`.
@@ -454,6 +454,8 @@ impl Config {
         if args.preload && app.is_none() {
             return Err(ConfigError::Preload);
         }
+        let forwarded_allow = crate::http::forwarded::AllowList::parse(&args.forwarded_allow_ips)
+            .map_err(ConfigError::ForwardedAllowIps)?;
         let nonzero = |n: u64| (n > 0).then_some(n);
         Ok(Config {
             timeout: nonzero(args.timeout).map(Duration::from_secs),
@@ -466,6 +468,10 @@ impl Config {
             user,
             group,
             umask,
+            service: crate::service::Settings {
+                limit_request_body: nonzero(args.limit_request_body),
+                forwarded_allow: forwarded_allow.clone(),
+            },
             logging: crate::logging::Settings {
                 level: args.log_level,
                 access_logfile: args
@@ -494,7 +500,6 @@ impl Config {
                 args.static_autoindex,
             ),
             graceful_timeout: Duration::from_secs(args.graceful_timeout),
-            limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
             http: crate::http::conn::Settings {
                 limits: crate::http::head::Limits {
                     request_line: args.limit_request_line,
@@ -509,10 +514,7 @@ impl Config {
                 keep_alive: args.keep_alive,
                 write_timeout: args.write_timeout,
                 server_header: !args.no_server_header,
-                forwarded_allow: crate::http::forwarded::AllowList::parse(
-                    &args.forwarded_allow_ips,
-                )
-                .map_err(ConfigError::ForwardedAllowIps)?,
+                forwarded_allow,
                 proxy_protocol: args.proxy_protocol,
                 max_connections: args.max_connections,
             },

@@ -25,6 +25,7 @@ pub mod logging;
 pub mod master;
 pub mod reloader;
 pub mod router;
+pub mod service;
 pub mod static_files;
 pub mod sys;
 pub mod text;

@@ -60,7 +60,7 @@ enum Kind {
     Stream(Box<dyn BodyStream>),
 }
 
-/// What the access-log line needs, filled in by the service once the status is known.
+/// What the access-log line needs, filled in by the connection once the status is known.
 pub struct AccessLog {
     pub peer: std::sync::Arc<str>,
     /// `None` for a request refused before its request line could be trusted (logged as `-`).
@@ -70,6 +70,30 @@ pub struct AccessLog {
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
+}
+
+impl AccessLog {
+    /// Starts the line of a request about to be answered; the status and the bytes sent are
+    /// filled in as they become known.
+    pub fn start(peer: &std::sync::Arc<str>, req: &http::request::Parts) -> AccessLog {
+        AccessLog {
+            peer: peer.clone(),
+            method: Some(req.method.clone()),
+            target: req.uri.path_and_query().cloned(),
+            version: version_str(req.version),
+            status: 0,
+            started: Instant::now(),
+            bytes: 0,
+        }
+    }
+}
+
+fn version_str(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        _ => "HTTP/?",
+    }
 }
 
 impl Drop for AccessLog {

@@ -12,16 +12,17 @@ use http::{Method, Request};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::body::AccessLog;
 use super::forwarded::AllowList;
 use super::framing::{self, Head};
 use super::head::{self, Limits};
 use super::incoming::Incoming;
+use super::pages;
 use super::proxy_protocol;
 use super::reject::Reject;
-use super::service::{self, ConnInfo, Service};
+use super::service::{ConnInfo, Reply, Service};
 use super::transport::{BodyState, Io, Transport};
 use super::write::{self, Answering};
-use super::{pages, AccessLog};
 
 /// The connection-level settings of a worker (`--limit-request-*`, timeouts, `Server`).
 #[derive(Debug, Clone)]
@@ -61,6 +62,12 @@ impl Default for Settings {
     }
 }
 
+/// What every connection of a worker shares: its settings and the service that answers.
+pub struct Shared<S> {
+    pub settings: Settings,
+    pub service: S,
+}
+
 /// See `next_head`: new bytes without a line end are parsed once this many have gathered.
 const REPARSE_STEP: usize = 1024;
 
@@ -75,13 +82,13 @@ enum Next {
 /// How long an idle connection stays open once the worker is stopping.
 const LINGER: Duration = Duration::from_millis(1000);
 
-pub async fn serve(
+pub async fn serve<S: Service>(
     io: Box<dyn Io>,
     mut info: ConnInfo,
-    service: Rc<Service>,
+    shared: Rc<Shared<S>>,
     stop: watch::Receiver<bool>,
 ) {
-    let settings = &service.http;
+    let settings = &shared.settings;
     let transport = Rc::new(Transport::new(io, settings.write_timeout));
     if settings.proxy_protocol && info.trusted(&settings.forwarded_allow) {
         match proxy_header(&transport, settings.header_timeout).await {
@@ -132,11 +139,14 @@ pub async fn serve(
             settings.limits,
             settings.body_timeout,
         );
+        let mut log = AccessLog::start(&info.label, &parts);
         let request = Request::from_parts(parts, incoming);
-        let response = match service::handle(request, &service, &info) {
-            service::Handled::Ready(response) => response,
-            service::Handled::App(response) => response.await,
+        let mut response = match shared.service.call(request, &info) {
+            Reply::Ready(response) => response,
+            Reply::Later(response) => response.await,
         };
+        log.status = response.status().as_u16();
+        response.body_mut().set_log(log);
         let answering = Answering {
             keep_alive: answering.keep_alive
                 && transport.body_state() == BodyState::Complete

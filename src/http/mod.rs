@@ -26,6 +26,7 @@ mod write;
 pub use body::{AccessLog, Body, BodyError, BodyStream};
 pub use file_body::FileBody;
 pub use request_body::RequestBody;
+pub use service::{ConnInfo, Reply, Service};
 
 /// The app's own reason phrase, when it differs from the status code's usual one; the response
 /// writer puts it on the status line. Already checked by `start_response` (latin-1, no control

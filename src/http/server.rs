@@ -10,25 +10,27 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use super::conn;
+use super::conn::{self, Settings, Shared};
 use super::service::{ConnInfo, Service};
 use super::transport::Io;
 use crate::listener::Listener;
 
-/// Serves every listener until `shutdown` resolves, then drains the connections.
-pub async fn run(
+/// Serves every listener with `service` until `shutdown` resolves, then drains the connections.
+pub async fn run<S: Service + 'static>(
     listeners: Vec<Listener>,
-    service: Rc<Service>,
+    settings: Settings,
+    service: S,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let shared = Rc::new(Shared { settings, service });
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection holds a sender; recv() returns None once the last one is gone.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     // `--max-connections`: past it, accept() is not called and clients wait in the backlog.
-    let slots = Arc::new(Semaphore::new(service.http.max_connections));
+    let slots = Arc::new(Semaphore::new(shared.settings.max_connections));
     for listener in listeners {
         let accept = Accept {
-            service: service.clone(),
+            shared: shared.clone(),
             stop: stop_rx.clone(),
             alive: alive_tx.clone(),
             slots: slots.clone(),
@@ -55,14 +57,14 @@ pub async fn run(
     Ok(())
 }
 
-struct Accept {
-    service: Rc<Service>,
+struct Accept<S> {
+    shared: Rc<Shared<S>>,
     stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
     slots: Arc<Semaphore>,
 }
 
-impl Accept {
+impl<S: Service + 'static> Accept<S> {
     /// Waits for a free connection slot; `None` once the worker is stopping.
     async fn slot(&mut self) -> Option<OwnedSemaphorePermit> {
         tokio::select! {
@@ -86,11 +88,11 @@ impl Accept {
             };
             match accepted {
                 Ok((io, info)) => {
-                    let service = self.service.clone();
+                    let shared = self.shared.clone();
                     let stop = self.stop.clone();
                     let alive = self.alive.clone();
                     tokio::task::spawn_local(async move {
-                        conn::serve(io, info, service, stop).await;
+                        conn::serve(io, info, shared, stop).await;
                         drop(slot);
                         drop(alive);
                     });
