@@ -424,7 +424,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if args.limit_request_fields > crate::http::head::MAX_FIELDS {
+        if args.limit_request_fields > crate::http::parse::MAX_FIELDS {
             return Err(ConfigError::Limit(
                 "--limit-request-fields",
                 "must be at most 32768",
@@ -501,10 +501,10 @@ impl Config {
             ),
             graceful_timeout: Duration::from_secs(args.graceful_timeout),
             http: crate::http::conn::Settings {
-                limits: crate::http::head::Limits {
+                limits: crate::http::parse::Limits {
                     request_line: args.limit_request_line,
                     fields: match args.limit_request_fields {
-                        0 => crate::http::head::MAX_FIELDS,
+                        0 => crate::http::parse::MAX_FIELDS,
                         n => n,
                     },
                     field_size: args.limit_request_field_size,

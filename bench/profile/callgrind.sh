@@ -51,7 +51,7 @@ if [ "$MODE" = static ]; then
     echo "| whole request (tokio LocalSet::tick) | $(per_request 'LocalSet::tick \[') |"
     echo "| static_files::serve | $(per_request 'static_files::serve \[') |"
     echo "| write::response | $(per_request 'write::response') |"
-    echo "| head::parse | $(per_request 'head::parse \[') |"
+    echo "| parse::head (request head) | $(per_request 'parse::head \[') |"
     echo "| access log line | $(per_request 'logging::access \[') |"
     exit 0
 fi
@@ -60,6 +60,6 @@ echo "|---|---|"
 echo "| whole request (tokio LocalSet::tick) | $(per_request 'LocalSet::tick \[') |"
 echo "| app call incl. environ (Executor::call) | $(per_request 'Executor::call \[') |"
 echo "| environ construction | $(per_request 'environ::build \[') |"
-echo "| response head from start_response | $(per_request 'head::build \[') |"
+echo "| response head from start_response | $(per_request 'response_head::build \[') |"
 echo "| start_response() | $(per_request '__pymethod___call____ \[') |"
 

@@ -14,10 +14,10 @@ use tokio::time::Instant;
 
 use super::body::AccessLog;
 use super::forwarded::AllowList;
-use super::framing::{self, Head};
-use super::head::{self, Limits};
+use super::framing::{self, RequestHead};
 use super::incoming::Incoming;
 use super::pages;
+use super::parse::{self, Limits};
 use super::proxy_protocol;
 use super::reject::Reject;
 use super::service::{ConnInfo, Reply, Service};
@@ -74,7 +74,7 @@ const REPARSE_STEP: usize = 1024;
 /// Returned once per request; boxing the head would cost an allocation each time.
 #[allow(clippy::large_enum_variant)]
 enum Next {
-    Request(Head),
+    Request(RequestHead),
     Refuse(Reject),
     Close,
 }
@@ -120,7 +120,7 @@ pub async fn serve<S: Service>(
             }
         };
         first = false;
-        let Head {
+        let RequestHead {
             parts,
             framing,
             keep_alive,
@@ -228,7 +228,7 @@ async fn next_head(
             seen = buffered;
             let parsed = {
                 let buf = transport.buf.borrow();
-                head::parse(&buf, &settings.limits)
+                parse::head(&buf, &settings.limits)
             };
             match parsed {
                 Ok(Some((raw, len))) => {

@@ -12,12 +12,14 @@ pub mod conn;
 mod file_body;
 pub mod forwarded;
 pub mod framing;
-pub mod head;
 pub mod incoming;
 pub mod pages;
+pub mod parse;
 pub mod proxy_protocol;
 pub mod reject;
+mod render;
 pub mod request_body;
+mod send;
 pub mod server;
 pub mod service;
 mod transport;
@@ -25,11 +27,6 @@ mod write;
 
 pub use body::{AccessLog, Body, BodyError, BodyStream};
 pub use file_body::FileBody;
+pub use render::ReasonPhrase;
 pub use request_body::RequestBody;
 pub use service::{ConnInfo, Reply, Service};
-
-/// The app's own reason phrase, when it differs from the status code's usual one; the response
-/// writer puts it on the status line. Already checked by `start_response` (latin-1, no control
-/// characters).
-#[derive(Debug, Clone)]
-pub struct ReasonPhrase(pub bytes::Bytes);

@@ -10,52 +10,19 @@ mod conditional;
 mod encoding;
 mod headers;
 mod listing;
+mod options;
 mod range;
 mod reply;
 mod resolve;
 
 use std::path::Path;
 
-use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 
 use crate::http::{pages, Body};
 
-/// How files are served; one copy per worker, built from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// `--static-max-age`: the `Cache-Control` line for ordinary files (empty without it).
-    pub cache_control: Bytes,
-    /// The same with `immutable`, for names carrying a content hash.
-    pub cache_control_immutable: Bytes,
-    /// `--static-dotfiles`: names starting with `.` are served.
-    pub dotfiles: bool,
-    /// `--static-autoindex`: a directory without `index.html` gets a listing.
-    pub autoindex: bool,
-}
-
-impl Options {
-    pub fn new(max_age: Option<u64>, dotfiles: bool, autoindex: bool) -> Options {
-        let value = |extra: &str| {
-            max_age.map_or_else(Bytes::new, |n| {
-                Bytes::from(format!("Cache-Control: public, max-age={n}{extra}\r\n"))
-            })
-        };
-        Options {
-            cache_control: value(""),
-            cache_control_immutable: value(", immutable"),
-            dotfiles,
-            autoindex,
-        }
-    }
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options::new(None, false, false)
-    }
-}
+pub use options::Options;
 
 /// Answers `req` from the directory `root`, where `rel` is the still-encoded part of the
 /// request path below it. `None` means nothing is there (the caller sends a 404 or asks the

@@ -13,8 +13,9 @@ use http::{Method, Request, Response, StatusCode};
 use super::cache::{self, Entry, Opened};
 use super::conditional::{self, Verdict};
 use super::encoding;
+use super::options::Options;
 use super::range::{self, ByteRange, Ranges};
-use super::{resolve, Options};
+use super::resolve;
 use crate::http::{pages, Body, FileBody};
 
 /// Answers a GET or HEAD for the file `main` (already found under `root`). The entry's

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use super::app::{traceback, App, LoadError};
 use super::settings::{AppSpec, Settings};
-use super::{ffi, process, traceback, App, LoadError};
+use super::{ffi, process};
 
 /// The interpreter pyrite was built against; `sys.executable` when no venv is in use.
 const BUILD_PYTHON: &str = env!("PYRITE_PYTHON_EXECUTABLE");

@@ -11,7 +11,8 @@ use http::{Response, StatusCode};
 use pyo3::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Executor, RequestInfo};
+use super::environ::RequestInfo;
+use super::executor::Executor;
 use crate::http::{pages, Body, RequestBody};
 
 /// A request handed to a pool thread, owning everything the environ is built from.

@@ -213,7 +213,7 @@ impl WsgiBody {
                     return Ok(self.pending.pop_front());
                 }
                 Err(err) => {
-                    let tb = super::traceback(py, &err);
+                    let tb = super::app::traceback(py, &err);
                     tracing::error!(
                         pid = std::process::id(),
                         "app raised while streaming its body; aborting the connection\n{tb}"
@@ -273,7 +273,7 @@ impl WsgiBody {
             Err(_) => Ok(()),
         };
         if let Err(err) = result {
-            let tb = super::traceback(py, &err);
+            let tb = super::app::traceback(py, &err);
             tracing::error!(pid = std::process::id(), "the app's close() raised\n{tb}");
         }
     }
