@@ -13,54 +13,16 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::body::AccessLog;
-use super::forwarded::AllowList;
 use super::framing::{self, RequestHead};
 use super::incoming::Incoming;
 use super::pages;
-use super::parse::{self, Limits};
+use super::parse;
 use super::proxy_protocol;
 use super::reject::Reject;
 use super::service::{ConnInfo, Reply, Service};
+use super::settings::Settings;
 use super::transport::{BodyState, Io, Transport};
 use super::write::{self, Answering};
-
-/// The connection-level settings of a worker (`--limit-request-*`, timeouts, `Server`).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub limits: Limits,
-    /// The whole request head must arrive within this (`--header-timeout`).
-    pub header_timeout: Duration,
-    /// A body read may stall this long (`--body-timeout`).
-    pub body_timeout: Duration,
-    /// An idle persistent connection is closed after this; zero disables persistence.
-    pub keep_alive: Duration,
-    /// A write may stall this long (`--write-timeout`).
-    pub write_timeout: Duration,
-    pub server_header: bool,
-    /// Peers whose forwarding headers and PROXY protocol headers are believed.
-    pub forwarded_allow: AllowList,
-    /// Expect a PROXY protocol header first on connections from allowed peers.
-    pub proxy_protocol: bool,
-    /// Connections one worker serves at once (`--max-connections`); more wait in the backlog.
-    pub max_connections: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            limits: Limits::default(),
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            keep_alive: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(30),
-            server_header: true,
-            forwarded_allow: AllowList::parse(&["127.0.0.1".into(), "::1".into()])
-                .unwrap_or_default(),
-            proxy_protocol: false,
-            max_connections: 4096,
-        }
-    }
-}
 
 /// What every connection of a worker shares: its settings and the service that answers.
 pub struct Shared<S> {

@@ -22,6 +22,7 @@ pub mod request_body;
 mod send;
 pub mod server;
 pub mod service;
+mod settings;
 mod transport;
 mod write;
 
@@ -30,3 +31,4 @@ pub use file_body::FileBody;
 pub use render::ReasonPhrase;
 pub use request_body::RequestBody;
 pub use service::{ConnInfo, Reply, Service};
+pub use settings::Settings;

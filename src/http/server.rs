@@ -10,8 +10,9 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use super::conn::{self, Settings, Shared};
+use super::conn::{self, Shared};
 use super::service::{ConnInfo, Service};
+use super::settings::Settings;
 use super::transport::Io;
 use crate::listener::Listener;
 

@@ -1,47 +1,10 @@
-//! Pipes between the master and its workers: the boot pipe on which a worker announces it
-//! serves, the plumbing of the signal self-pipe, and the master's wait on both.
+//! Non-blocking pipes, the plumbing under the signal self-pipe and the boot pipe, and the
+//! master's wait on them.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
-
-use super::process::{getpid, Pid};
-
-/// A pipe on which booted workers announce themselves: each writes its pid as 4 bytes, one
-/// atomic write (below PIPE_BUF), so announcements from several workers never interleave.
-pub struct BootPipe {
-    read: OwnedFd,
-    write: OwnedFd,
-}
-
-impl BootPipe {
-    pub fn new() -> io::Result<BootPipe> {
-        let (read, write) = pipe()?;
-        Ok(BootPipe { read, write })
-    }
-
-    /// Called by a worker once it is ready to serve.
-    pub fn announce(&self) {
-        let bytes = getpid().to_ne_bytes();
-        // SAFETY: writing a valid 4-byte buffer to our own fd.
-        unsafe {
-            libc::write(self.write.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
-        }
-    }
-
-    /// The pids announced since the last call.
-    pub fn drain(&self) -> Vec<Pid> {
-        drain_bytes(&self.read)
-            .chunks_exact(4)
-            .map(|c| Pid::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    }
-
-    pub fn fd(&self) -> RawFd {
-        self.read.as_raw_fd()
-    }
-}
 
 pub(super) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];

@@ -1,13 +1,15 @@
-//! Processes: fork, reap, signal and leave them; re-execute this binary with its listening
+//! Processes: fork, reap, signal and leave them; the boot pipe on which a worker announces it
+//! serves; re-execute this binary with its listening
 //! sockets (USR2); adopt inherited descriptors; the clocks and memory figures the master and
 //! workers compare.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::identity::original_args;
+use super::pipe::{drain_bytes, pipe};
 use super::signals::signal_name;
 
 pub type Pid = libc::pid_t;
@@ -178,5 +180,40 @@ pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
     unsafe {
         libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
         Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// A pipe on which booted workers announce themselves: each writes its pid as 4 bytes, one
+/// atomic write (below PIPE_BUF), so announcements from several workers never interleave.
+pub struct BootPipe {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl BootPipe {
+    pub fn new() -> io::Result<BootPipe> {
+        let (read, write) = pipe()?;
+        Ok(BootPipe { read, write })
+    }
+
+    /// Called by a worker once it is ready to serve.
+    pub fn announce(&self) {
+        let bytes = getpid().to_ne_bytes();
+        // SAFETY: writing a valid 4-byte buffer to our own fd.
+        unsafe {
+            libc::write(self.write.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
+        }
+    }
+
+    /// The pids announced since the last call.
+    pub fn drain(&self) -> Vec<Pid> {
+        drain_bytes(&self.read)
+            .chunks_exact(4)
+            .map(|c| Pid::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.read.as_raw_fd()
     }
 }
