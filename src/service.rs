@@ -60,7 +60,7 @@ impl Dispatcher {
     #[allow(clippy::result_large_err)]
     fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Request<Incoming>> {
         let route = self.router.route(req.uri().path());
-        tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?route, "request");
+        tracing::debug!(route = ?route, "routed");
         match route {
             Route::File {
                 root,

@@ -19,6 +19,8 @@ pub struct Args {
     #[arg(env = "PYRITE_APP", value_name = "APP")]
     pub app: Option<String>,
 
+    // The doc comment is also the `--help` text, where `[IPv6]` is not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N (repeatable).
     /// Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set.
     #[arg(

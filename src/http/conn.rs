@@ -67,6 +67,8 @@ pub async fn serve<S: Service>(
     }
     let info = Rc::new(info);
     let mut first = true;
+    // Requests on this connection so far; with the connection's span, names a request in logs.
+    let mut seq: u64 = 0;
     let mut waits = Waits::new(stop.clone(), Instant::now() + settings.header_timeout);
     loop {
         let head = match next_head(&transport, settings, &stop, &mut waits, first).await {
@@ -82,6 +84,7 @@ pub async fn serve<S: Service>(
             }
         };
         first = false;
+        seq += 1;
         let RequestHead {
             parts,
             framing,
@@ -101,6 +104,7 @@ pub async fn serve<S: Service>(
             settings.limits,
             settings.body_timeout,
         );
+        tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
         let mut log = AccessLog::start(&info.label, &parts);
         let request = Request::from_parts(parts, incoming);
         let mut response = match shared.service.call(request, &info) {

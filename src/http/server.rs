@@ -1,14 +1,17 @@
 //! The accept loops of one worker, on a current-thread runtime; each connection runs in
-//! `conn`. A graceful stop closes the listeners, lets every in-flight request finish, closes
+//! `conn`, inside a `conn` span (its number in the worker and its peer) that ties every line it
+//! logs to it. A graceful stop closes the listeners, lets every in-flight request finish, closes
 //! idle keep-alive connections, and returns once no connection is left.
 
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use super::conn::{self, Shared};
 use super::service::{ConnInfo, Service};
@@ -89,14 +92,19 @@ impl<S: Service + 'static> Accept<S> {
             };
             match accepted {
                 Ok((io, info)) => {
+                    // Every line logged for this connection carries its number and peer. A
+                    // disabled span (above debug) is a no-op: creating and entering it costs a
+                    // level check.
+                    let span = tracing::debug_span!("conn", id = next_id(), peer = %info.label);
                     let shared = self.shared.clone();
                     let stop = self.stop.clone();
                     let alive = self.alive.clone();
-                    tokio::task::spawn_local(async move {
+                    let serve = async move {
                         conn::serve(io, info, shared, stop).await;
                         drop(slot);
                         drop(alive);
-                    });
+                    };
+                    tokio::task::spawn_local(serve.instrument(span));
                     // Let the new connection start before accepting another: a worker busy in
                     // the app then leaves the next connections to the other workers, instead
                     // of one worker taking a whole burst of them.
@@ -106,6 +114,12 @@ impl<S: Service + 'static> Accept<S> {
             }
         }
     }
+}
+
+/// The next connection number of this worker (from 1), for the connection's span.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A listening socket of either kind, as the worker's runtime sees it.
