@@ -1,7 +1,8 @@
 //! A worker, right after fork: restore signal defaults, change directory, drop privileges,
 //! start CPython and import the app (unless the master preloaded it), then run a
 //! current-thread tokio runtime that serves until SIGTERM or until it recycles itself
-//! (`--max-requests`, `--max-rss`). Returns the process exit code.
+//! (`--max-requests`, `--max-rss`, counted by `lifecycle` around the service). Returns the
+//! process exit code.
 
 mod lifecycle;
 
