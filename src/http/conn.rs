@@ -105,14 +105,20 @@ pub async fn serve<S: Service>(
             settings.body_timeout,
         );
         tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
-        let mut log = AccessLog::start(&info.label, &parts);
-        let request = Request::from_parts(parts, incoming);
-        let mut response = match shared.service.call(request, &info) {
-            Reply::Ready(response) => response,
-            Reply::Later(response) => response.await,
+        // In a block of its own: a local's slot in this future lasts until its scope ends, even
+        // once moved, so the access log and the request must not outlive the call (they would
+        // add their bytes to every connection's future, and to its copies).
+        let response = {
+            let mut log = AccessLog::start(&info.label, &parts);
+            let request = Request::from_parts(parts, incoming);
+            let mut response = match shared.service.call(request, &info) {
+                Reply::Ready(response) => response,
+                Reply::Later(response) => response.await,
+            };
+            log.status = response.status().as_u16();
+            response.body_mut().set_log(log);
+            response
         };
-        log.status = response.status().as_u16();
-        response.body_mut().set_log(log);
         let answering = Answering {
             keep_alive: answering.keep_alive
                 && transport.body_state() == BodyState::Complete
