@@ -96,8 +96,18 @@ impl<S: Service + 'static> Accept<S> {
                     let shared = self.shared.clone();
                     let stop = self.stop.clone();
                     let alive = self.alive.clone();
-                    spawn_in(span, async move {
-                        conn::serve(io, info, shared, stop).await;
+                    // Every line the connection logs carries its number and peer. Below debug
+                    // the span is disabled and the connection runs bare, with no wrapper to
+                    // enter and leave on every poll. One spawn with the span inside: a wrapper
+                    // around the task, or a helper taking it by value, would copy the
+                    // connection's whole future once more (measured with callgrind).
+                    tokio::task::spawn_local(async move {
+                        // Built where it is awaited (a local would be one more copy).
+                        if span.is_disabled() {
+                            conn::serve(io, info, shared, stop).await;
+                        } else {
+                            conn::serve(io, info, shared, stop).instrument(span).await;
+                        }
                         drop(slot);
                         drop(alive);
                     });
@@ -109,18 +119,6 @@ impl<S: Service + 'static> Accept<S> {
                 Err(err) => accept_failed(err).await,
             }
         }
-    }
-}
-
-/// Runs a connection's task inside its span, so every line it logs carries the connection's
-/// number and peer. Below debug the span is disabled and the task runs bare: no wrapper to
-/// enter and leave on every poll, no extra move of the connection's future (measured with
-/// `bench/profile/callgrind.sh`, a new connection per request: the wrapper alone cost ~2%).
-fn spawn_in(span: tracing::Span, task: impl Future<Output = ()> + 'static) {
-    if span.is_disabled() {
-        tokio::task::spawn_local(task);
-    } else {
-        tokio::task::spawn_local(task.instrument(span));
     }
 }
 
