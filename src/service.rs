@@ -58,6 +58,7 @@ impl Dispatcher {
     /// The response for a file or an error page; the request back when the app is to answer it
     /// (moved, not boxed: no allocation on the way).
     #[allow(clippy::result_large_err)]
+    #[inline]
     fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Request<Incoming>> {
         let route = self.router.route(req.uri().path());
         tracing::debug!(route = ?route, "routed");
@@ -92,6 +93,7 @@ impl Service for Dispatcher {
     /// copy) through the connection's own future.
     type Later = Pin<Box<dyn Future<Output = Response<Body>>>>;
 
+    #[inline]
     fn call(&self, req: Request<Incoming>, conn: &Rc<ConnInfo>) -> Reply<Self::Later> {
         match self.dispatch(req) {
             Ok(response) => Reply::Ready(response),

@@ -75,6 +75,7 @@ pub struct AccessLog {
 impl AccessLog {
     /// Starts the line of a request about to be answered; the status and the bytes sent are
     /// filled in as they become known.
+    #[inline]
     pub fn start(peer: &std::sync::Arc<str>, req: &http::request::Parts) -> AccessLog {
         AccessLog {
             peer: peer.clone(),
@@ -151,6 +152,7 @@ impl Body {
     }
 
     /// Adds prerendered header lines (at most two pieces); see [`Body`].
+    #[inline]
     pub fn with_fields(mut self, first: Bytes, second: Bytes) -> Body {
         self.fields = [first, second];
         self

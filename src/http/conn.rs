@@ -115,6 +115,7 @@ pub async fn serve<S: Service>(
                 Reply::Ready(response) => response,
                 Reply::Later(response) => response.await,
             };
+            shared.service.responded();
             log.status = response.status().as_u16();
             response.body_mut().set_log(log);
             response

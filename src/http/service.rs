@@ -21,6 +21,10 @@ pub trait Service {
 
     /// Answers `req`, which arrived on `conn`: at once (a file, an error page), or later.
     fn call(&self, req: Request<Incoming>, conn: &Rc<ConnInfo>) -> Reply<Self::Later>;
+
+    /// Told once per request, when its response is ready (before it is written): a worker
+    /// counts them for `--max-requests`. Does nothing by default.
+    fn responded(&self) {}
 }
 
 /// A request's response: ready at once, or to come. The ready response is not boxed: that

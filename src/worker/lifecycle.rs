@@ -1,18 +1,16 @@
 //! When a worker recycles itself: it counts the requests it answered (`--max-requests`) and
-//! watches its memory (`--max-rss`). The counting wraps the worker's service ([`Counted`]), so
-//! neither the service nor the connection driver knows about recycling.
+//! watches its memory (`--max-rss`). The counting wraps the worker's service ([`Counted`], told
+//! of each response through `Service::responded`), so neither the service nor the connection
+//! driver knows about recycling.
 
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{ready, Context, Poll};
 
-use http::{Request, Response};
+use http::Request;
 use tokio::sync::Notify;
 
 use crate::http::incoming::Incoming;
-use crate::http::{Body, ConnInfo, Reply, Service};
+use crate::http::{ConnInfo, Reply, Service};
 use crate::sys;
 
 /// Counts requests and decides when this worker should recycle itself.
@@ -69,38 +67,16 @@ pub struct Counted<S> {
     pub lifecycle: Rc<Lifecycle>,
 }
 
-impl<S: Service> Service for Counted<S>
-where
-    S::Later: Unpin,
-{
-    type Later = CountedLater<S::Later>;
+impl<S: Service> Service for Counted<S> {
+    type Later = S::Later;
 
+    #[inline]
     fn call(&self, req: Request<Incoming>, conn: &Rc<ConnInfo>) -> Reply<Self::Later> {
-        match self.inner.call(req, conn) {
-            Reply::Ready(response) => {
-                self.lifecycle.request_done();
-                Reply::Ready(response)
-            }
-            Reply::Later(inner) => Reply::Later(CountedLater {
-                inner,
-                lifecycle: self.lifecycle.clone(),
-            }),
-        }
+        self.inner.call(req, conn)
     }
-}
 
-/// A response to come, counted when it is ready.
-pub struct CountedLater<F> {
-    inner: F,
-    lifecycle: Rc<Lifecycle>,
-}
-
-impl<F: Future<Output = Response<Body>> + Unpin> Future for CountedLater<F> {
-    type Output = Response<Body>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<Body>> {
-        let response = ready!(Pin::new(&mut self.inner).poll(cx));
+    fn responded(&self) {
+        self.inner.responded();
         self.lifecycle.request_done();
-        Poll::Ready(response)
     }
 }
