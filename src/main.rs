@@ -1,11 +1,12 @@
 //! The `pyrite` binary: command line → validated `Config` → logging → master.
-//! Exit codes: 0 after a graceful stop, 2 for a bad flag or value, 3 when a worker cannot
-//! boot, 4 when the app cannot be imported.
+//! Exit codes (`exit`): 0 after a stop, 1 when the master cannot run, 2 for a bad flag or
+//! value, 3 when a worker cannot boot, 4 when the app cannot be imported.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use pyrite::config::{Args, Config};
+use pyrite::exit;
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -16,17 +17,17 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => {
             eprintln!("pyrite: error: {err}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
-    pyrite::logging::reopen(&config);
-    pyrite::logging::init(&config.log_level);
+    pyrite::logging::reopen(&config.logging);
+    pyrite::logging::init(&config.logging.level);
     match pyrite::master::run(config) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let err = anyhow::Error::from(err);
             tracing::error!(error = format!("{err:#}"), "master failed");
-            ExitCode::from(1)
+            ExitCode::from(exit::FAILED)
         }
     }
 }
@@ -51,5 +52,5 @@ fn report_cli_error(err: clap::Error) -> ExitCode {
         .unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     eprintln!("pyrite: error: {first}");
-    ExitCode::from(2)
+    ExitCode::from(exit::USAGE)
 }

@@ -1,5 +1,6 @@
-//! The body of a streamed file response (a large static file, or the file a WSGI app hands to
-//! `wsgi.file_wrapper`): a queue of segments — bytes already in memory (multipart headers, cached
+//! A file body, one of the body kinds the connection writer knows: what a large static file, a
+//! `multipart/byteranges` response or the file a WSGI app hands to `wsgi.file_wrapper` is made
+//! of (built above, by static files and the WSGI bridge). A queue of segments — bytes already in memory (multipart headers, cached
 //! content, an app's `write()` output) and byte ranges of an open file — so memory stays flat
 //! whatever the file's size. A writer on a plain socket takes the large file ranges whole
 //! (`next_file_range`) and sends them with sendfile(2), the kernel moving the bytes from the page
@@ -11,6 +12,8 @@ use std::collections::VecDeque;
 use std::fs::File;
 
 use bytes::Bytes;
+
+use crate::sys;
 
 /// How much of a file is read per block.
 const BLOCK: usize = 256 * 1024;
@@ -25,15 +28,15 @@ enum Segment {
 }
 
 /// A response body made of in-memory pieces and ranges of one file.
-pub struct FileStream {
+pub struct FileBody {
     file: Option<File>,
     segments: VecDeque<Segment>,
     remaining: u64,
 }
 
-impl FileStream {
-    pub fn new(file: Option<File>) -> FileStream {
-        FileStream {
+impl FileBody {
+    pub fn new(file: Option<File>) -> FileBody {
+        FileBody {
             file,
             segments: VecDeque::new(),
             remaining: 0,
@@ -103,7 +106,7 @@ impl FileStream {
                 };
                 let want = BLOCK.min(usize::try_from(*len).unwrap_or(BLOCK));
                 let mut buf = pool::take();
-                let read = crate::sys::read_at(file, &mut buf, want, *offset);
+                let read = sys::read_at(file, &mut buf, want, *offset);
                 let chunk = buf.split().freeze();
                 pool::give_back(buf);
                 match read {
@@ -179,7 +182,7 @@ mod tests {
         let mut tmp = tempfile::tempfile().unwrap();
         let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         tmp.write_all(&content).unwrap();
-        let mut stream = FileStream::new(Some(tmp));
+        let mut stream = FileBody::new(Some(tmp));
         stream.push_bytes(Bytes::from_static(b"head"));
         stream.push_file(10, 200_000);
         stream.push_bytes(Bytes::from_static(b"tail"));
@@ -201,7 +204,7 @@ mod tests {
         let mut tmp = tempfile::tempfile().unwrap();
         let content: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         tmp.write_all(&content).unwrap();
-        let mut stream = FileStream::new(Some(tmp));
+        let mut stream = FileBody::new(Some(tmp));
         stream.push_bytes(Bytes::from_static(b"head"));
         stream.push_file(7, 50_000);
         stream.push_file(60_000, 100);
@@ -226,7 +229,7 @@ mod tests {
     #[test]
     fn a_shrunk_file_is_an_error() {
         let tmp = tempfile::tempfile().unwrap();
-        let mut stream = FileStream::new(Some(tmp));
+        let mut stream = FileBody::new(Some(tmp));
         stream.push_file(0, 10);
         assert!(stream.next_chunk().unwrap().is_err());
     }

@@ -1,5 +1,6 @@
-//! The response head from the app's status and headers (PEP 3333 "The start_response()
-//! Callable", "Other HTTP Features"), and what it says about the body's framing.
+//! Builds the response head from the app's status and headers (PEP 3333 "The start_response()
+//! Callable", "Other HTTP Features"), and what it says about the body's length. (The opposite
+//! of `http::parse`, which reads a request head off the wire.)
 //!
 //! Hop-by-hop headers (RFC 9110 §7.6.1: `Connection`, `Keep-Alive`, `Proxy-Connection`,
 //! `Transfer-Encoding`, `TE`, `Trailer`, `Upgrade`) are the server's business: PEP 3333 forbids
@@ -23,9 +24,9 @@ const HOP_BY_HOP: [&str; 7] = [
     "upgrade",
 ];
 
-/// What the head says about the body.
+/// What the app's head says about its body's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub enum BodyLength {
     /// 204 or 304: no body whatever the app yields (RFC 9110 §15.3.5, §15.4.5).
     NoBody,
     /// The app gave a Content-Length.
@@ -36,7 +37,7 @@ pub enum Framing {
 pub fn build(
     status: Status,
     headers: Vec<(String, String)>,
-) -> Result<(Response<Body>, Framing), String> {
+) -> Result<(Response<Body>, BodyLength), String> {
     let code = StatusCode::from_u16(status.code).map_err(|e| e.to_string())?;
     let mut response = Response::new(Body::empty());
     *response.status_mut() = code;
@@ -92,15 +93,15 @@ pub fn build(
     if close {
         map.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    let framing = if code == StatusCode::NO_CONTENT {
+    let length = if code == StatusCode::NO_CONTENT {
         map.remove(CONTENT_LENGTH);
-        Framing::NoBody
+        BodyLength::NoBody
     } else if code == StatusCode::NOT_MODIFIED {
-        Framing::NoBody
+        BodyLength::NoBody
     } else {
-        declared.map_or(Framing::Open, Framing::Declared)
+        declared.map_or(BodyLength::Open, BodyLength::Declared)
     };
-    Ok((response, framing))
+    Ok((response, length))
 }
 
 /// Sets the Content-Length the server worked out itself.

@@ -1,199 +1,54 @@
-//! The master: binds every listener, forks the workers, then only supervises. Pure Rust — no
-//! Python (unless `--preload`), no tokio, no threads — so forking is always sound and no app
-//! code can take it down. Signals become a lifecycle [`Phase`]; `waitpid` becomes a respawn;
-//! the workers' shared-memory slots become hung-worker kills.
+//! The master's supervision loop: it waits on the signal and boot pipes (and a 100 ms tick),
+//! asks `policy` what each signal, boot, death and heartbeat means, and carries the answer out —
+//! fork, kill, close the listeners, re-execute.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use super::error::MasterError;
+use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
 use crate::config::Config;
-use crate::heartbeat::{self, Verdict};
+use crate::heartbeat;
 use crate::listener::Listener;
 use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe};
-use crate::{reloader, worker, wsgi};
+use crate::{exit, worker, wsgi};
 
-/// A worker that could not start its interpreter, or no worker could boot at all.
-pub const EXIT_BOOT_ERROR: i32 = 3;
-/// A worker whose app could not be imported (gunicorn uses the same code).
-pub const EXIT_APP_LOAD_ERROR: i32 = 4;
-
-/// A worker that dies sooner than this after being forked counts as a crash loop.
-const QUICK_DEATH: Duration = Duration::from_secs(1);
-const BACKOFF_START: Duration = Duration::from_millis(100);
-const BACKOFF_CAP: Duration = Duration::from_secs(10);
-/// Workers dying before they boot this many times in a row means none ever will.
-const MAX_BOOT_FAILURES: u32 = 5;
-/// After SIGABRT, how long a hung worker gets before SIGKILL.
-const ABORT_GRACE: Duration = Duration::from_secs(1);
+/// Set in the environment of a master started by USR2, naming the master it replaces.
+pub(super) const UPGRADE_ENV: &str = "PYRITE_UPGRADE_FROM";
 /// The supervision loop wakes at least this often.
 const TICK: Duration = Duration::from_millis(100);
-/// Shared-memory slots for workers (an upper bound on `--workers` plus a reload's overlap).
-const SLOTS: usize = 1024;
-/// Set in the environment of a master started by USR2, naming the master it replaces.
-const UPGRADE_ENV: &str = "PYRITE_UPGRADE_FROM";
 
-#[derive(Debug, thiserror::Error)]
-pub enum MasterError {
-    #[error("cannot bind {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("inherited sockets (LISTEN_FDS): {0}")]
-    Inherit(std::io::Error),
-    #[error("cannot set up the master: {0}")]
-    Setup(std::io::Error),
-    #[error("cannot fork a worker: {0}")]
-    Fork(std::io::Error),
-    #[error("cannot write the pid file {path}: {source}")]
-    PidFile {
-        path: String,
-        source: std::io::Error,
-    },
+pub(super) struct WorkerInfo {
+    pub(super) generation: u64,
+    pub(super) slot: usize,
+    pub(super) forked: Instant,
+    pub(super) booted: bool,
+    pub(super) aborted: Option<Instant>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Running,
-    /// HUP: a new generation boots; the old one is stopped once it all serves.
-    Reloading,
-    /// Stop accepting, let in-flight requests finish until `deadline`, then SIGKILL.
-    Stopping {
-        deadline: Instant,
-        exit_code: u8,
-    },
-}
-
-struct WorkerInfo {
-    generation: u64,
-    slot: usize,
-    forked: Instant,
-    booted: bool,
-    aborted: Option<Instant>,
-}
-
-struct Master {
-    config: Config,
-    listeners: Vec<Listener>,
-    boot: BootPipe,
-    slots: &'static SharedSlots,
-    workers: HashMap<Pid, WorkerInfo>,
-    generation: u64,
-    phase: Phase,
-    quick_deaths: u32,
-    boot_failures: u32,
-    respawn_at: Option<Instant>,
+pub(super) struct Master {
+    pub(super) config: Config,
+    pub(super) listeners: Vec<Listener>,
+    pub(super) boot: BootPipe,
+    pub(super) slots: &'static SharedSlots,
+    pub(super) workers: HashMap<Pid, WorkerInfo>,
+    pub(super) generation: u64,
+    pub(super) phase: Phase,
+    /// The crash-loop counters (`policy::fate`).
+    pub(super) record: Record,
+    pub(super) respawn_at: Option<Instant>,
     /// The new master started by USR2, while it takes over.
-    upgrade_child: Option<Pid>,
+    pub(super) upgrade_child: Option<Pid>,
     /// The old master this one replaces (USR2), stopped once our workers serve.
-    upgrade_from: Option<Pid>,
-    reloader: Option<Pid>,
+    pub(super) upgrade_from: Option<Pid>,
+    pub(super) reloader: Option<Pid>,
     /// The app imported in the master (`--preload`).
-    preloaded: Option<wsgi::App>,
-}
-
-/// Runs the server until it is stopped; returns the process exit code.
-pub fn run(config: Config) -> Result<u8, MasterError> {
-    if let Some(mask) = config.umask {
-        sys::set_umask(mask);
-    }
-    let listeners = open_listeners(&config)?;
-    for listener in &listeners {
-        let bound = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|_| "?".into());
-        tracing::info!(addr = %bound, "listening on");
-    }
-    if let Some(path) = &config.pid_file {
-        std::fs::write(path, format!("{}\n", sys::getpid())).map_err(|source| {
-            MasterError::PidFile {
-                path: path.display().to_string(),
-                source,
-            }
-        })?;
-    }
-    let signals = SignalPipe::install(&sys::MASTER_SIGNALS).map_err(MasterError::Setup)?;
-    let boot = BootPipe::new().map_err(MasterError::Setup)?;
-    let slots: &'static SharedSlots = Box::leak(Box::new(
-        SharedSlots::new(SLOTS).map_err(MasterError::Setup)?,
-    ));
-    let app_name = config
-        .app
-        .as_ref()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "static".into());
-    sys::set_process_title(&format!("pyrite: master [{app_name}]"));
-    tracing::info!(pid = sys::getpid(), workers = config.workers, app = %app_name, "master started");
-    let upgrade_from = std::env::var(UPGRADE_ENV).ok().and_then(|p| p.parse().ok());
-    std::env::remove_var(UPGRADE_ENV);
-    let mut master = Master {
-        config,
-        listeners,
-        boot,
-        slots,
-        workers: HashMap::new(),
-        generation: 0,
-        phase: Phase::Running,
-        quick_deaths: 0,
-        boot_failures: 0,
-        respawn_at: None,
-        upgrade_child: None,
-        upgrade_from,
-        reloader: None,
-        preloaded: None,
-    };
-    if master.config.preload {
-        if let Some(code) = master.preload() {
-            return Ok(code);
-        }
-    }
-    if master.config.reload {
-        master.reloader = reloader::spawn(&master.config).map_err(MasterError::Fork)?;
-    }
-    let result = master.supervise(&signals);
-    master.cleanup();
-    result
-}
-
-/// systemd socket activation (`LISTEN_FDS` for our pid, fds from 3), the sockets of a
-/// re-executed master, or `--bind` (which may itself name `fd://N`).
-fn open_listeners(config: &Config) -> Result<Vec<Listener>, MasterError> {
-    let inherited = std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse::<RawFd>().ok());
-    let for_us = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|p| p.parse::<Pid>().ok())
-        == Some(sys::getpid());
-    std::env::remove_var("LISTEN_FDS");
-    std::env::remove_var("LISTEN_PID");
-    std::env::remove_var("LISTEN_FDNAMES");
-    if let (Some(n), true) = (inherited, for_us) {
-        let ours = std::env::var_os(UPGRADE_ENV).is_some();
-        return (3..3 + n)
-            .map(|fd| {
-                sys::adopt_fd(fd)
-                    .and_then(|fd| Listener::adopt(fd, ours))
-                    .map_err(MasterError::Inherit)
-            })
-            .collect();
-    }
-    config
-        .binds
-        .iter()
-        .map(|addr| {
-            Listener::bind(addr).map_err(|source| MasterError::Bind {
-                addr: addr.to_string(),
-                source,
-            })
-        })
-        .collect()
+    pub(super) preloaded: Option<wsgi::App>,
 }
 
 impl Master {
-    fn supervise(&mut self, signals: &SignalPipe) -> Result<u8, MasterError> {
+    pub(super) fn supervise(&mut self, signals: &SignalPipe) -> Result<u8, MasterError> {
         self.spawn_missing()?;
         loop {
             sys::poll_readable(&[signals.fd(), self.boot.fd()], TICK);
@@ -232,21 +87,21 @@ impl Master {
 
     fn on_signal(&mut self, sig: i32) {
         let stopping = matches!(self.phase, Phase::Stopping { .. });
-        match sig {
-            sys::SIGTERM => {
+        match policy::on_signal(sig, stopping, self.config.workers) {
+            Action::GracefulStop => {
                 tracing::info!(signal = "SIGTERM", "graceful stop");
                 self.begin_stop(self.config.graceful_timeout, 0);
             }
-            sys::SIGINT | sys::SIGQUIT => {
+            Action::FastStop => {
                 tracing::info!(signal = sys::signal_name(sig), "fast stop");
                 self.begin_stop(Duration::ZERO, 0);
             }
-            sys::SIGHUP if !stopping => self.begin_reload(),
-            sys::SIGTTIN if !stopping => {
+            Action::Reload => self.begin_reload(),
+            Action::OneMore => {
                 self.config.workers += 1;
                 tracing::info!(workers = self.config.workers, "one worker more (TTIN)");
             }
-            sys::SIGTTOU if !stopping && self.config.workers > 1 => {
+            Action::OneLess => {
                 self.config.workers -= 1;
                 tracing::info!(workers = self.config.workers, "one worker less (TTOU)");
                 let current = self.generation;
@@ -259,15 +114,15 @@ impl Master {
                     self.retire(pid);
                 }
             }
-            sys::SIGUSR1 => {
+            Action::ReopenLogs => {
                 tracing::info!("reopening log files (USR1)");
-                crate::logging::reopen(&self.config);
+                crate::logging::reopen(&self.config.logging);
                 for &pid in self.workers.keys() {
                     sys::kill(pid, sys::SIGUSR1);
                 }
             }
-            sys::SIGUSR2 if !stopping => self.upgrade(),
-            _ => {}
+            Action::Upgrade => self.upgrade(),
+            Action::Ignore => {}
         }
     }
 
@@ -312,38 +167,22 @@ impl Master {
     }
 
     /// Closes the master's copies of the listeners and asks every worker to finish up.
-    fn begin_stop(&mut self, grace: Duration, exit_code: u8) {
-        let deadline = Instant::now() + grace;
-        let (deadline, exit_code) = match self.phase {
-            Phase::Stopping {
-                deadline: old,
-                exit_code: old_code,
-            } => (
-                old.min(deadline),
-                if old_code != 0 { old_code } else { exit_code },
-            ),
-            _ => (deadline, exit_code),
-        };
-        let first = !matches!(self.phase, Phase::Stopping { .. });
-        self.phase = Phase::Stopping {
-            deadline,
-            exit_code,
-        };
-        if first {
+    pub(super) fn begin_stop(&mut self, grace: Duration, exit_code: u8) {
+        let stop = policy::stop(self.phase, Instant::now(), grace, exit_code);
+        self.phase = stop.phase;
+        if stop.first {
             self.close_listeners();
             if let Some(pid) = self.reloader.take() {
                 sys::kill(pid, sys::SIGKILL);
             }
         }
-        let sig = if grace.is_zero() {
-            sys::SIGKILL
-        } else {
-            sys::SIGTERM
+        let sig = match stop.ask {
+            Some(Ask::Finish) => sys::SIGTERM,
+            Some(Ask::Kill) => sys::SIGKILL,
+            None => return,
         };
-        if first || grace.is_zero() {
-            for &pid in self.workers.keys() {
-                sys::kill(pid, sig);
-            }
+        for &pid in self.workers.keys() {
+            sys::kill(pid, sig);
         }
     }
 
@@ -358,7 +197,7 @@ impl Master {
         }
     }
 
-    fn cleanup(&mut self) {
+    pub(super) fn cleanup(&mut self) {
         self.close_listeners();
         if let Some(path) = &self.config.pid_file {
             // A new master (USR2) may have written its own pid there already.
@@ -373,7 +212,7 @@ impl Master {
     fn on_booted(&mut self, pid: Pid) {
         if let Some(info) = self.workers.get_mut(&pid) {
             info.booted = true;
-            self.boot_failures = 0;
+            self.record.boot_failures = 0;
         }
         let current = self.generation;
         let ready = self
@@ -381,7 +220,7 @@ impl Master {
             .values()
             .filter(|w| w.generation == current && w.booted)
             .count();
-        if ready < self.config.workers {
+        if !policy::serves_in_full(ready, self.config.workers) {
             return;
         }
         if let Some(old) = self.upgrade_from.take() {
@@ -422,56 +261,48 @@ impl Master {
             .get(info.slot)
             .pid
             .store(0, std::sync::atomic::Ordering::Relaxed);
-        let stopping = matches!(self.phase, Phase::Stopping { .. });
-        let replaced = info.generation != self.generation;
-        if status == ExitStatus::Code(0) {
-            if stopping || replaced {
-                tracing::info!(pid, "worker exited");
-            } else {
-                tracing::info!(pid, "worker recycled");
+        let death = Death {
+            status,
+            booted: info.booted,
+            lived: info.forked.elapsed(),
+            stopping: matches!(self.phase, Phase::Stopping { .. }),
+            replaced: info.generation != self.generation,
+            reloading: self.phase == Phase::Reloading,
+        };
+        if status != ExitStatus::Code(0) {
+            tracing::warn!(pid, status = %status, "worker exited");
+        }
+        match policy::fate(&death, &mut self.record) {
+            Fate::Exited => tracing::info!(pid, "worker exited"),
+            Fate::Recycled => tracing::info!(pid, "worker recycled"),
+            Fate::Gone => {}
+            Fate::AbandonReload => {
+                tracing::error!(
+                    "reload failed: the app no longer loads; the old workers keep serving"
+                );
+                self.abandon_reload();
             }
-            return None;
-        }
-        tracing::warn!(pid, status = %status, "worker exited");
-        if stopping || replaced {
-            return None;
-        }
-        if !info.booted {
-            if let ExitStatus::Code(code @ (EXIT_APP_LOAD_ERROR | EXIT_BOOT_ERROR)) = status {
-                if self.phase == Phase::Reloading {
-                    tracing::error!(
-                        "reload failed: the app no longer loads; the old workers keep serving"
-                    );
-                    self.abandon_reload();
-                    return None;
-                }
+            Fate::AppFailed { code } => {
                 tracing::error!(
                     exit_code = code,
                     "app failed to load in worker {pid}; stopping (see the traceback above)"
                 );
-                return Some(code as u8);
+                return Some(code);
             }
-            self.boot_failures += 1;
-            if self.boot_failures >= MAX_BOOT_FAILURES {
-                tracing::error!(
-                    attempts = self.boot_failures,
-                    "no worker can boot; stopping"
+            Fate::CannotBoot { attempts } => {
+                tracing::error!(attempts, "no worker can boot; stopping");
+                return Some(exit::BOOT_ERROR);
+            }
+            Fate::Respawn {
+                backoff: Some(delay),
+            } => {
+                tracing::warn!(
+                    delay_ms = delay.as_millis() as u64,
+                    "worker died right after boot; backing off"
                 );
-                return Some(EXIT_BOOT_ERROR as u8);
+                self.respawn_at = Some(Instant::now() + delay);
             }
-        }
-        if info.forked.elapsed() < QUICK_DEATH {
-            self.quick_deaths += 1;
-            let delay = BACKOFF_START
-                .saturating_mul(1 << (self.quick_deaths - 1).min(16))
-                .min(BACKOFF_CAP);
-            tracing::warn!(
-                delay_ms = delay.as_millis() as u64,
-                "worker died right after boot; backing off"
-            );
-            self.respawn_at = Some(Instant::now() + delay);
-        } else {
-            self.quick_deaths = 0;
+            Fate::Respawn { backoff: None } => {}
         }
         None
     }
@@ -499,38 +330,33 @@ impl Master {
             if !info.booted {
                 continue;
             }
-            match (
-                heartbeat::judge(self.slots.get(info.slot), timeout, now),
-                info.aborted,
-            ) {
-                (Verdict::Stuck { for_ms }, None) => {
-                    tracing::error!(pid, stuck_ms = for_ms, "worker timed out; aborting it");
+            let verdict = heartbeat::judge(self.slots.get(info.slot), timeout, now);
+            match policy::hung(verdict, info.aborted, Instant::now()) {
+                Hung::Abort { stuck_ms } => {
+                    tracing::error!(pid, stuck_ms, "worker timed out; aborting it");
                     sys::kill(pid, sys::SIGABRT);
                     info.aborted = Some(Instant::now());
                 }
-                (_, Some(at)) if at.elapsed() > ABORT_GRACE => {
-                    sys::kill(pid, sys::SIGKILL);
-                }
-                _ => {}
+                Hung::Kill => sys::kill(pid, sys::SIGKILL),
+                Hung::Leave => {}
             }
         }
     }
 
     /// Forks workers of the current generation until there are `--workers` of them.
     fn spawn_missing(&mut self) -> Result<(), MasterError> {
-        if let Some(at) = self.respawn_at {
-            if Instant::now() < at {
-                return Ok(());
-            }
-            self.respawn_at = None;
+        let now = Instant::now();
+        if self.respawn_at.is_some_and(|at| now < at) {
+            return Ok(());
         }
+        self.respawn_at = None;
         let current = self.generation;
         let running = self
             .workers
             .values()
             .filter(|w| w.generation == current)
             .count();
-        for _ in running..self.config.workers {
+        for _ in 0..policy::to_spawn(running, self.config.workers, None, now) {
             self.spawn()?;
         }
         Ok(())
@@ -581,9 +407,9 @@ impl Master {
     }
 
     /// `--preload`: imports the app here, before any fork. Returns an exit code if it fails.
-    fn preload(&mut self) -> Option<u8> {
+    pub(super) fn preload(&mut self) -> Option<u8> {
         let spec = self.config.app.clone()?;
-        match wsgi::load(&self.config, &spec) {
+        match wsgi::load(&self.config.python, &spec, self.config.workers > 1) {
             Ok(app) => {
                 if self.config.timeout.is_some() {
                     if let Err(err) = wsgi::install_timeout_handler() {
@@ -596,7 +422,7 @@ impl Master {
             }
             Err(err) => {
                 worker::report_load_error(&spec, err);
-                Some(EXIT_APP_LOAD_ERROR as u8)
+                Some(exit::APP_LOAD_ERROR)
             }
         }
     }

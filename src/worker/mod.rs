@@ -1,23 +1,27 @@
 //! A worker, right after fork: restore signal defaults, change directory, drop privileges,
 //! start CPython and import the app (unless the master preloaded it), then run a
 //! current-thread tokio runtime that serves until SIGTERM or until it recycles itself
-//! (`--max-requests`, `--max-rss`). Returns the process exit code.
+//! (`--max-requests`, `--max-rss`, counted by `lifecycle` around the service). Returns the
+//! process exit code.
 
-use std::cell::Cell;
+mod lifecycle;
+
 use std::rc::Rc;
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::Notify;
 
-use crate::config::{AppSpec, Config};
+use crate::config::Config;
+use crate::exit::{
+    WORKER_APP_LOAD_ERROR as EXIT_APP_LOAD_ERROR, WORKER_BOOT_ERROR as EXIT_BOOT_ERROR,
+};
 use crate::http::server;
-use crate::http::service::Service;
 use crate::listener::Listener;
-use crate::master::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR};
 use crate::router::Router;
+use crate::service::Dispatcher;
 use crate::sys::{self, BootPipe, Slot};
-use crate::wsgi::{self, LoadError, Runner};
+use crate::wsgi::{self, AppSpec, LoadError, Runner};
 use crate::{heartbeat, logging};
+use lifecycle::{Counted, Lifecycle};
 
 /// What the master hands a freshly forked worker.
 pub struct Context<'a> {
@@ -26,45 +30,6 @@ pub struct Context<'a> {
     pub slot: &'static Slot,
     /// The app, when the master imported it before forking (`--preload`).
     pub preloaded: Option<wsgi::App>,
-}
-
-/// Counts requests and decides when this worker should recycle itself.
-pub struct Lifecycle {
-    served: Cell<u64>,
-    max_requests: Option<u64>,
-    max_rss: Option<u64>,
-    recycle: Notify,
-}
-
-impl Lifecycle {
-    /// Called once per request, after its response is produced.
-    pub fn request_done(&self) {
-        let served = self.served.get() + 1;
-        self.served.set(served);
-        if self.max_requests.is_some_and(|max| served == max) {
-            tracing::info!(
-                pid = sys::getpid(),
-                served,
-                "max requests reached; recycling"
-            );
-            self.recycle.notify_one();
-        }
-    }
-
-    /// Called between requests (once a second): past `--max-rss`, recycle.
-    fn check_memory(&self) {
-        let (Some(limit), Some(rss)) = (self.max_rss, sys::rss_bytes()) else {
-            return;
-        };
-        if rss > limit {
-            tracing::info!(
-                pid = sys::getpid(),
-                rss_mib = rss / (1024 * 1024),
-                "max RSS exceeded; recycling"
-            );
-            self.recycle.notify_one();
-        }
-    }
 }
 
 pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
@@ -101,7 +66,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         ctx.preloaded.is_none() && config.app.is_some() && config.timeout.is_some();
     let app = match (ctx.preloaded, &config.app) {
         (Some(app), _) => Some(app),
-        (None, Some(spec)) => match wsgi::load(config, spec) {
+        (None, Some(spec)) => match wsgi::load(&config.python, spec, config.workers > 1) {
             Ok(app) => Some(app),
             Err(err) => return report_load_error(spec, err),
         },
@@ -115,12 +80,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     let max_requests = config
         .max_requests
         .map(|n| n + jitter(config.max_requests_jitter));
-    let lifecycle = Rc::new(Lifecycle {
-        served: Cell::new(0),
-        max_requests,
-        max_rss: config.max_rss,
-        recycle: Notify::new(),
-    });
+    let lifecycle = Rc::new(Lifecycle::new(max_requests, config.max_rss));
     let runner = match app.map(|app| Runner::new(app, config.threads)).transpose() {
         Ok(runner) => runner,
         Err(err) => {
@@ -128,13 +88,15 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
             return EXIT_BOOT_ERROR;
         }
     };
-    let service = Rc::new(Service {
-        router: Router::new(config.mounts.clone(), runner.is_some()),
-        executor: runner,
-        limit_request_body: config.limit_request_body,
+    let service = Counted {
+        inner: Dispatcher::new(
+            Router::new(config.mounts.clone(), runner.is_some()),
+            config.static_files.clone(),
+            runner,
+            config.service.clone(),
+        ),
         lifecycle: lifecycle.clone(),
-        http: config.http.clone(),
-    });
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -155,7 +117,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         }
         logging::buffer_access();
         let housekeeping = lifecycle.clone();
-        let log_config = config.clone();
+        let log_settings = config.logging.clone();
         tokio::task::spawn_local(async move {
             let mut tick = tokio::time::interval(heartbeat::BEAT_EVERY);
             loop {
@@ -165,13 +127,13 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                         logging::flush_access();
                         housekeeping.check_memory();
                     }
-                    _ = usr1.recv() => logging::reopen(&log_config),
+                    _ = usr1.recv() => logging::reopen(&log_settings),
                 }
             }
         });
         ctx.boot.announce();
         tracing::info!(pid, "booted worker");
-        server::run(listeners, service, async move {
+        server::run(listeners, config.http.clone(), service, async move {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = lifecycle.recycle.notified() => {}

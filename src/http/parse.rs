@@ -1,6 +1,7 @@
 //! The strict request-head parser (RFC 9112 §2–§5): request line and field lines, checked byte
 //! by byte as they arrive, so a malformed head is refused as soon as it is seen rather than
-//! when a terminator that may never come shows up. Framing semantics live in `framing`.
+//! when a terminator that may never come shows up. Framing semantics live in `framing`. (The opposite of `wsgi::response_head`, which
+//! builds a response head.)
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -60,7 +61,7 @@ pub fn is_field_value_byte(b: u8) -> bool {
 
 /// Parses a complete head from the start of `buf`: `Ok(None)` means more bytes are needed,
 /// `Ok(Some((head, len)))` gives the head and how many bytes it took.
-pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>, Reject> {
+pub fn head(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>, Reject> {
     let max_head = MAX_HEAD.max(
         limits
             .request_line
@@ -246,7 +247,7 @@ mod tests {
     use super::*;
 
     fn status(raw: &[u8]) -> Option<u16> {
-        match parse(raw, &Limits::default()) {
+        match head(raw, &Limits::default()) {
             Ok(Some(_)) => Some(200),
             Ok(None) => None,
             Err(reject) => Some(reject.status.as_u16()),
@@ -277,24 +278,21 @@ mod tests {
             let target = format!("/{}", "a".repeat(len - "GET / HTTP/1.1".len()));
             format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n")
         };
-        assert!(matches!(parse(line(4094).as_bytes(), &limits), Ok(Some(_))));
-        assert!(parse(line(4095).as_bytes(), &limits).is_err());
+        assert!(matches!(head(line(4094).as_bytes(), &limits), Ok(Some(_))));
+        assert!(head(line(4095).as_bytes(), &limits).is_err());
         let field = |len: usize| {
             format!(
                 "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
                 "v".repeat(len - 3)
             )
         };
-        assert!(matches!(
-            parse(field(8190).as_bytes(), &limits),
-            Ok(Some(_))
-        ));
-        assert!(parse(field(8191).as_bytes(), &limits).is_err());
+        assert!(matches!(head(field(8190).as_bytes(), &limits), Ok(Some(_))));
+        assert!(head(field(8191).as_bytes(), &limits).is_err());
         let many = format!(
             "GET / HTTP/1.1\r\n{}",
             "X-Header-Field: value-value-value\r\n".repeat(3000)
         );
-        let err = parse(
+        let err = head(
             many.as_bytes(),
             &Limits {
                 fields: 5000,
