@@ -4,20 +4,18 @@
 //! an idle persistent connection closes after `--keep-alive`; a client that stops reading is
 //! dropped after `--write-timeout`.
 
-mod http_support;
-
-use std::io::{Read, Write};
+use std::io::Read;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use http_support::{read_response, read_to_close, Server};
+use super::Echo;
 
 #[test]
 fn partial_head_gets_408() {
-    let server = Server::start(&["--header-timeout", "0.5"]);
+    let server = Echo::start(&["--header-timeout", "0.5"]);
     let mut conn = server.connect();
-    conn.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
-    let got = read_to_close(&mut conn);
+    conn.send(b"GET / HTTP/1.1\r\nHo");
+    let got = conn.read_to_close();
     assert!(got.closed, "{}", got.text());
     assert_eq!(got.status(), 408, "{}", got.text());
     assert!(got.has_header("connection", "close"));
@@ -26,18 +24,18 @@ fn partial_head_gets_408() {
 
 #[test]
 fn trickled_head_gets_408() {
-    let server = Server::start(&["--header-timeout", "0.5"]);
+    let server = Echo::start(&["--header-timeout", "0.5"]);
     let mut conn = server.connect();
     // One byte every 100 ms: every byte is "progress", but the head as a whole is too slow.
     let request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let started = Instant::now();
     for &b in request.iter() {
-        if conn.write_all(&[b]).is_err() {
+        if conn.try_send(&[b]).is_err() {
             break;
         }
         thread::sleep(Duration::from_millis(100));
     }
-    let got = read_to_close(&mut conn);
+    let got = conn.read_to_close();
     assert_eq!(got.status(), 408, "{}", got.text());
     assert!(got.closed);
     assert!(started.elapsed() < Duration::from_secs(request.len() as u64 / 10));
@@ -46,37 +44,35 @@ fn trickled_head_gets_408() {
 
 #[test]
 fn silent_connection_is_closed_without_a_response() {
-    let server = Server::start(&["--header-timeout", "0.3"]);
+    let server = Echo::start(&["--header-timeout", "0.3"]);
     let mut conn = server.connect();
-    let got = read_to_close(&mut conn);
+    let got = conn.read_to_close();
     assert!(got.closed && got.bytes.is_empty(), "{}", got.text());
 }
 
 #[test]
 fn idle_keep_alive_is_closed() {
-    let server = Server::start(&["--keep-alive", "0.3"]);
+    let server = Echo::start(&["--keep-alive", "0.3"]);
     let mut conn = server.connect();
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    assert!(read_response(&mut conn).ends_with("hello"));
-    let got = read_to_close(&mut conn);
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_response().text(), "hello");
+    let got = conn.read_to_close();
     assert!(got.closed && got.bytes.is_empty(), "{}", got.text());
 }
 
 #[test]
 fn keep_alive_zero_closes_after_each_response() {
-    let server = Server::start(&["--keep-alive", "0"]);
+    let server = Echo::start(&["--keep-alive", "0"]);
     let got = server.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(got.closed && got.has_header("connection", "close"));
 }
 
 #[test]
 fn stalled_body_gets_408() {
-    let server = Server::start(&["--body-timeout", "0.5"]);
+    let server = Echo::start(&["--body-timeout", "0.5"]);
     let mut conn = server.connect();
-    conn.write_all(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-        .unwrap();
-    let got = read_to_close(&mut conn);
+    conn.send(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    let got = conn.read_to_close();
     assert_eq!(got.status(), 408, "{}", got.text());
     assert!(got.closed && got.has_header("connection", "close"));
     assert_eq!(server.app_calls(), 0);
@@ -84,10 +80,9 @@ fn stalled_body_gets_408() {
 
 #[test]
 fn client_that_stops_reading_is_dropped() {
-    let server = Server::start(&["--write-timeout", "0.5"]);
+    let server = Echo::start(&["--write-timeout", "0.5"]);
     let mut conn = server.connect();
-    conn.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    conn.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     // Read nothing until the server has given up on us.
     thread::sleep(Duration::from_secs(2));
     let mut received = 0usize;

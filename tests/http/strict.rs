@@ -2,9 +2,7 @@
 //! request must get its status with `Connection: close`, the connection must close, the app
 //! must not be called, and a valid request pipelined behind it must never be answered.
 
-mod http_support;
-
-use http_support::{case, check_accepted, check_rejections, Server};
+use super::{case, check_accepted, check_rejections, Echo};
 
 fn post(headers: &str, body: &str) -> String {
     format!("POST /echo HTTP/1.1\r\nHost: x\r\n{headers}\r\n{body}")
@@ -17,7 +15,7 @@ fn chunked(body: &str) -> String {
 /// RFC 9112 §6.1, §6.3: Content-Length with Transfer-Encoding is a smuggling vector.
 #[test]
 fn content_length_with_transfer_encoding() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_rejections(
         &server,
         &[
@@ -50,7 +48,7 @@ fn content_length_with_transfer_encoding() {
 /// RFC 9112 §6.3, RFC 9110 §8.6: Content-Length is 1*DIGIT, once.
 #[test]
 fn bad_content_length() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     let cl = |value: &str| post(&format!("Content-Length: {value}\r\n"), "hello");
     check_rejections(
         &server,
@@ -83,7 +81,7 @@ fn bad_content_length() {
 /// RFC 9112 §6.1, §6.3, §7: only `chunked`, once, as the final coding; other codings → 501.
 #[test]
 fn transfer_encoding_not_chunked() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     let body = "5\r\nhello\r\n0\r\n\r\n";
     let te = |value: &str| post(&format!("Transfer-Encoding: {value}\r\n"), body);
     check_rejections(
@@ -119,7 +117,7 @@ fn transfer_encoding_not_chunked() {
 /// RFC 9112 §7.1: chunk-size is 1*HEXDIG, lines end in CRLF, extensions are tokens.
 #[test]
 fn bad_chunked_framing() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_rejections(
         &server,
         &[
@@ -207,7 +205,7 @@ fn bad_chunked_framing() {
 /// fields that the head alone may hold.
 #[test]
 fn forbidden_trailer_fields() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     let with_trailer = |field: &str| chunked(&format!("5\r\nhello\r\n0\r\n{field}\r\n\r\n"));
     check_rejections(
         &server,
@@ -250,7 +248,7 @@ fn forbidden_trailer_fields() {
 /// RFC 9112 §3: `method SP request-target SP HTTP-version CRLF`, single spaces, a token method.
 #[test]
 fn bad_request_line() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_rejections(
         &server,
         &[
@@ -316,7 +314,7 @@ fn bad_request_line() {
 /// RFC 9112 §2.3, RFC 9110 §15.6.6: only HTTP/1.0 and HTTP/1.1 are served.
 #[test]
 fn unsupported_versions() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_rejections(
         &server,
         &[
@@ -331,7 +329,7 @@ fn unsupported_versions() {
 /// RFC 9112 §3.2.3, §3.2.4: asterisk-form only for OPTIONS, authority-form only for CONNECT.
 #[test]
 fn target_forms_bound_to_methods() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_rejections(
         &server,
         &[
@@ -364,7 +362,7 @@ fn target_forms_bound_to_methods() {
 /// RFC 9112 §3.2, RFC 3986 §2: no controls, spaces or non-ASCII bytes in the target.
 #[test]
 fn bad_target_bytes() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_rejections(
         &server,
         &[
@@ -390,7 +388,7 @@ fn bad_target_bytes() {
 /// RFC 9112 §5, RFC 9110 §5.1, §5.5: field lines are `token ":" OWS value OWS CRLF`.
 #[test]
 fn bad_header_lines() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     let h = |line: &str| format!("GET / HTTP/1.1\r\nHost: x\r\n{line}\r\n\r\n");
     check_rejections(
         &server,
@@ -426,7 +424,7 @@ fn bad_header_lines() {
 /// RFC 9112 §3.2: HTTP/1.1 needs exactly one valid Host.
 #[test]
 fn host_rules() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_rejections(
         &server,
         &[
@@ -472,14 +470,12 @@ fn host_rules() {
 /// case-sensitive); they reach the app unchanged rather than being refused or upper-cased.
 #[test]
 fn lowercase_method_is_a_distinct_token() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_accepted(
         &server,
         "lowercase",
         b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
         "hello",
     );
-    assert!(std::fs::read_to_string(&server.mark)
-        .unwrap()
-        .contains("get /"));
+    assert!(server.calls.text().contains("get /"));
 }

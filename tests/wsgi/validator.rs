@@ -2,10 +2,19 @@
 //! the standard library): they must still succeed, and no validator assertion or warning may
 //! appear on stderr (a failed check raises AssertionError → 500 + traceback).
 
-mod common;
+use crate::support::{chunked, fetch, get, request, Conn, Server};
 
-use common::http::{chunked, fetch, get, request, Conn};
-use common::{assert_no_validator_complaints, Server};
+/// Asserts that stderr carries no sign of a wsgiref.validate complaint or app failure.
+fn assert_no_validator_complaints(stderr: &str) {
+    for bad in [
+        "AssertionError",
+        "WSGIWarning",
+        "without being closed",
+        "Traceback",
+    ] {
+        assert!(!stderr.contains(bad), "stderr contains {bad:?}:\n{stderr}");
+    }
+}
 
 fn mib_payload() -> Vec<u8> {
     (0..1024 * 1024u32)

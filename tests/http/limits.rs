@@ -3,11 +3,10 @@
 //! §15.5.15), 431 for fields (RFC 6585 §5), 413 for the body before any of it is read (RFC 9110
 //! §15.5.14).
 
-mod http_support;
+use std::io::Read;
 
-use std::io::Write;
-
-use http_support::{case, check_accepted, check_rejections, read_to_close, Server};
+use super::{case, check_accepted, check_rejections, Echo};
+use crate::support::{chunked, request, WAIT};
 
 /// A GET whose request line (without CRLF) is exactly `len` bytes.
 fn line_of(len: usize) -> String {
@@ -37,7 +36,7 @@ fn field_of(len: usize) -> String {
 
 #[test]
 fn default_limits_at_the_edge() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     check_accepted(&server, "line-4094", line_of(4094).as_bytes(), "hello");
     check_accepted(&server, "fields-100", fields(100).as_bytes(), "hello");
     check_accepted(&server, "field-8190", field_of(8190).as_bytes(), "hello");
@@ -53,7 +52,7 @@ fn default_limits_at_the_edge() {
 
 #[test]
 fn configured_limits_at_the_edge() {
-    let server = Server::start(&[
+    let server = Echo::start(&[
         "--limit-request-line",
         "100",
         "--limit-request-fields",
@@ -76,7 +75,7 @@ fn configured_limits_at_the_edge() {
 
 #[test]
 fn body_limit_at_the_edge() {
-    let server = Server::start(&["--limit-request-body", "10"]);
+    let server = Echo::start(&["--limit-request-body", "10"]);
     let post = |len: usize| {
         format!(
             "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n{}",
@@ -93,60 +92,43 @@ fn body_limit_at_the_edge() {
     let calls = server.app_calls();
     // Declared too large: refused on the head alone, without waiting for the body.
     let mut conn = server.connect();
-    conn.write_all(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
-        .unwrap();
-    let got = read_to_close(&mut conn);
+    conn.send(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n");
+    let got = conn.read_to_close();
     assert!(got.closed && got.status() == 413, "{}", got.text());
     assert!(got.has_header("connection", "close"));
-    // Chunked and too large: refused once the 11th byte arrives.
+    // The same with the body sent along.
+    let got = server.exchange(&request("POST", "/e", &[], &[b'b'; 50]));
+    assert!(got.closed && got.status() == 413, "{}", got.text());
+    // Chunked and too large: refused once the 11th byte arrives, in the second chunk or in
+    // the middle of one of many small ones.
     let got = server.exchange(
         b"POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nbbbbbb\r\n5\r\nbbbbb\r\n0\r\n\r\n",
     );
+    assert!(got.closed && got.status() == 413, "{}", got.text());
+    let mut many = request("POST", "/e", &[("Transfer-Encoding", "chunked")], b"");
+    many.extend(chunked(&[b'c'; 50], &[3]));
+    let got = server.exchange(&many);
     assert!(got.closed && got.status() == 413, "{}", got.text());
     assert_eq!(server.app_calls(), calls, "the app must not be called");
 }
 
 #[test]
 fn connections_past_the_maximum_wait_in_the_backlog() {
-    let server = Server::start(&["--max-connections", "1"]);
+    let server = Echo::start(&["--max-connections", "1"]);
     let mut first = server.connect();
-    first
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    assert!(http_support::read_response(&mut first).ends_with("hello"));
+    first.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(first.read_response().text(), "hello");
     // The first connection stays open (keep-alive): the second is not accepted yet.
     let mut second = server.connect();
+    second.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     second
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    second
+        .stream()
         .set_read_timeout(Some(std::time::Duration::from_millis(300)))
         .unwrap();
     let mut byte = [0u8; 1];
-    assert!(std::io::Read::read(&mut second, &mut byte).is_err());
+    assert!(second.read(&mut byte).is_err());
     drop(first);
-    second.set_read_timeout(Some(http_support::WAIT)).unwrap();
-    let mut rest = read_to_close(&mut second);
-    rest.bytes.insert(0, byte[0]);
+    second.stream().set_read_timeout(Some(WAIT)).unwrap();
+    let rest = second.read_to_close();
     assert!(rest.text().ends_with("hello"), "{}", rest.text());
-}
-
-#[test]
-fn bad_limit_values_name_their_flag() {
-    for (flag, value) in [
-        ("--limit-request-fields", "40000"),
-        ("--limit-request-line", "lots"),
-        ("--header-timeout", "soon"),
-        ("--max-connections", "0"),
-        ("--forwarded-allow-ips", "10.0.0.0/99"),
-    ] {
-        let out = std::process::Command::new(http_support::bin())
-            .args([flag, value, "--docroot", "."])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{flag}: {stderr}");
-        assert!(stderr.contains(flag), "{flag}: {stderr}");
-    }
 }

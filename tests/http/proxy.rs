@@ -3,16 +3,14 @@
 //! 127.0.0.1, trusted by default); from any other peer they are plain headers. PROXY protocol
 //! v1/v2 with `--proxy-protocol`.
 
-mod http_support;
+use super::Echo;
 
-use http_support::Server;
-
-fn env(server: &Server, extra: &str) -> String {
+fn env(server: &Echo, extra: &str) -> String {
     let request = format!("GET /env HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n");
     env_raw(server, request.as_bytes())
 }
 
-fn env_raw(server: &Server, request: &[u8]) -> String {
+fn env_raw(server: &Echo, request: &[u8]) -> String {
     let got = server.exchange(request);
     assert_eq!(got.status(), 200, "{}", got.text());
     got.text()
@@ -23,7 +21,7 @@ const XF: &str = "X-Forwarded-For: 203.0.113.5\r\nX-Forwarded-Proto: https\r\n\
 
 #[test]
 fn trusted_peer_sets_client_scheme_and_host() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     let out = env(&server, XF);
     assert!(out.contains("REMOTE_ADDR=203.0.113.5\n"), "{out}");
     assert!(out.contains("wsgi.url_scheme=https\n"), "{out}");
@@ -33,7 +31,7 @@ fn trusted_peer_sets_client_scheme_and_host() {
 
 #[test]
 fn untrusted_peer_headers_are_plain_headers() {
-    let server = Server::start(&["--forwarded-allow-ips", "10.9.9.9"]);
+    let server = Echo::start(&["--forwarded-allow-ips", "10.9.9.9"]);
     let out = env(&server, XF);
     assert!(out.contains("REMOTE_ADDR=127.0.0.1\n"), "{out}");
     assert!(out.contains("wsgi.url_scheme=http\n"), "{out}");
@@ -45,13 +43,13 @@ fn untrusted_peer_headers_are_plain_headers() {
 
 #[test]
 fn any_peer_with_star() {
-    let server = Server::start(&["--forwarded-allow-ips", "*"]);
+    let server = Echo::start(&["--forwarded-allow-ips", "*"]);
     assert!(env(&server, XF).contains("REMOTE_ADDR=203.0.113.5\n"));
 }
 
 #[test]
 fn prepended_addresses_do_not_spoof_the_client() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     // The client wrote 6.6.6.6 itself; the trusted proxy appended the address it saw.
     let out = env(&server, "X-Forwarded-For: 6.6.6.6, 203.0.113.5\r\n");
     assert!(out.contains("REMOTE_ADDR=203.0.113.5\n"), "{out}");
@@ -59,7 +57,7 @@ fn prepended_addresses_do_not_spoof_the_client() {
 
 #[test]
 fn rfc7239_forwarded() {
-    let server = Server::start(&[]);
+    let server = Echo::start(&[]);
     let out = env(
         &server,
         "Forwarded: for=\"[2001:db8::7]:4711\";proto=https;host=shop.example\r\n",
@@ -73,7 +71,7 @@ const GET_ENV: &[u8] = b"GET /env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r
 
 #[test]
 fn proxy_protocol_v1_and_v2() {
-    let server = Server::start(&["--proxy-protocol"]);
+    let server = Echo::start(&["--proxy-protocol"]);
     let mut v1 = b"PROXY TCP4 198.51.100.7 127.0.0.1 4000 80\r\n".to_vec();
     v1.extend_from_slice(GET_ENV);
     assert!(env_raw(&server, &v1).contains("REMOTE_ADDR=198.51.100.7\n"));
@@ -106,7 +104,7 @@ fn proxy_protocol_v1_and_v2() {
 
 #[test]
 fn proxy_protocol_is_not_read_from_untrusted_peers() {
-    let server = Server::start(&["--proxy-protocol", "--forwarded-allow-ips", "10.9.9.9"]);
+    let server = Echo::start(&["--proxy-protocol", "--forwarded-allow-ips", "10.9.9.9"]);
     let mut v1 = b"PROXY TCP4 198.51.100.7 127.0.0.1 4000 80\r\n".to_vec();
     v1.extend_from_slice(GET_ENV);
     assert_eq!(server.exchange(&v1).status(), 400);

@@ -1,13 +1,7 @@
 //! The environ a WSGI app receives (PEP 3333 "environ Variables"), read back through the
-//! `environ_dump` app, and the interpreter the app runs in (`sys.executable`).
+//! `environ_dump` app.
 
-mod common;
-
-use common::http::{fetch, get, Conn};
-use common::json::Value;
-use common::Server;
-use std::path::Path;
-use std::process::Command;
+use crate::support::{fetch, Conn, Server, Value};
 
 /// `environ` from the dump: key → {type, repr, value?, methods?}.
 fn environ_of(
@@ -205,33 +199,4 @@ fn http10_request_reports_its_protocol() {
     assert_eq!(r.status, 200);
     let env = r.json();
     assert_eq!(str_value(env.at("environ"), "SERVER_PROTOCOL"), "HTTP/1.0");
-}
-
-#[test]
-fn sys_executable_is_a_real_python() {
-    let server = Server::app("sysinfo");
-    let info = get(&server.addr, "/").json();
-    let exe = info.at("executable").str();
-    assert!(!exe.is_empty(), "sys.executable is empty");
-    let exe_real = Path::new(exe)
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("sys.executable {exe:?} does not exist: {e}"));
-    let pyrite_real = Path::new(common::bin()).canonicalize().unwrap();
-    assert_ne!(exe_real, pyrite_real, "sys.executable is the pyrite binary");
-    let out = Command::new(exe)
-        .args(["-c", "print(1)"])
-        .env_remove("PYTHONHOME")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run sys.executable {exe:?}: {e}"));
-    assert!(out.status.success(), "{exe} -c failed: {out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
-    // And it is the same Python X.Y the app runs in.
-    let out = Command::new(exe)
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        info.at("version").str()
-    );
 }

@@ -2,19 +2,18 @@
 //! does the I/O, so requests that wait overlap; `wsgi.multithread` says so; `--timeout`
 //! interrupts a pool thread too.
 
-mod common;
-
-use common::http::get;
-use common::{apps_dir, pyrite, Server};
 use std::collections::HashSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::{get, pyrite, Server};
+
 fn pooled(extra: &[&str]) -> Server {
-    let apps = apps_dir();
-    let mut args = vec!["-w", "1", "--pythonpath", apps.as_str(), "pooled"];
-    args.extend_from_slice(extra);
-    pyrite().args(&args).start()
+    pyrite()
+        .args(&["-w", "1"])
+        .args(extra)
+        .app("pooled")
+        .start()
 }
 
 #[test]
@@ -64,13 +63,4 @@ fn timeout_interrupts_a_pool_thread_and_the_pool_keeps_serving() {
         assert_eq!(get(&server.addr, "/").status, 200);
     }
     assert_eq!(server.worker_pids(), worker, "the worker was replaced");
-}
-
-#[test]
-fn zero_threads_is_a_one_line_error() {
-    let out = pyrite()
-        .args(&["--threads", "0", "--pythonpath", &apps_dir(), "pooled"])
-        .run_to_exit(Duration::from_secs(10));
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("--threads"), "{}", out.stderr);
 }

@@ -1,25 +1,15 @@
 //! PEP 3333 on the request side, over real sockets against `tests/apps/pep_corners.py`:
-//! `wsgi.input` (issue point 1), `Expect` (2), latin-1 `str` values (10) and `--script-name`
-//! (11). The response side is in `wsgi_response.rs`.
+//! `wsgi.input` (issue point 1), `Expect` (2; `100 Continue` itself is in `http::codec`),
+//! latin-1 `str` values (10) and `--script-name` (11). The response side is in `response.rs`.
 
-mod common;
-
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
-use common::http::{chunked, fetch, get, Conn};
-use common::{apps_dir, pyrite, Server, WAIT};
+use crate::support::{chunked, exchange, fetch, get, pyrite, Conn, Server, Value};
 
 fn corners() -> Server {
     Server::app("pep_corners")
 }
 
 fn corners_with(args: &[&str]) -> Server {
-    pyrite()
-        .args(&["--pythonpath", &apps_dir()])
-        .args(args)
-        .arg("pep_corners")
-        .start()
+    pyrite().args(args).app("pep_corners").start()
 }
 
 /// `results` of `/input?ops=...` for `body`, sent with Content-Length.
@@ -108,7 +98,7 @@ fn input_chunked_is_dechunked_and_terminated() {
     let r = conn.read_response();
     assert_eq!(r.status, 200);
     let json = r.json();
-    assert_eq!(json.at("terminated"), &common::json::Value::Bool(true));
+    assert_eq!(json.at("terminated"), &Value::Bool(true));
     assert_eq!(json.at("content_length").str(), "200000");
     let results = json.at("results").arr();
     assert_eq!(results[0].str(), "b'\\x00\\x01\\x02\\x03\\x04\\x05\\x06'");
@@ -143,38 +133,6 @@ fn input_spooled_to_a_file_reads_the_same() {
 
 // ---- 2. Expect --------------------------------------------------------------------------------
 
-fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).expect("read head"), 1, "eof in head");
-        head.push(byte[0]);
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
-#[test]
-fn expect_100_continue_comes_before_the_body_is_sent() {
-    let server = corners();
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-        .write_all(b"POST /input?ops=read HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    // Nothing of the body has been sent: the interim response must come first.
-    let interim = read_head(&mut stream);
-    assert!(
-        interim.starts_with("HTTP/1.1 100 Continue\r\n"),
-        "{interim}"
-    );
-    stream.write_all(b"hello world").unwrap();
-    let head = read_head(&mut stream);
-    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-    let mut rest = String::new();
-    stream.read_to_string(&mut rest).unwrap();
-    assert!(rest.contains(r#""b'hello world'""#), "{rest}");
-}
-
 #[test]
 fn unknown_expectation_is_417() {
     let server = corners();
@@ -201,13 +159,12 @@ fn environ_values_are_latin1_str() {
     assert!(json.at("not_str").arr().is_empty());
 
     // A latin-1 header value arrives byte for byte.
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let req = b"GET /strings/%E4%BD%A0 HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\nConnection: close\r\n\r\n";
-    stream.write_all(req).unwrap();
-    let mut all = Vec::new();
-    stream.read_to_end(&mut all).unwrap();
-    let text = String::from_utf8_lossy(&all);
+    let got = exchange(
+        &server.addr,
+        b"GET /strings/%E4%BD%A0 HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\nConnection: close\r\n\r\n",
+    );
+    assert!(got.closed && !got.reset);
+    let text = got.text();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(
         text.contains(r#""PATH_INFO": "'/strings/\\xe4\\xbd\\xa0'""#),
@@ -217,15 +174,12 @@ fn environ_values_are_latin1_str() {
 
     // Raw UTF-8 in the request-target is not a valid URI (RFC 9112 §3.2, RFC 3986): 400, and
     // the app never sees it. Clients percent-encode, as above.
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
     let mut req = b"GET /strings/".to_vec();
     req.extend_from_slice("你".as_bytes());
     req.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(&req).unwrap();
-    let mut all = Vec::new();
-    stream.read_to_end(&mut all).unwrap();
-    let text = String::from_utf8_lossy(&all);
+    let got = exchange(&server.addr, &req);
+    assert!(got.closed && !got.reset);
+    let text = got.text();
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
 }
 
@@ -261,19 +215,18 @@ fn script_name_flag_splits_the_path() {
     assert_eq!(r.text(), "no such corner: ");
 
     // Outside the prefix the answer comes before any body is read: no 100 Continue.
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-        .write_all(b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-        .unwrap();
-    let head = read_head(&mut stream);
+    let mut conn = Conn::connect(&server.addr);
+    conn.send(
+        b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let head = conn.read_head().head;
     assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
 }
 
 #[test]
 fn script_name_environment_variable_like_gunicorn() {
     let server = pyrite()
-        .args(&["--pythonpath", &apps_dir(), "pep_corners"])
+        .app("pep_corners")
         .env("SCRIPT_NAME", "/mounted")
         .start();
     assert_eq!(
@@ -285,7 +238,7 @@ fn script_name_environment_variable_like_gunicorn() {
 
     // The flag's own environment twin wins over SCRIPT_NAME.
     let server = pyrite()
-        .args(&["--pythonpath", &apps_dir(), "pep_corners"])
+        .app("pep_corners")
         .env("SCRIPT_NAME", "/mounted")
         .env("PYRITE_SCRIPT_NAME", "/twin")
         .start();
@@ -294,20 +247,4 @@ fn script_name_environment_variable_like_gunicorn() {
         (200, "'/twin'".into(), "'/strings'".into())
     );
     assert_eq!(script_split(&server, "/mounted/strings").0, 404);
-}
-
-#[test]
-fn bad_script_name_is_a_one_line_error() {
-    let out = pyrite()
-        .args(&[
-            "--pythonpath",
-            &apps_dir(),
-            "--script-name",
-            "nope",
-            "pep_corners",
-        ])
-        .run_to_exit(WAIT);
-    assert_eq!(out.code, Some(2));
-    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("--script-name"), "{}", out.stderr);
 }

@@ -1,15 +1,11 @@
 //! PEP 3333 on the response side, over real sockets against `tests/apps/pep_corners.py`:
 //! `start_response` and `exc_info` (issue point 3), lazy start (4), `write()` (5),
 //! Content-Length, HEAD and bodyless statuses (6), `wsgi.file_wrapper` (7), `close()` (8) and
-//! `wsgi.errors` (9). The request side is in `wsgi_request.rs`.
+//! `wsgi.errors` (9). The request side is in `request.rs`.
 
-mod common;
+use std::io::Read;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
-use common::http::{get, Conn, Framing};
-use common::{Server, WAIT};
+use crate::support::{get, pyrite, request, tmpdir, Conn, Framing, Server, WAIT};
 
 fn corners() -> Server {
     Server::app("pep_corners")
@@ -38,7 +34,7 @@ fn exc_info_before_output_replaces_status_and_headers() {
 fn exc_info_after_output_reraises_and_aborts() {
     let server = corners();
     let mut conn = Conn::connect(&server.addr);
-    conn.send(&common::http::request("GET", "/exc_info_after", &[], b""));
+    conn.send(&request("GET", "/exc_info_after", &[], b""));
     let r = conn.try_read_response(false).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.framing, Framing::Chunked);
@@ -89,7 +85,9 @@ fn write_output_keeps_its_order_when_streaming() {
     let r = get(&server.addr, "/write_stream");
     assert_eq!(r.framing, Framing::Chunked);
     assert_eq!(r.text(), "one,two,three,four,five");
+    // write() output, then the returned list, in one length.
     let r = get(&server.addr, "/write_list");
+    assert_eq!(r.status, 200);
     assert_eq!(r.text(), "written,returned");
     assert_eq!(r.header("content-length"), Some("16"));
 }
@@ -101,7 +99,7 @@ fn body_shorter_than_content_length_closes_the_connection() {
     let server = corners();
     for path in ["/cl_short", "/cl_short_list"] {
         let mut conn = Conn::connect(&server.addr);
-        conn.send(&common::http::request("GET", path, &[], b""));
+        conn.send(&request("GET", path, &[], b""));
         let r = conn.try_read_response(false).unwrap();
         assert_eq!(r.header("content-length"), Some("10"), "{path}");
         assert!(!r.complete, "{path}");
@@ -162,7 +160,7 @@ fn empty_chunk_in_the_middle_does_not_end_the_body() {
 // ---- 7. wsgi.file_wrapper ---------------------------------------------------------------------
 
 fn sample_file(len: usize) -> (std::path::PathBuf, Vec<u8>) {
-    let dir = common::tmpdir("file_wrapper");
+    let dir = tmpdir("file_wrapper");
     let path = dir.join("data.bin");
     let data: Vec<u8> = (0..len as u32)
         .map(|i| (i.wrapping_mul(7919) >> 3) as u8)
@@ -309,7 +307,7 @@ fn file_wrapper_over_a_file_shorter_than_its_content_length_closes_the_connectio
     let p = path.display().to_string();
     let declared = (BIG_FILE + 1000).to_string();
     let mut conn = Conn::connect(&server.addr);
-    conn.send(&common::http::request(
+    conn.send(&request(
         "GET",
         &format!("/file?path={p}&length={declared}"),
         &[],
@@ -326,21 +324,18 @@ fn file_wrapper_over_a_file_shorter_than_its_content_length_closes_the_connectio
 #[test]
 fn client_leaving_mid_file_wrapper_closes_the_file_once() {
     let server = corners();
-    let dir = common::tmpdir("file_wrapper_leave");
+    let dir = tmpdir("file_wrapper_leave");
     let path = dir.join("huge.bin");
     let huge: u64 = 256 << 20;
     std::fs::File::create(&path).unwrap().set_len(huge).unwrap();
     let target = format!("/file?path={}", path.display());
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-        .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .unwrap();
+    let mut conn = Conn::connect(&server.addr);
+    conn.send(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
     let mut got = vec![0u8; 2 << 20];
-    stream.read_exact(&mut got).unwrap();
+    conn.read_exact(&mut got).unwrap();
     assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
     // Leaves with bytes unread: the server's next send meets a reset.
-    drop(stream);
+    drop(conn);
     assert!(server.wait_for_stderr("file closed after 0 python reads", 1, WAIT));
     let logged = server.logged_bytes(&target, 200);
     assert!(
@@ -390,14 +385,9 @@ fn head_and_304_of_a_file_wrapper_send_no_body_and_close_the_file() {
 
 #[test]
 fn file_wrapper_from_a_pool_thread_goes_out_the_same() {
-    let server = common::pyrite()
-        .args(&[
-            "--pythonpath",
-            &common::apps_dir(),
-            "--threads",
-            "2",
-            "pep_corners",
-        ])
+    let server = pyrite()
+        .args(&["--threads", "2"])
+        .app("pep_corners")
         .start();
     let (path, data) = sample_file(BIG_FILE);
     let p = path.display().to_string();
@@ -415,7 +405,7 @@ fn close_is_called_once_at_the_end_and_after_an_exception() {
     let r = get(&server.addr, "/close_raise_first");
     assert_eq!(r.status, 500);
     let mut conn = Conn::connect(&server.addr);
-    conn.send(&common::http::request("GET", "/close_raise", &[], b""));
+    conn.send(&request("GET", "/close_raise", &[], b""));
     let r = conn.try_read_response(false).unwrap();
     assert!(!r.complete);
     assert!(server.wait_for_stderr("closed normal after 3", 1, WAIT));
@@ -440,14 +430,11 @@ fn close_is_called_once_at_the_end_and_after_an_exception() {
 #[test]
 fn client_leaving_a_100_mib_stream_stops_the_app_and_closes_once() {
     let server = corners();
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let mut conn = Conn::connect(&server.addr);
+    conn.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut got = vec![0u8; 2 << 20];
-    stream.read_exact(&mut got).unwrap();
-    drop(stream);
+    conn.read_exact(&mut got).unwrap();
+    drop(conn);
     assert!(server.wait_for_stderr("closed big after", 1, WAIT));
     let log = server.stderr();
     let pulled: u32 = log
