@@ -8,4 +8,5 @@ mod cli;
 mod frameworks;
 mod http;
 mod seed;
+mod static_files;
 mod wsgi;
