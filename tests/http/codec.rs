@@ -196,26 +196,3 @@ fn server_header_can_be_turned_off() {
         got.text()
     );
 }
-
-#[test]
-fn graceful_stop_finishes_in_flight_and_closes_idle() {
-    let mut server = crate::support::Server::app("supervised");
-    let mut idle = crate::support::Conn::connect(&server.addr);
-    assert_eq!(idle.get("/").status, 200);
-    let mut busy = crate::support::Conn::connect(&server.addr);
-    busy.send(b"GET /sleep?s=0.5 HTTP/1.1\r\nHost: x\r\n\r\n");
-    // Let the request reach the app before stopping.
-    let started = "supervised app: sleep started";
-    assert!(server.wait_for_stderr(started, 1, crate::support::WAIT));
-    server.signal(libc::SIGTERM);
-    let got = busy.read_to_close();
-    assert!(
-        got.closed && got.text().contains("\"slept\": 0.5"),
-        "{}",
-        got.text()
-    );
-    let idle_end = idle.read_to_close();
-    assert!(idle_end.closed && idle_end.bytes.is_empty());
-    let status = server.wait_exit(crate::support::WAIT);
-    assert_eq!(status.and_then(|s| s.code()), Some(0));
-}

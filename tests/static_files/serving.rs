@@ -364,24 +364,3 @@ fn autoindex_lists_escaped_names_and_is_off_by_default() {
     );
     assert_eq!(get(&server.addr, "/empty/a%26b%20%22q%22.txt").text(), "y");
 }
-
-#[test]
-fn static_hits_are_in_the_access_log() {
-    let (_dir, root) = docroot("accesslog");
-    let server = Server::start(&["--docroot", &root]);
-    get(&server.addr, "/hello.txt");
-    fetch(
-        &server.addr,
-        "GET",
-        "/hello.txt",
-        &[("Range", "bytes=0-4")],
-        b"",
-    );
-    fetch(&server.addr, "HEAD", "/hello.txt", &[], b"");
-    get(&server.addr, "/missing.txt");
-    let wait = |needle: &str| server.wait_for_stdout(needle, 1, crate::support::WAIT);
-    assert!(wait("\"GET /hello.txt HTTP/1.1\" 200 13 "));
-    assert!(wait("\"GET /hello.txt HTTP/1.1\" 206 5 "));
-    assert!(wait("\"HEAD /hello.txt HTTP/1.1\" 200 0 "));
-    assert!(wait("\"GET /missing.txt HTTP/1.1\" 404 "));
-}

@@ -68,9 +68,13 @@ impl Conn<TcpStream> {
         Conn::from_stream(stream)
     }
 
-    /// Half-close: tell the server we will send nothing more.
-    pub fn shutdown_write(&mut self) {
-        let _ = self.stream().shutdown(std::net::Shutdown::Write);
+    /// Wraps a connected stream (e.g. one with a small receive buffer), setting the timeouts.
+    pub fn from_stream(stream: TcpStream) -> io::Result<Self> {
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(Conn {
+            reader: BufReader::new(stream),
+        })
     }
 }
 
@@ -83,17 +87,6 @@ impl Conn<UnixStream> {
         Conn {
             reader: BufReader::new(stream),
         }
-    }
-}
-
-impl Conn<TcpStream> {
-    /// Wraps a connected stream (e.g. one with a small receive buffer), setting the timeouts.
-    pub fn from_stream(stream: TcpStream) -> io::Result<Self> {
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(Conn {
-            reader: BufReader::new(stream),
-        })
     }
 }
 

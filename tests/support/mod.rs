@@ -7,7 +7,6 @@
 //! - `fixture`: the executable, `tests/apps`, temporary directories, app call logs;
 //! - `process`: signals and `/proc` readings of the master and its workers;
 //! - `json`: the apps' JSON answers.
-#![allow(dead_code, unused_imports)]
 
 pub mod capture;
 pub mod client;

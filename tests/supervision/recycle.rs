@@ -1,20 +1,17 @@
 //! Recycling: `--max-requests N` (+ `--max-requests-jitter J`) and `--max-rss MIB` make a
 //! worker exit gracefully and be replaced, without losing a request.
 
-mod common;
-mod supervision_support;
-
-use common::{apps_dir, pyrite, wait_pid_gone, WAIT};
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
-use supervision_support::{assert_all_ok, get_json, live_workers, num, try_get, Outcome, Stream};
+use std::time::Duration;
+
+use super::{assert_all_ok, get_json, num, try_get, Outcome, Stream};
+use crate::support::{apps_dir, eventually, pyrite, wait_pid_gone, WAIT};
 
 /// `n` sequential requests, each on a fresh connection.
 fn sequential(addr: &str, n: usize) -> Vec<Outcome> {
     (0..n)
         .map(|_| Outcome {
             result: try_get(addr, "/"),
-            at: Instant::now(),
         })
         .collect()
 }
@@ -55,7 +52,7 @@ fn max_requests_recycles_workers_without_losing_requests() {
         server.stderr()
     );
     // Recycled workers exit cleanly and are replaced: 2 serve at the end.
-    assert!(common::eventually(WAIT, || live_workers(&server).len() == 2));
+    assert!(eventually(WAIT, || server.live_workers().len() == 2));
     let recycled: Vec<i32> = per_pid
         .iter()
         .filter(|(_, n)| **n == 50)
@@ -132,7 +129,7 @@ fn max_rss_recycles_a_worker_that_grew_past_the_limit() {
     assert_eq!(num(&info, "pid") as i32, fat);
     assert_eq!(num(&info, "hoard_mib"), 100);
     let stream = Stream::start(&server.addr, "/", Duration::from_millis(20));
-    let replaced = common::eventually(Duration::from_secs(10), || {
+    let replaced = eventually(Duration::from_secs(10), || {
         stream
             .snapshot()
             .iter()
@@ -140,7 +137,7 @@ fn max_rss_recycles_a_worker_that_grew_past_the_limit() {
     });
     // A few more requests on the new worker.
     let n = stream.count();
-    assert!(common::eventually(WAIT, || stream.count() >= n + 10));
+    assert!(eventually(WAIT, || stream.count() >= n + 10));
     let outcomes = stream.finish();
     assert!(
         replaced,

@@ -1,15 +1,81 @@
-//! USR1 reopens `--access-logfile` and `--error-logfile`: after a rotation (rename) and USR1,
-//! new lines go to a fresh file at the original path, from the master and from the workers.
+//! The logs: one access-log line per request on stdout (app and static files alike, with the
+//! status and the bytes sent), and USR1 reopening `--access-logfile` and `--error-logfile`:
+//! after a rotation (rename) and USR1, new lines go to a fresh file at the original path, from
+//! the master and from the workers.
 
-mod common;
-mod supervision_support;
-
-use common::http::get;
-use common::{apps_dir, kill, pyrite, LISTENING, STARTUP_TIMEOUT, WAIT};
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
-use supervision_support::wait_file_contains;
+
+use crate::support::{
+    apps_dir, eventually, fetch, get, kill, pyrite, tmpdir, LISTENING, STARTUP_TIMEOUT, WAIT,
+};
+
+/// Polls (bounded) until the file at `path` contains `needle`.
+fn wait_file_contains(path: &Path, needle: &str, timeout: Duration) -> bool {
+    eventually(timeout, || {
+        std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle))
+    })
+}
+
+#[test]
+fn access_log_line_per_request_on_stdout() {
+    let dir = tmpdir("access-log");
+    std::fs::write(dir.join("hello.txt"), "hello, world\n").unwrap();
+    let server = pyrite()
+        .args(&["--static", &format!("/s={}", dir.to_string_lossy())])
+        .app("hello")
+        .start();
+    assert_eq!(get(&server.addr, "/app.py?name=x").status, 200);
+    assert_eq!(get(&server.addr, "/s/hello.txt").status, 200);
+    let range = [("Range", "bytes=0-4")];
+    assert_eq!(
+        fetch(&server.addr, "GET", "/s/hello.txt", &range, b"").status,
+        206
+    );
+    assert_eq!(
+        fetch(&server.addr, "HEAD", "/s/hello.txt", &[], b"").status,
+        200
+    );
+    assert_eq!(get(&server.addr, "/s/missing.txt").status, 404);
+    assert!(
+        server.wait_for_stdout("\n", 5, WAIT),
+        "expected 5 access log lines, stdout:\n{}",
+        server.stdout()
+    );
+    let out = server.stdout();
+    // PEER "REQUEST LINE" STATUS BYTES DURATION; BYTES is what the body took.
+    for (needle, status, bytes) in [
+        ("\"GET /app.py?name=x HTTP/1.1\"", "200", None),
+        ("\"GET /s/hello.txt HTTP/1.1\" 200 ", "200", Some("13")),
+        ("\"GET /s/hello.txt HTTP/1.1\" 206 ", "206", Some("5")),
+        ("\"HEAD /s/hello.txt HTTP/1.1\"", "200", Some("0")),
+        ("\"GET /s/missing.txt HTTP/1.1\"", "404", None),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no access log line with {needle}:\n{out}"));
+        assert!(line.starts_with("127.0.0.1:"), "peer first: {line}");
+        let request = &needle[..needle.rfind('"').unwrap() + 1];
+        let rest = line.split(request).nth(1).unwrap();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        assert_eq!(
+            fields.len(),
+            3,
+            "STATUS BYTES DURATION after request: {line}"
+        );
+        assert_eq!(fields[0], status, "{line}");
+        assert!(fields[1].parse::<u64>().is_ok(), "bytes field: {line}");
+        if let Some(bytes) = bytes {
+            assert_eq!(fields[1], bytes, "{line}");
+        }
+        assert!(
+            fields[2].chars().next().is_some_and(|c| c.is_ascii_digit()),
+            "duration field: {line}"
+        );
+    }
+}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
@@ -34,7 +100,7 @@ fn probe_until_logged(
 
 #[test]
 fn usr1_reopens_the_access_log_after_rotation() {
-    let dir = common::tmpdir("usr1-access");
+    let dir = tmpdir("usr1-access");
     let log = dir.join("access.log");
     let rotated = dir.join("access.log.1");
     let server = pyrite()
@@ -87,7 +153,7 @@ fn usr1_reopens_the_access_log_after_rotation() {
 
 #[test]
 fn usr1_reopens_the_error_log_in_master_and_workers() {
-    let dir = common::tmpdir("usr1-error");
+    let dir = tmpdir("usr1-error");
     let log = dir.join("error.log");
     let rotated = dir.join("error.log.1");
     let mut server = pyrite()

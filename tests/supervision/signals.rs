@@ -1,68 +1,101 @@
-//! Signals to the master: TERM (graceful), INT/QUIT (fast), HUP (zero-downtime reload, and a
-//! reload whose app no longer imports), TTIN/TTOU (one worker more/less).
+//! Signals to the master: TERM (graceful: in-flight requests finish, idle connections and the
+//! listener close, `--graceful-timeout` bounds it), INT/QUIT (fast), KILL (the workers die
+//! with the master), HUP (zero-downtime reload, and a reload whose app no longer imports),
+//! TTIN/TTOU (one worker more/less).
 
-mod common;
-mod supervision_support;
-
-use common::http::{request, Conn};
-use common::{apps_dir, pid_alive, pyrite, wait_pid_gone, Server, BOOTED, EXITED, WAIT};
 use std::collections::HashSet;
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
-use supervision_support::{
-    answering_pid, app_dir, assert_all_ok, expect_exit, live_workers, version_at, versioned_app,
-    write_module, Stream, BROKEN_APP,
+
+use super::{answering_pid, assert_all_ok, pid_in, supervised, version_at, Stream};
+use crate::support::{
+    app_dir, eventually, kill, pid_alive, pyrite, request, wait_pid_gone, write_module, Conn,
+    BOOTED, EXITED, WAIT,
 };
 
-fn supervised(workers: &str) -> Server {
-    pyrite()
-        .args(&["-w", workers, "--pythonpath", &apps_dir(), "supervised"])
-        .start()
-}
-
+/// SIGTERM is a graceful stop: the listener closes (new connections are refused), an idle
+/// keep-alive connection is closed without a byte, the request in flight finishes and then its
+/// connection closes, the workers exit and the master exits 0.
 #[test]
-fn term_finishes_in_flight_request_then_exits_0() {
+fn term_finishes_in_flight_request_closes_the_rest_then_exits_0() {
     let mut server = pyrite()
-        .args(&[
-            "-w",
-            "2",
-            "--graceful-timeout",
-            "15",
-            "--pythonpath",
-            &apps_dir(),
-            "supervised",
-        ])
+        .args(&["-w", "2", "--graceful-timeout", "15"])
+        .app("supervised")
         .start();
     let workers = server.worker_pids();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    let mut idle = Conn::connect(&server.addr);
+    assert_eq!(idle.get("/").status, 200);
     let addr = server.addr.clone();
-    let client = thread::spawn(move || Conn::connect(&addr).get("/sleep?s=2"));
+    let client = thread::spawn(move || {
+        let mut conn = Conn::connect(&addr);
+        let r = conn.get("/sleep?s=2");
+        (r, conn.closed_by_server())
+    });
     assert!(
         server.wait_for_stderr("supervised app: sleep started", 1, WAIT),
         "the request never reached the app"
     );
     server.signal(libc::SIGTERM);
-    let r = client.join().expect("client thread panicked");
+    // New connections are refused once the listener is closed (polled, bounded).
+    let refused = eventually(WAIT, || TcpStream::connect(&server.addr).is_err());
+    assert!(refused, "listener still accepting after SIGTERM");
+    let idle_end = idle.read_to_close();
+    assert!(
+        idle_end.closed && idle_end.bytes.is_empty(),
+        "idle connection: {:?}",
+        idle_end.text()
+    );
+    let (r, closed) = client.join().expect("client thread panicked");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.text().contains("\"slept\": 2.0"), "{}", r.text());
-    let status = expect_exit(&mut server, WAIT, "SIGTERM");
+    let answer = r.json();
+    assert_eq!(answer.at("slept").num(), 2.0, "{}", r.text());
+    assert!(workers.contains(&(answer.at("pid").num() as i32)));
+    assert!(
+        closed,
+        "the connection stayed open after the in-flight response"
+    );
+    let status = server.expect_exit(WAIT, "SIGTERM");
     assert_eq!(status.code(), Some(0), "{status:?}");
     for pid in workers {
         assert!(wait_pid_gone(pid, WAIT), "worker {pid} outlived the master");
     }
 }
 
+#[test]
+fn graceful_timeout_bounds_the_drain() {
+    let mut server = pyrite()
+        .args(&["--graceful-timeout", "1"])
+        .app("supervised")
+        .start();
+    let addr = server.addr.clone();
+    let _client = thread::spawn(move || {
+        let mut conn = Conn::connect(&addr);
+        conn.send(&request("GET", "/sleep?s=60", &[], b""));
+        let _ = conn.try_read_response(false);
+    });
+    assert!(server.wait_for_stderr("supervised app: sleep started", 1, WAIT));
+    let workers = server.worker_pids();
+    server.signal(libc::SIGTERM);
+    // A 60 s request must not hold a 1 s graceful timeout for long.
+    assert!(
+        server.wait_exit(Duration::from_secs(20)).is_some(),
+        "--graceful-timeout 1 did not stop the master while a 60 s request ran"
+    );
+    for pid in workers {
+        assert!(
+            wait_pid_gone(pid, WAIT),
+            "worker {pid} survived the graceful timeout"
+        );
+    }
+}
+
 /// INT and QUIT stop at once: the in-flight 20 s request is not waited for.
 fn fast_stop(sig: i32) {
     let mut server = pyrite()
-        .args(&[
-            "-w",
-            "2",
-            "--graceful-timeout",
-            "30",
-            "--pythonpath",
-            &apps_dir(),
-            "supervised",
-        ])
+        .args(&["-w", "2", "--graceful-timeout", "30"])
+        .app("supervised")
         .start();
     let workers = server.worker_pids();
     let addr = server.addr.clone();
@@ -77,7 +110,7 @@ fn fast_stop(sig: i32) {
     );
     let sent = Instant::now();
     server.signal(sig);
-    let status = expect_exit(&mut server, WAIT, "a fast-stop signal");
+    let status = server.expect_exit(WAIT, "a fast-stop signal");
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(
         sent.elapsed() < Duration::from_secs(8),
@@ -110,6 +143,20 @@ fn quit_is_a_fast_stop_with_exit_0() {
 }
 
 #[test]
+fn workers_die_with_the_master() {
+    let mut server = supervised("2");
+    let workers = server.worker_pids();
+    server.signal(libc::SIGKILL);
+    server.wait_exit(WAIT).expect("master survived SIGKILL");
+    for pid in workers {
+        assert!(
+            wait_pid_gone(pid, WAIT),
+            "worker {pid} kept running after the master was killed"
+        );
+    }
+}
+
+#[test]
 fn hup_boots_a_new_generation_then_stops_the_old_one() {
     let server = supervised("2");
     let old = server.worker_pids();
@@ -139,8 +186,8 @@ fn hup_boots_a_new_generation_then_stops_the_old_one() {
     }
     let r = in_flight.join().expect("client thread panicked");
     assert_eq!(r.status, 200, "in-flight request during HUP: {}", r.text());
-    assert!(old.contains(&(supervision_support::pid_in(&r.text()).unwrap())));
-    let new = live_workers(&server);
+    assert!(old.contains(&(pid_in(&r.text()).unwrap())));
+    let new = server.live_workers();
     assert_eq!(new.len(), 2, "{new:?}");
     assert!(new.iter().all(|p| !old.contains(p)), "{old:?} -> {new:?}");
     // (That the new generation is serving before the old one stops is checked with a
@@ -154,13 +201,13 @@ fn hup_boots_a_new_generation_then_stops_the_old_one() {
 
 #[test]
 fn hup_picks_up_new_code() {
-    let dir = app_dir("hup-code", "hupapp", &versioned_app("one"));
+    let dir = app_dir("hupapp", "reload/versioned.py", Some("one"));
     let server = pyrite()
         .args(&["-w", "2", "--pythonpath", dir.to_str().unwrap(), "hupapp"])
         .start();
     assert_eq!(version_at(&server.addr).as_deref(), Some("one"));
     let old = server.worker_pids();
-    write_module(&dir, "hupapp", &versioned_app("version-two"));
+    write_module(&dir, "hupapp", "reload/versioned.py", Some("version-two"));
     server.signal(libc::SIGHUP);
     assert!(server.wait_for_stderr("reload complete", 1, WAIT));
     // Once the old generation has stopped, only the new code answers.
@@ -174,7 +221,7 @@ fn hup_picks_up_new_code() {
 
 #[test]
 fn hup_with_an_app_that_no_longer_imports_keeps_the_old_workers() {
-    let dir = app_dir("hup-broken", "hupbroken", &versioned_app("good"));
+    let dir = app_dir("hupbroken", "reload/versioned.py", Some("good"));
     let mut server = pyrite()
         .args(&[
             "-w",
@@ -186,7 +233,7 @@ fn hup_with_an_app_that_no_longer_imports_keeps_the_old_workers() {
         .start();
     let old = server.worker_pids();
     assert_eq!(old.len(), 2);
-    write_module(&dir, "hupbroken", BROKEN_APP);
+    write_module(&dir, "hupbroken", "reload/syntax_error.py", None);
     server.signal(libc::SIGHUP);
     assert!(
         server.wait_for_stderr("reload failed", 1, WAIT),
@@ -209,7 +256,12 @@ fn hup_with_an_app_that_no_longer_imports_keeps_the_old_workers() {
         assert!(old.contains(&pid), "answered by {pid}, old workers {old:?}");
     }
     // Fixed again, a further HUP succeeds.
-    write_module(&dir, "hupbroken", &versioned_app("fixed-again"));
+    write_module(
+        &dir,
+        "hupbroken",
+        "reload/versioned.py",
+        Some("fixed-again"),
+    );
     server.signal(libc::SIGHUP);
     assert!(
         server.wait_for_stderr("reload complete", 1, WAIT),
@@ -227,7 +279,7 @@ fn hup_twice_during_a_request_stream_loses_nothing() {
     let old: HashSet<i32> = server.worker_pids().into_iter().collect();
     let stream = Stream::start(&server.addr, "/", Duration::ZERO);
     let started = Instant::now();
-    assert!(common::eventually(WAIT, || stream.count() >= 20));
+    assert!(eventually(WAIT, || stream.count() >= 20));
     server.signal(libc::SIGHUP);
     assert!(
         server.wait_for_stderr("reload complete", 1, WAIT),
@@ -253,8 +305,8 @@ fn hup_twice_during_a_request_stream_loses_nothing() {
         outcomes.len()
     );
     assert_all_ok(&outcomes, "HUP x2 during a request stream");
-    assert!(common::eventually(WAIT, || live_workers(&server).len() == 2));
-    let now: HashSet<i32> = live_workers(&server).into_iter().collect();
+    assert!(eventually(WAIT, || server.live_workers().len() == 2));
+    let now: HashSet<i32> = server.live_workers().into_iter().collect();
     assert_eq!(now.len(), 2, "{now:?}");
     assert!(
         old.is_disjoint(&now),
@@ -287,10 +339,10 @@ fn ttin_adds_a_worker_and_ttou_removes_one_of_the_older_ones() {
     assert!(!first.contains(&added));
     server.signal(libc::SIGTTOU);
     assert!(
-        common::eventually(WAIT, || live_workers(&server).len() == 2),
+        eventually(WAIT, || server.live_workers().len() == 2),
         "TTOU did not stop a worker"
     );
-    let after = live_workers(&server);
+    let after = server.live_workers();
     let gone: Vec<i32> = three
         .iter()
         .copied()
@@ -305,7 +357,7 @@ fn ttin_adds_a_worker_and_ttou_removes_one_of_the_older_ones() {
     assert!(wait_pid_gone(gone[0], WAIT));
     // And it is not replaced.
     thread::sleep(Duration::from_millis(1500));
-    let two = live_workers(&server);
+    let two = server.live_workers();
     assert_eq!(two.len(), 2, "{two:?}");
     assert!(two.contains(&added));
     assert_eq!(
@@ -326,7 +378,7 @@ fn ttou_stops_the_oldest_worker() {
     let first = server.worker_pids();
     assert_eq!(first.len(), 2);
     // Replace one of them, so the other is now clearly the oldest.
-    common::kill(first[0], libc::SIGKILL);
+    kill(first[0], libc::SIGKILL);
     assert!(server.wait_for_stderr(&format!("{EXITED}{}", first[0]), 1, WAIT));
     assert!(
         server.wait_for_stderr(BOOTED, 3, WAIT),
@@ -343,7 +395,7 @@ fn ttou_stops_the_oldest_worker() {
         server.stderr()
     );
     thread::sleep(Duration::from_millis(1000));
-    assert_eq!(live_workers(&server), vec![young]);
+    assert_eq!(server.live_workers(), vec![young]);
     assert!(pid_alive(young));
     assert_eq!(answering_pid(&server.addr), young);
 }

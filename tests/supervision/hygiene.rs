@@ -1,21 +1,19 @@
 //! Process hygiene: `--pid`, `--user`/`--group`, `--umask`, process titles, and listening
 //! sockets handed in by the parent (`--bind fd://N`, systemd socket activation).
 
-mod common;
-mod supervision_support;
-
-use common::{apps_dir, bin, pid_alive, pyrite, BOOTED, LISTENING, STARTUP_TIMEOUT, WAIT};
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use supervision_support::{
-    clear_cloexec, cmdline, get_json, group_id, is_root, num, ppid_of, read_pid_file, user_ids,
-    BareServer,
+
+use super::{answering_pid, get_json, num, supervised};
+use crate::support::process::{
+    clear_cloexec, cmdline, group_id, is_root, ppid_of, read_pid_file, user_ids,
 };
+use crate::support::{apps_dir, pid_alive, pyrite, tmpdir, Value, LISTENING, WAIT};
 
 #[test]
 fn pid_file_holds_the_master_pid_and_is_removed_on_exit() {
-    let dir = common::tmpdir("pidfile");
+    let dir = tmpdir("pidfile");
     let pid_file = dir.join("run").join("pyrite.pid");
     std::fs::create_dir_all(pid_file.parent().unwrap()).unwrap();
     let mut server = pyrite()
@@ -37,7 +35,7 @@ fn pid_file_holds_the_master_pid_and_is_removed_on_exit() {
 fn pid_file_is_not_written_when_the_bind_fails() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let dir = common::tmpdir("pidfile-nobind");
+    let dir = tmpdir("pidfile-nobind");
     let pid_file = dir.join("pyrite.pid");
     let exited = pyrite()
         .args(&[
@@ -63,25 +61,33 @@ fn pid_file_is_not_written_when_the_bind_fails() {
 }
 
 #[test]
-fn process_titles_name_master_and_workers() {
-    let server = pyrite()
-        .args(&["-w", "2", "--pythonpath", &apps_dir(), "supervised"])
-        .start();
+fn workers_are_distinct_children_with_process_titles() {
+    let server = supervised("2");
     let master = cmdline(server.pid());
     assert!(master.starts_with("pyrite: master ["), "master: {master:?}");
-    for pid in server.worker_pids() {
+    let pids = server.worker_pids();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert_ne!(pids[0], pids[1]);
+    for &pid in &pids {
         let title = cmdline(pid);
         assert!(
             title.starts_with("pyrite: worker ["),
             "worker {pid}: {title:?}"
         );
         assert_eq!(ppid_of(pid), Some(server.pid()));
+        assert!(pid_alive(pid));
+        assert_ne!(pid, server.pid());
     }
+    let app_pid = answering_pid(&server.addr);
+    assert!(
+        pids.contains(&app_pid),
+        "app ran in pid {app_pid}, workers {pids:?}"
+    );
 }
 
 #[test]
 fn umask_applies_to_files_the_app_creates() {
-    let dir = common::tmpdir("umask");
+    let dir = tmpdir("umask");
     let target = dir.join("created.txt");
     let server = pyrite()
         .args(&["--umask", "077", "--pythonpath", &apps_dir(), "supervised"])
@@ -140,7 +146,7 @@ fn check_runs_as(extra: &[&str], want_uid: u32, want_gid: u32) {
         assert_eq!(num(&info, "egid") as u32, want_gid, "{info:?}");
         let groups = info.at("groups").arr();
         assert!(
-            !groups.contains(&common::json::Value::Num(0.0)) || want_gid == 0,
+            !groups.contains(&Value::Num(0.0)) || want_gid == 0,
             "root's group kept as a supplementary group: {info:?}"
         );
     }
@@ -245,41 +251,35 @@ fn systemd_socket_activation_serves_on_fd_3() {
     let addr = listener.local_addr().unwrap().to_string();
     let fd = listener.as_raw_fd();
     // The shell becomes pyrite (exec), so its $$ is pyrite's pid, as LISTEN_PID must be.
-    let args: Vec<String> = [
-        "-c",
-        "export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"",
-        bin(),
-        "-w",
-        "2",
-        "--pythonpath",
-        &apps_dir(),
-        "supervised",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let server = BareServer::spawn("sh", &args, &[], move || {
-        // SAFETY: dup2/fcntl are async-signal-safe; `fd` is open in the child.
-        unsafe {
-            if fd == 3 {
-                if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+    let server = pyrite()
+        .launched_by(
+            "sh",
+            &[
+                "-c",
+                "export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"",
+            ],
+        )
+        .pre_exec(move || {
+            // SAFETY: dup2/fcntl are async-signal-safe; `fd` is open in the child.
+            unsafe {
+                if fd == 3 {
+                    if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(fd, 3) != 3 {
                     return Err(std::io::Error::last_os_error());
                 }
-            } else if libc::dup2(fd, 3) != 3 {
-                return Err(std::io::Error::last_os_error());
             }
-        }
-        Ok(())
-    });
-    assert!(
-        server.wait_for_stderr(BOOTED, 2, STARTUP_TIMEOUT),
-        "no workers booted:\n{}",
-        server.stderr()
-    );
+            Ok(())
+        })
+        .args(&["-w", "2"])
+        .app("supervised")
+        .start();
     let err = server.stderr();
     let listening: Vec<&str> = err.lines().filter(|l| l.contains(LISTENING)).collect();
     assert_eq!(listening.len(), 1, "{err}");
     assert!(listening[0].contains(&addr), "{err}");
+    assert_eq!(server.addr, addr, "{err}");
     drop(listener);
     for _ in 0..4 {
         let info = get_json(&addr, "/");

@@ -2,19 +2,17 @@
 //! brings up workers with the new code, a syntax error is logged and the last good workers
 //! keep serving.
 
-mod common;
-mod supervision_support;
-
-use common::pyrite;
 use std::time::Duration;
-use supervision_support::{app_dir, version_at, versioned_app, write_module, BROKEN_APP};
+
+use super::version_at;
+use crate::support::{app_dir, eventually, pyrite, write_module};
 
 /// Polls until the last 5 answers in a row are `want` (bounded by ~12 s); every answer on
 /// the way must be a 200 from the old or the new code. Returns false (after printing the
 /// answers) if it never settles.
 fn becomes(addr: &str, old: &str, want: &str) -> bool {
     let mut seen: Vec<Option<String>> = Vec::new();
-    let settled = common::eventually(Duration::from_secs(12), || {
+    let settled = eventually(Duration::from_secs(12), || {
         seen.push(version_at(addr));
         seen.len() >= 5
             && seen[seen.len() - 5..]
@@ -37,7 +35,7 @@ fn becomes(addr: &str, old: &str, want: &str) -> bool {
 
 #[test]
 fn reload_picks_up_an_edit_under_pythonpath() {
-    let dir = app_dir("reload-pythonpath", "liveapp", &versioned_app("first"));
+    let dir = app_dir("liveapp", "reload/versioned.py", Some("first"));
     let server = pyrite()
         .args(&[
             "-w",
@@ -49,7 +47,7 @@ fn reload_picks_up_an_edit_under_pythonpath() {
         ])
         .start();
     assert_eq!(version_at(&server.addr).as_deref(), Some("first"));
-    write_module(&dir, "liveapp", &versioned_app("second-edit"));
+    write_module(&dir, "liveapp", "reload/versioned.py", Some("second-edit"));
     assert!(
         becomes(&server.addr, "first", "second-edit"),
         "the edit was not picked up within ~10 s:\n{}",
@@ -60,17 +58,18 @@ fn reload_picks_up_an_edit_under_pythonpath() {
 #[test]
 fn reload_watches_other_modules_under_chdir() {
     // The app imports a helper module; editing the helper (not the app file) counts too.
-    let dir = app_dir(
-        "reload-chdir",
-        "chdirapp",
-        "import json\nimport os\n\nimport helper\n\n\ndef application(environ, start_response):\n    out = json.dumps({\"version\": helper.VERSION, \"pid\": os.getpid()}).encode()\n    start_response(\"200 OK\", [(\"Content-Type\", \"application/json\"), (\"Content-Length\", str(len(out)))])\n    return [out]\n",
-    );
-    write_module(&dir, "helper", "VERSION = \"helper-one\"\n");
+    let dir = app_dir("chdirapp", "reload/uses_helper.py", None);
+    write_module(&dir, "helper", "reload/helper.py", Some("helper-one"));
     let server = pyrite()
         .args(&["--reload", "--chdir", dir.to_str().unwrap(), "chdirapp"])
         .start();
     assert_eq!(version_at(&server.addr).as_deref(), Some("helper-one"));
-    write_module(&dir, "helper", "VERSION = \"helper-number-two\"\n");
+    write_module(
+        &dir,
+        "helper",
+        "reload/helper.py",
+        Some("helper-number-two"),
+    );
     assert!(
         becomes(&server.addr, "helper-one", "helper-number-two"),
         "the edit under --chdir was not picked up within ~10 s:\n{}",
@@ -80,7 +79,7 @@ fn reload_watches_other_modules_under_chdir() {
 
 #[test]
 fn reload_with_a_syntax_error_logs_it_and_keeps_the_last_good_workers() {
-    let dir = app_dir("reload-broken", "fragileapp", &versioned_app("good-one"));
+    let dir = app_dir("fragileapp", "reload/versioned.py", Some("good-one"));
     let mut server = pyrite()
         .args(&[
             "-w",
@@ -92,7 +91,7 @@ fn reload_with_a_syntax_error_logs_it_and_keeps_the_last_good_workers() {
         ])
         .start();
     assert_eq!(version_at(&server.addr).as_deref(), Some("good-one"));
-    write_module(&dir, "fragileapp", BROKEN_APP);
+    write_module(&dir, "fragileapp", "reload/syntax_error.py", None);
     assert!(
         server.wait_for_stderr("SyntaxError", 1, Duration::from_secs(12)),
         "no traceback for the syntax error within ~10 s:\n{}",
@@ -110,7 +109,12 @@ fn reload_with_a_syntax_error_logs_it_and_keeps_the_last_good_workers() {
     }
     assert!(server.wait_exit(Duration::from_millis(100)).is_none());
     // Fixed, the next edit is picked up.
-    write_module(&dir, "fragileapp", &versioned_app("good-three"));
+    write_module(
+        &dir,
+        "fragileapp",
+        "reload/versioned.py",
+        Some("good-three"),
+    );
     assert!(
         becomes(&server.addr, "good-one", "good-three"),
         "the fix was not picked up within ~10 s:\n{}",

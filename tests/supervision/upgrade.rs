@@ -1,20 +1,18 @@
 //! USR2: the master re-executes itself with the listening sockets inherited; the new master's
 //! workers boot, it stops the old master (exit 0) and keeps serving on the same address.
 
-mod common;
-mod supervision_support;
-
-use common::{apps_dir, pid_alive, pyrite, wait_pid_gone, BOOTED, WAIT};
 use std::thread;
 use std::time::{Duration, Instant};
-use supervision_support::{
-    assert_all_ok, cmdline, expect_exit, get_json, num, read_pid_file, KillOnDrop, Stream,
-    LONG_WAIT,
+
+use super::{assert_all_ok, get_json, num, Stream};
+use crate::support::process::{cmdline, read_pid_file, KillOnDrop};
+use crate::support::{
+    apps_dir, eventually, kill, pid_alive, pyrite, tmpdir, wait_pid_gone, BOOTED, LONG_WAIT, WAIT,
 };
 
 #[test]
 fn usr2_hands_the_sockets_to_a_new_master_without_failing_a_request() {
-    let dir = common::tmpdir("usr2");
+    let dir = tmpdir("usr2");
     let pid_file = dir.join("pyrite.pid");
     let mut server = pyrite()
         .args(&[
@@ -33,12 +31,12 @@ fn usr2_hands_the_sockets_to_a_new_master_without_failing_a_request() {
     assert_eq!(old_workers.len(), 2);
 
     let stream = Stream::start(&server.addr, "/", Duration::ZERO);
-    assert!(common::eventually(WAIT, || stream.count() >= 20));
+    assert!(eventually(WAIT, || stream.count() >= 20));
     server.signal(libc::SIGUSR2);
 
     let mut new_master = 0;
     assert!(
-        common::eventually(LONG_WAIT, || {
+        eventually(LONG_WAIT, || {
             new_master = read_pid_file(&pid_file).unwrap_or(0);
             new_master > 0 && new_master != old_master
         }),
@@ -47,11 +45,7 @@ fn usr2_hands_the_sockets_to_a_new_master_without_failing_a_request() {
     );
     let _new_master_guard = KillOnDrop(new_master);
 
-    let status = expect_exit(
-        &mut server,
-        LONG_WAIT,
-        "USR2 (the new master should stop it)",
-    );
+    let status = server.expect_exit(LONG_WAIT, "USR2 (the new master should stop it)");
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(
         server.wait_for_stderr(BOOTED, 4, WAIT),
@@ -94,7 +88,7 @@ fn usr2_hands_the_sockets_to_a_new_master_without_failing_a_request() {
         .filter(|p| !old_workers.contains(p))
         .collect();
     assert_eq!(new_workers.len(), 2, "{new_workers:?}");
-    common::kill(new_master, libc::SIGTERM);
+    kill(new_master, libc::SIGTERM);
     assert!(
         wait_pid_gone(new_master, WAIT),
         "new master ignored SIGTERM"
@@ -106,7 +100,7 @@ fn usr2_hands_the_sockets_to_a_new_master_without_failing_a_request() {
         );
     }
     assert!(
-        common::eventually(WAIT, || !pid_file.exists()),
+        eventually(WAIT, || !pid_file.exists()),
         "the new master left its pid file behind"
     );
 }

@@ -2,14 +2,14 @@
 //! Python code (a 504 for the client, the worker survives); a worker stuck in C code past the
 //! timeout and a grace period is killed by the master and replaced.
 
-mod common;
-mod supervision_support;
-
-use common::http::Conn;
-use common::{apps_dir, pid_alive, pyrite, wait_pid_gone, Server, BOOTED, EXITED, WAIT};
 use std::thread;
 use std::time::{Duration, Instant};
-use supervision_support::{answering_pid, get_json, num, LONG_WAIT};
+
+use super::{answering_pid, get_json, num};
+use crate::support::{
+    apps_dir, pid_alive, pyrite, request, wait_pid_gone, Conn, Server, BOOTED, EXITED, LONG_WAIT,
+    WAIT,
+};
 
 fn with_timeout(timeout: &str) -> Server {
     pyrite()
@@ -105,7 +105,7 @@ fn a_worker_stuck_in_c_code_is_killed_and_replaced() {
     let started = Instant::now();
     let client = thread::spawn(move || {
         let mut conn = Conn::connect(&addr);
-        conn.send(&common::http::request("GET", "/stuck", &[], b""));
+        conn.send(&request("GET", "/stuck", &[], b""));
         conn.try_read_response(false)
     });
     assert!(server.wait_for_stderr("supervised app: stuck started", 1, WAIT));
