@@ -236,9 +236,15 @@ impl Exchange {
         })
     }
 
-    /// The one response the connection carried, parsed (see [`Response::parse`]).
+    /// The one response the connection carried, which the server then closed cleanly, parsed
+    /// (see [`Response::parse`]).
     pub fn response(&self) -> Response {
-        assert!(self.closed, "the server did not close: {:?}", self.text());
+        assert!(
+            self.closed && !self.reset,
+            "the server did not close cleanly (reset: {}): {:?}",
+            self.reset,
+            self.text()
+        );
         Response::parse(&self.bytes, false)
     }
 }

@@ -168,7 +168,10 @@ impl Builder {
 
     /// Spawns without waiting for anything (for startup failures, or logs sent to a file).
     pub fn spawn(&self) -> Server {
-        let mut child = self.command().spawn().expect("spawn pyrite");
+        let mut child = self
+            .command()
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
         let out = Captured::pump(child.stdout.take().unwrap());
         let err = Captured::pump(child.stderr.take().unwrap());
         Server {
