@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use super::file_body::FileBody;
+use super::request::Head;
 
 /// Why a response body stopped early; the connection is then aborted instead of ending the
 /// message cleanly.
@@ -63,10 +64,9 @@ enum Kind {
 /// What the access-log line needs, filled in by the connection once the status is known.
 pub struct AccessLog {
     pub peer: std::sync::Arc<str>,
-    /// `None` for a request refused before its request line could be trusted (logged as `-`).
-    pub method: Option<http::Method>,
-    pub target: Option<http::uri::PathAndQuery>,
-    pub version: &'static str,
+    /// A copy of the request's head; `None` for a request refused before its request line
+    /// could be trusted (logged as `-`).
+    pub head: Option<Head>,
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
@@ -76,12 +76,10 @@ impl AccessLog {
     /// Starts the line of a request about to be answered; the status and the bytes sent are
     /// filled in as they become known.
     #[inline]
-    pub fn start(peer: &std::sync::Arc<str>, req: &http::request::Parts) -> AccessLog {
+    pub fn start(peer: &std::sync::Arc<str>, head: &Head) -> AccessLog {
         AccessLog {
             peer: peer.clone(),
-            method: Some(req.method.clone()),
-            target: req.uri.path_and_query().cloned(),
-            version: version_str(req.version),
+            head: Some(head.clone()),
             status: 0,
             started: Instant::now(),
             bytes: 0,
@@ -99,12 +97,12 @@ fn version_str(version: http::Version) -> &'static str {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
-        let target = self.target.as_ref().map_or("/", |t| t.as_str());
+        let head = self.head.as_ref();
         crate::logging::access(crate::logging::AccessLine {
             peer: &self.peer,
-            method: self.method.as_ref().map(|m| m.as_str()),
-            target,
-            version: self.version,
+            method: head.map(|h| h.method.as_str()),
+            target: head.map_or("/", |h| h.path_and_query()),
+            version: head.map_or("", |h| version_str(h.version)),
             status: self.status,
             bytes: self.bytes,
             elapsed: self.started.elapsed(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Buf;
 use http::header::{HeaderValue, CONNECTION};
-use http::{Method, Request};
+use http::Method;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -19,6 +19,7 @@ use super::pages;
 use super::parse;
 use super::proxy_protocol;
 use super::reject::Reject;
+use super::request::Request;
 use super::service::{ConnInfo, Reply, Service};
 use super::settings::Settings;
 use super::transport::{BodyState, Io, Transport};
@@ -86,14 +87,14 @@ pub async fn serve<S: Service>(
         first = false;
         seq += 1;
         let RequestHead {
-            parts,
+            head,
             framing,
             keep_alive,
             expect_continue,
         } = head;
         let answering = Answering {
-            head: parts.method == Method::HEAD,
-            version: parts.version,
+            head: head.method == Method::HEAD,
+            version: head.version,
             keep_alive,
             server_header: settings.server_header,
         };
@@ -104,13 +105,16 @@ pub async fn serve<S: Service>(
             settings.limits,
             settings.body_timeout,
         );
-        tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
+        tracing::debug!(request = seq, method = %head.method, target = head.target(), "request");
         // In a block of its own: a local's slot in this future lasts until its scope ends, even
         // once moved, so the access log and the request must not outlive the call (they would
         // add their bytes to every connection's future, and to its copies).
         let response = {
-            let mut log = AccessLog::start(&info.label, &parts);
-            let request = Request::from_parts(parts, incoming);
+            let mut log = AccessLog::start(&info.label, &head);
+            let request = Request {
+                head,
+                body: incoming,
+            };
             let mut response = match shared.service.call(request, &info) {
                 Reply::Ready(response) => response,
                 Reply::Later(response) => response.await,
@@ -199,13 +203,9 @@ async fn next_head(
         };
         if worth_parsing {
             seen = buffered;
-            let parsed = {
-                let buf = transport.buf.borrow();
-                parse::head(&buf, &settings.limits)
-            };
+            let parsed = parse::take_head(&mut transport.buf.borrow_mut(), &settings.limits);
             match parsed {
-                Ok(Some((raw, len))) => {
-                    transport.buf.borrow_mut().advance(len);
+                Ok(Some(raw)) => {
                     return match framing::interpret(raw) {
                         Ok(head) => Next::Request(head),
                         Err(reject) => Next::Refuse(reject),
@@ -292,9 +292,7 @@ async fn refuse(transport: &Transport, reject: Reject, settings: &Settings, peer
         .insert(CONNECTION, HeaderValue::from_static("close"));
     response.body_mut().set_log(AccessLog {
         peer: peer.into(),
-        method: None,
-        target: None,
-        version: "",
+        head: None,
         status: reject.status.as_u16(),
         started: std::time::Instant::now(),
         bytes: 0,

@@ -2,7 +2,8 @@
 //! files or apps. `server` accepts connections until a graceful stop; `conn` runs one
 //! connection on a strict codec of our own (`parse` reads a request head, `framing` judges what
 //! it means, `chunked` decodes bodies, `incoming` is the request body, `request_body` reads one
-//! completely) and hands each request to a [`Service`] (`service`), then `write` sends the
+//! completely; `request` and `fields` are what a service receives) and hands each request to a
+//! [`Service`] (`service`), then `write` sends the
 //! response (`render` its head, `send` its body) over `transport`, the shared socket. The body
 //! kinds a service answers with are http's own: `body` (bytes, a stream), `file_body` (bytes
 //! and file ranges, sent with sendfile). `proxy_protocol` and `forwarded` believe what trusted
@@ -12,6 +13,7 @@
 mod body;
 pub mod chunked;
 pub mod conn;
+pub mod fields;
 mod file_body;
 pub mod forwarded;
 pub mod framing;
@@ -21,6 +23,7 @@ pub mod parse;
 pub mod proxy_protocol;
 pub mod reject;
 mod render;
+pub mod request;
 pub mod request_body;
 mod send;
 pub mod server;
@@ -30,8 +33,10 @@ mod transport;
 mod write;
 
 pub use body::{AccessLog, Body, BodyError, BodyStream};
+pub use fields::{Fields, Known};
 pub use file_body::FileBody;
 pub use render::ReasonPhrase;
+pub use request::{Head, Request};
 pub use request_body::RequestBody;
 pub use service::{ConnInfo, Reply, Service};
 pub use settings::Settings;

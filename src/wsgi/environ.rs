@@ -5,8 +5,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use http::header::{HeaderName, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST};
-use http::request::Parts;
 use http::Method;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -14,13 +12,14 @@ use pyo3::{intern, IntoPyObjectExt};
 
 use super::app::App;
 use super::errors::ErrorStream;
+use super::ffi;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
-use crate::http::RequestBody;
+use crate::http::{Head, Known, RequestBody};
 
 /// What the environ is built from, besides the request head.
 pub struct RequestInfo<'a> {
-    pub parts: &'a Parts,
+    pub head: &'a Head,
     /// The request path, percent-decoded once.
     pub path: &'a [u8],
     pub peer: Option<SocketAddr>,
@@ -33,14 +32,8 @@ pub struct RequestInfo<'a> {
 }
 
 /// A `str` whose code points are the bytes (latin-1).
-pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) if bytes.is_ascii() => PyString::new(py, s),
-        _ => PyString::new(
-            py,
-            &bytes.iter().map(|&b| char::from(b)).collect::<String>(),
-        ),
-    }
+pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    ffi::latin1(py, bytes)
 }
 
 /// What every environ shares, made once per worker: a template dict holding the constant keys
@@ -48,7 +41,7 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
 /// keys already seen as Python strings.
 pub struct EnvironCache {
     template: Py<PyDict>,
-    header_keys: Mutex<HashMap<HeaderName, Py<PyString>>>,
+    header_keys: Mutex<HashMap<Vec<u8>, Py<PyString>>>,
 }
 
 /// More distinct header names than this are not cached (a client could send endless ones).
@@ -71,7 +64,7 @@ impl EnvironCache {
         ] {
             env.set_item(PyString::intern(py, key), intern!(py, ""))?;
         }
-        env.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, &app.script_name))?;
+        env.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, &app.script_name)?)?;
         env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.1"))?;
         env.set_item(intern!(py, "wsgi.version"), (1, 0))?;
         env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
@@ -90,17 +83,18 @@ impl EnvironCache {
         })
     }
 
-    /// `HTTP_<NAME>` for a header name.
-    fn header_key<'py>(&self, py: Python<'py>, name: &HeaderName) -> Bound<'py, PyString> {
+    /// `HTTP_<NAME>` for a header name (any case).
+    fn header_key<'py>(&self, py: Python<'py>, name: &[u8]) -> Bound<'py, PyString> {
+        let lower = name.to_ascii_lowercase();
         let Ok(mut keys) = self.header_keys.lock() else {
-            return PyString::new(py, &http_key(name.as_str()));
+            return PyString::new(py, &http_key(&lower));
         };
-        if let Some(key) = keys.get(name) {
+        if let Some(key) = keys.get(&lower) {
             return key.bind(py).clone();
         }
-        let key = PyString::intern(py, &http_key(name.as_str()));
+        let key = PyString::intern(py, &http_key(&lower));
         if keys.len() < HEADER_KEYS_CACHED {
-            keys.insert(name.clone(), key.clone().unbind());
+            keys.insert(lower, key.clone().unbind());
         }
         key
     }
@@ -113,28 +107,27 @@ pub fn build<'py>(
     path_info: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = cache.template.bind(py).copy()?;
-    let parts = req.parts;
-    let set = |key: &Bound<'py, PyString>, value: &[u8]| env.set_item(key, latin1(py, value));
+    let head = req.head;
+    let set = |key: &Bound<'py, PyString>, value: &[u8]| env.set_item(key, latin1(py, value)?);
 
-    let method = match parts.method {
+    let method = match head.method {
         Method::GET => intern!(py, "GET").clone(),
         Method::POST => intern!(py, "POST").clone(),
         Method::HEAD => intern!(py, "HEAD").clone(),
-        _ => latin1(py, parts.method.as_str().as_bytes()),
+        _ => latin1(py, head.method.as_str().as_bytes())?,
     };
     env.set_item(intern!(py, "REQUEST_METHOD"), method)?;
     set(intern!(py, "PATH_INFO"), path_info)?;
-    match parts.uri.query() {
+    match head.query() {
         Some(query) => set(intern!(py, "QUERY_STRING"), query.as_bytes())?,
         None => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
     }
-    let raw_uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    set(intern!(py, "RAW_URI"), raw_uri.as_bytes())?;
-    if parts.version == http::Version::HTTP_10 {
+    set(intern!(py, "RAW_URI"), head.path_and_query().as_bytes())?;
+    if head.version == http::Version::HTTP_10 {
         env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
     }
 
-    let (server_name, server_port) = server_name_port(parts, req.local);
+    let (server_name, server_port) = server_name_port(head, req.local);
     set(intern!(py, "SERVER_NAME"), server_name.as_bytes())?;
     set(intern!(py, "SERVER_PORT"), server_port.as_bytes())?;
     let (remote_addr, remote_port) = match req.peer {
@@ -144,8 +137,8 @@ pub fn build<'py>(
     set(intern!(py, "REMOTE_ADDR"), remote_addr.as_bytes())?;
     set(intern!(py, "REMOTE_PORT"), remote_port.as_bytes())?;
 
-    if let Some(ct) = parts.headers.get(CONTENT_TYPE) {
-        set(intern!(py, "CONTENT_TYPE"), ct.as_bytes())?;
+    if let Some(ct) = head.fields.get(Known::ContentType) {
+        set(intern!(py, "CONTENT_TYPE"), ct)?;
     }
     if req.has_body {
         set(
@@ -153,7 +146,7 @@ pub fn build<'py>(
             req.body.len().to_string().as_bytes(),
         )?;
     }
-    add_http_headers(py, cache, &env, parts)?;
+    add_http_headers(py, cache, &env, head)?;
     if req.url_scheme != "http" {
         env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
     }
@@ -180,47 +173,57 @@ fn add_http_headers<'py>(
     py: Python<'py>,
     cache: &EnvironCache,
     env: &Bound<'py, PyDict>,
-    parts: &Parts,
+    head: &Head,
 ) -> PyResult<()> {
-    for name in parts.headers.keys() {
-        if name == CONTENT_TYPE || name == CONTENT_LENGTH || name.as_str().contains('_') {
+    let fields: Vec<(&[u8], &[u8], Known)> = head.fields.iter().collect();
+    for (i, &(name, value, known)) in fields.iter().enumerate() {
+        if matches!(known, Known::ContentType | Known::ContentLength) || name.contains(&b'_') {
+            continue;
+        }
+        let same = |&&(other, _, other_known): &&(&[u8], &[u8], Known)| {
+            other_known == known && other.eq_ignore_ascii_case(name)
+        };
+        if fields[..i].iter().any(|f| same(&f)) {
             continue;
         }
         let key = cache.header_key(py, name);
-        let mut values = parts.headers.get_all(name).iter();
-        let first = values.next().map(|v| v.as_bytes()).unwrap_or_default();
-        let Some(second) = values.next() else {
-            env.set_item(key, latin1(py, first))?;
+        let mut rest = fields[i + 1..].iter().filter(|f| same(f)).peekable();
+        if rest.peek().is_none() {
+            env.set_item(key, latin1(py, value)?)?;
             continue;
-        };
-        let separator: &[u8] = if name == COOKIE { b"; " } else { b", " };
-        let mut joined = first.to_vec();
-        for value in std::iter::once(second).chain(values) {
-            joined.extend_from_slice(separator);
-            joined.extend_from_slice(value.as_bytes());
         }
-        env.set_item(key, latin1(py, &joined))?;
+        let separator: &[u8] = if known == Known::Cookie { b"; " } else { b", " };
+        let mut joined = value.to_vec();
+        for &(_, value, _) in rest {
+            joined.extend_from_slice(separator);
+            joined.extend_from_slice(value);
+        }
+        env.set_item(key, latin1(py, &joined)?)?;
     }
     Ok(())
 }
 
-fn http_key(name: &str) -> String {
-    let mut key = String::with_capacity(5 + name.len());
+fn http_key(lower: &[u8]) -> String {
+    let mut key = String::with_capacity(5 + lower.len());
     key.push_str("HTTP_");
-    key.extend(name.chars().map(|c| {
-        if c == '-' {
+    key.extend(lower.iter().map(|&c| {
+        if c == b'-' {
             '_'
         } else {
-            c.to_ascii_uppercase()
+            char::from(c.to_ascii_uppercase())
         }
     }));
     key
 }
 
 /// `SERVER_NAME` and `SERVER_PORT` from the `Host` header, else from the socket.
-fn server_name_port(parts: &Parts, local: Option<SocketAddr>) -> (String, String) {
+fn server_name_port(head: &Head, local: Option<SocketAddr>) -> (String, String) {
     let default_port = local.map_or_else(|| "80".to_owned(), |l| l.port().to_string());
-    if let Some(host) = parts.headers.get(HOST).and_then(|h| h.to_str().ok()) {
+    let host = head
+        .fields
+        .get(Known::Host)
+        .and_then(crate::http::fields::text);
+    if let Some(host) = host {
         if let Some(rest) = host.strip_prefix('[') {
             if let Some((ip6, port)) = rest.split_once(']') {
                 let port = port.strip_prefix(':').filter(|p| !p.is_empty());
@@ -242,12 +245,17 @@ fn server_name_port(parts: &Parts, local: Option<SocketAddr>) -> (String, String
 mod tests {
     use super::*;
 
-    fn parts(host: Option<&str>) -> Parts {
-        let mut builder = http::Request::builder().uri("/x");
-        if let Some(host) = host {
-            builder = builder.header("host", host);
-        }
-        builder.body(()).unwrap().into_parts().0
+    fn parts(host: Option<&str>) -> Head {
+        let raw = match host {
+            Some(host) => format!("GET /x HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            None => "GET /x HTTP/1.0\r\n\r\n".to_owned(),
+        };
+        let mut buf = bytes::BytesMut::from(raw.as_bytes());
+        let limits = crate::http::parse::Limits::default();
+        let raw = crate::http::parse::take_head(&mut buf, &limits)
+            .unwrap()
+            .unwrap();
+        crate::http::framing::interpret(raw).unwrap().head
     }
 
     #[test]
@@ -261,8 +269,8 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(http_key("x-forwarded-for"), "HTTP_X_FORWARDED_FOR");
-        assert_eq!(http_key("accept"), "HTTP_ACCEPT");
+        assert_eq!(http_key(b"x-forwarded-for"), "HTTP_X_FORWARDED_FOR");
+        assert_eq!(http_key(b"accept"), "HTTP_ACCEPT");
     }
 
     #[test]

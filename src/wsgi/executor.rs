@@ -45,7 +45,7 @@ impl Executor {
         let Some(path_info) = environ::path_info(&self.app.script_name, req.path) else {
             return pages::error(StatusCode::NOT_FOUND);
         };
-        let head_request = req.parts.method == Method::HEAD;
+        let head_request = req.head.method == Method::HEAD;
         let _in_app = crate::heartbeat::enter_app();
         Python::attach(|py| match self.run(py, req, path_info, head_request) {
             Ok(response) => response,
