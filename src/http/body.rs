@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 
 use super::file_body::FileBody;
@@ -52,6 +52,30 @@ pub struct Body {
     /// a static file's validators and type, kept ready in its cache entry — written after the
     /// response's own fields. Saves building a field map for every file hit.
     fields: [Bytes; 2],
+    /// The service's own header lines, rendered as it received them (an app's, from its
+    /// `start_response`), and what they say that the writer must know.
+    rendered: Rendered,
+}
+
+/// Header lines a service rendered itself (`Name: value\r\n` each, in a pooled buffer), and
+/// what the writer must know of them. Saves a field map for every app response.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub lines: BytesMut,
+    /// The lines hold a `Date` field (the writer adds none).
+    pub date: bool,
+    /// The lines hold a `Server` field (the writer adds none).
+    pub server: bool,
+    /// The `Content-Length` the service declares (the writer renders the field).
+    pub length: Option<u64>,
+    /// The service asked for the connection to close after this response.
+    pub close: bool,
+}
+
+impl Drop for Rendered {
+    fn drop(&mut self) {
+        super::fields::return_buffer(std::mem::take(&mut self.lines));
+    }
 }
 
 enum Kind {
@@ -116,6 +140,7 @@ impl Body {
             kind: Kind::Empty,
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -130,6 +155,7 @@ impl Body {
             kind,
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -138,6 +164,7 @@ impl Body {
             kind: Kind::File(stream),
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -146,6 +173,7 @@ impl Body {
             kind: Kind::Stream(Box::new(body)),
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -158,6 +186,20 @@ impl Body {
 
     pub fn fields(&self) -> &[Bytes; 2] {
         &self.fields
+    }
+
+    /// Adds the service's own rendered header lines; see [`Rendered`].
+    pub fn with_rendered(mut self, rendered: Rendered) -> Body {
+        self.rendered = rendered;
+        self
+    }
+
+    pub fn rendered(&self) -> &Rendered {
+        &self.rendered
+    }
+
+    pub fn rendered_mut(&mut self) -> &mut Rendered {
+        &mut self.rendered
     }
 
     pub fn set_log(&mut self, log: AccessLog) {

@@ -1,9 +1,9 @@
 //! Builds the PEP 3333 `environ` dict for one request. Every value is a native `str` holding
 //! the request's bytes decoded as latin-1 ("bytes as unicode", PEP 3333 "Unicode Issues").
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use http::Method;
 use pyo3::prelude::*;
@@ -15,6 +15,8 @@ use super::errors::ErrorStream;
 use super::ffi;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
+use super::strings;
+use crate::http::fields::KNOWN_COUNT;
 use crate::http::{Head, Known, RequestBody};
 
 /// What the environ is built from, besides the request head.
@@ -37,15 +39,22 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
 }
 
 /// What every environ shares, made once per worker: a template dict holding the constant keys
-/// (and placeholders for the per-request ones, so its copy needs no resize), and the `HTTP_*`
-/// keys already seen as Python strings.
+/// (and placeholders for the per-request ones, so its copy needs no resize), the `HTTP_*` keys
+/// of the fields the parser recognises, and the empty `wsgi.input` every request without a
+/// body shares (it has no state to change).
 pub struct EnvironCache {
     template: Py<PyDict>,
-    header_keys: Mutex<HashMap<Vec<u8>, Py<PyString>>>,
+    known_keys: Vec<Option<Py<PyString>>>,
+    empty_input: Py<PyAny>,
 }
 
 /// More distinct header names than this are not cached (a client could send endless ones).
 const HEADER_KEYS_CACHED: usize = 256;
+
+thread_local! {
+    /// `HTTP_*` keys of the other field names seen, by lowercase name.
+    static HEADER_KEYS: RefCell<HashMap<Vec<u8>, Py<PyString>>> = RefCell::new(HashMap::new());
+}
 
 impl EnvironCache {
     pub fn new(py: Python<'_>, app: &App, errors: &Py<ErrorStream>) -> PyResult<EnvironCache> {
@@ -77,28 +86,64 @@ impl EnvironCache {
             intern!(py, "wsgi.file_wrapper"),
             py.get_type::<FileWrapper>(),
         )?;
+        let known_keys = KNOWN_NAMES
+            .iter()
+            .map(|name| name.map(|n| PyString::intern(py, &http_key(n.as_bytes())).unbind()))
+            .collect();
+        let empty_input = Input::new(RequestBody::Memory(Default::default())).into_py_any(py)?;
         Ok(EnvironCache {
             template: env.unbind(),
-            header_keys: Mutex::new(HashMap::new()),
+            known_keys,
+            empty_input,
         })
     }
 
     /// `HTTP_<NAME>` for a header name (any case).
-    fn header_key<'py>(&self, py: Python<'py>, name: &[u8]) -> Bound<'py, PyString> {
-        let lower = name.to_ascii_lowercase();
-        let Ok(mut keys) = self.header_keys.lock() else {
-            return PyString::new(py, &http_key(&lower));
-        };
-        if let Some(key) = keys.get(&lower) {
+    fn header_key<'py>(&self, py: Python<'py>, name: &[u8], known: Known) -> Bound<'py, PyString> {
+        if let Some(Some(key)) = self.known_keys.get(known as usize) {
             return key.bind(py).clone();
         }
-        let key = PyString::intern(py, &http_key(&lower));
-        if keys.len() < HEADER_KEYS_CACHED {
-            keys.insert(lower, key.clone().unbind());
-        }
-        key
+        let lower = name.to_ascii_lowercase();
+        HEADER_KEYS.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            if let Some(key) = keys.get(&lower) {
+                return key.bind(py).clone();
+            }
+            let key = PyString::intern(py, &http_key(&lower));
+            if keys.len() < HEADER_KEYS_CACHED {
+                keys.insert(lower, key.clone().unbind());
+            }
+            key
+        })
     }
 }
+
+/// The lowercase name of each `Known` tag, by tag (`None` for `Other`, and for the two that
+/// are not `HTTP_*` keys).
+const KNOWN_NAMES: [Option<&str>; KNOWN_COUNT] = [
+    None,
+    Some("host"),
+    None,
+    Some("transfer-encoding"),
+    Some("connection"),
+    Some("expect"),
+    None,
+    Some("cookie"),
+    Some("forwarded"),
+    Some("x-forwarded-for"),
+    Some("x-forwarded-proto"),
+    Some("x-forwarded-host"),
+    Some("authorization"),
+    Some("referer"),
+    Some("user-agent"),
+    Some("if-match"),
+    Some("if-none-match"),
+    Some("if-modified-since"),
+    Some("if-unmodified-since"),
+    Some("if-range"),
+    Some("range"),
+    Some("accept-encoding"),
+];
 
 pub fn build<'py>(
     py: Python<'py>,
@@ -119,41 +164,50 @@ pub fn build<'py>(
     env.set_item(intern!(py, "REQUEST_METHOD"), method)?;
     set(intern!(py, "PATH_INFO"), path_info)?;
     match head.query() {
-        Some(query) => set(intern!(py, "QUERY_STRING"), query.as_bytes())?,
-        None => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
+        Some(query) if !query.is_empty() => set(intern!(py, "QUERY_STRING"), query.as_bytes())?,
+        _ => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
     }
     set(intern!(py, "RAW_URI"), head.path_and_query().as_bytes())?;
     if head.version == http::Version::HTTP_10 {
         env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
     }
 
-    let (server_name, server_port) = server_name_port(head, req.local);
-    set(intern!(py, "SERVER_NAME"), server_name.as_bytes())?;
-    set(intern!(py, "SERVER_PORT"), server_port.as_bytes())?;
-    let (remote_addr, remote_port) = match req.peer {
-        Some(peer) => (peer.ip().to_string(), peer.port().to_string()),
-        None => (String::new(), String::new()),
-    };
-    set(intern!(py, "REMOTE_ADDR"), remote_addr.as_bytes())?;
-    set(intern!(py, "REMOTE_PORT"), remote_port.as_bytes())?;
+    let host = head.fields.get(Known::Host);
+    let (http_host, server_name, server_port) = strings::host(py, host, req.local)?;
+    env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
+    env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    match req.peer {
+        Some(peer) => {
+            let (addr, port) = strings::peer(py, peer)?;
+            env.set_item(intern!(py, "REMOTE_ADDR"), addr)?;
+            env.set_item(intern!(py, "REMOTE_PORT"), port)?;
+        }
+        None => {
+            env.set_item(intern!(py, "REMOTE_ADDR"), intern!(py, ""))?;
+            env.set_item(intern!(py, "REMOTE_PORT"), intern!(py, ""))?;
+        }
+    }
 
     if let Some(ct) = head.fields.get(Known::ContentType) {
         set(intern!(py, "CONTENT_TYPE"), ct)?;
     }
     if req.has_body {
+        let mut digits = [0u8; 20];
         set(
             intern!(py, "CONTENT_LENGTH"),
-            req.body.len().to_string().as_bytes(),
+            crate::text::decimal(req.body.len(), &mut digits),
         )?;
     }
-    add_http_headers(py, cache, &env, head)?;
+    add_http_headers(py, cache, &env, head, host.map(|_| http_host))?;
     if req.url_scheme != "http" {
         env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
     }
-    env.set_item(
-        intern!(py, "wsgi.input"),
-        Input::new(req.body).into_py_any(py)?,
-    )?;
+    let input = if req.body.is_empty() {
+        cache.empty_input.clone_ref(py)
+    } else {
+        Input::new(req.body).into_py_any(py)?
+    };
+    env.set_item(intern!(py, "wsgi.input"), input)?;
     Ok(env)
 }
 
@@ -168,40 +222,76 @@ pub fn path_info<'a>(script_name: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
 
 /// One `HTTP_*` key per header name: repeats joined with ", " (`Cookie` with "; ",
 /// RFC 6265 §5.4). Names holding `_` are dropped, so `X_Forwarded_For` cannot pose as
-/// `X-Forwarded-For` once both become `HTTP_X_FORWARDED_FOR`.
+/// `X-Forwarded-For` once both become `HTTP_X_FORWARDED_FOR`. `http_host` is the (cached)
+/// `Host` value.
 fn add_http_headers<'py>(
     py: Python<'py>,
     cache: &EnvironCache,
     env: &Bound<'py, PyDict>,
     head: &Head,
+    http_host: Option<Bound<'py, PyString>>,
 ) -> PyResult<()> {
-    let fields: Vec<(&[u8], &[u8], Known)> = head.fields.iter().collect();
-    for (i, &(name, value, known)) in fields.iter().enumerate() {
+    let fields = &head.fields;
+    // Past a few fields, each name's values are grouped first (a head may carry thousands of
+    // fields if the limits allow); below, repeats are found by comparing names pairwise.
+    let groups = (fields.len() > FEW_FIELDS).then(|| {
+        let mut groups: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, (name, _, _)) in fields.iter().enumerate() {
+            groups.entry(name.to_ascii_lowercase()).or_default().push(i);
+        }
+        groups
+    });
+    let all: Vec<&[u8]> = match &groups {
+        Some(_) => fields.iter().map(|(_, value, _)| value).collect(),
+        None => Vec::new(),
+    };
+    for (i, (name, value, known)) in fields.iter().enumerate() {
         if matches!(known, Known::ContentType | Known::ContentLength) || name.contains(&b'_') {
             continue;
         }
-        let same = |&&(other, _, other_known): &&(&[u8], &[u8], Known)| {
-            other_known == known && other.eq_ignore_ascii_case(name)
+        if known == Known::Host {
+            if let Some(host) = &http_host {
+                env.set_item(cache.header_key(py, name, known), host)?;
+                continue;
+            }
+        }
+        let same = |(other, _, other_known): &(&[u8], &[u8], Known)| {
+            *other_known == known && other.eq_ignore_ascii_case(name)
         };
-        if fields[..i].iter().any(|f| same(&f)) {
-            continue;
-        }
-        let key = cache.header_key(py, name);
-        let mut rest = fields[i + 1..].iter().filter(|f| same(f)).peekable();
-        if rest.peek().is_none() {
-            env.set_item(key, latin1(py, value)?)?;
-            continue;
-        }
+        let values: Vec<&[u8]> = match &groups {
+            Some(groups) => {
+                let group = groups
+                    .get(&name.to_ascii_lowercase())
+                    .map_or(&[][..], Vec::as_slice);
+                if group.first() != Some(&i) {
+                    continue;
+                }
+                group.iter().map(|&j| all[j]).collect()
+            }
+            None => {
+                if fields.iter().take(i).any(|f| same(&f)) {
+                    continue;
+                }
+                let mut rest = fields.iter().skip(i + 1).filter(same).peekable();
+                if rest.peek().is_none() {
+                    env.set_item(cache.header_key(py, name, known), latin1(py, value)?)?;
+                    continue;
+                }
+                std::iter::once(value)
+                    .chain(rest.map(|(_, v, _)| v))
+                    .collect()
+            }
+        };
         let separator: &[u8] = if known == Known::Cookie { b"; " } else { b", " };
-        let mut joined = value.to_vec();
-        for &(_, value, _) in rest {
-            joined.extend_from_slice(separator);
-            joined.extend_from_slice(value);
-        }
-        env.set_item(key, latin1(py, &joined)?)?;
+        let joined = values.join(separator);
+        env.set_item(cache.header_key(py, name, known), latin1(py, &joined)?)?;
     }
     Ok(())
 }
+
+/// Up to this many fields, repeats are found by comparing names pairwise; past it, with a set
+/// (a head may carry thousands of fields if the limits allow).
+const FEW_FIELDS: usize = 32;
 
 fn http_key(lower: &[u8]) -> String {
     let mut key = String::with_capacity(5 + lower.len());
@@ -216,47 +306,9 @@ fn http_key(lower: &[u8]) -> String {
     key
 }
 
-/// `SERVER_NAME` and `SERVER_PORT` from the `Host` header, else from the socket.
-fn server_name_port(head: &Head, local: Option<SocketAddr>) -> (String, String) {
-    let default_port = local.map_or_else(|| "80".to_owned(), |l| l.port().to_string());
-    let host = head
-        .fields
-        .get(Known::Host)
-        .and_then(crate::http::fields::text);
-    if let Some(host) = host {
-        if let Some(rest) = host.strip_prefix('[') {
-            if let Some((ip6, port)) = rest.split_once(']') {
-                let port = port.strip_prefix(':').filter(|p| !p.is_empty());
-                return (ip6.to_owned(), port.map_or(default_port, str::to_owned));
-            }
-        }
-        return match host.rsplit_once(':') {
-            Some((name, port)) => (name.to_owned(), port.to_owned()),
-            None => (host.to_owned(), default_port),
-        };
-    }
-    match local {
-        Some(local) => (local.ip().to_string(), local.port().to_string()),
-        None => ("localhost".to_owned(), default_port),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parts(host: Option<&str>) -> Head {
-        let raw = match host {
-            Some(host) => format!("GET /x HTTP/1.1\r\nHost: {host}\r\n\r\n"),
-            None => "GET /x HTTP/1.0\r\n\r\n".to_owned(),
-        };
-        let mut buf = bytes::BytesMut::from(raw.as_bytes());
-        let limits = crate::http::parse::Limits::default();
-        let raw = crate::http::parse::take_head(&mut buf, &limits)
-            .unwrap()
-            .unwrap();
-        crate::http::framing::interpret(raw).unwrap().head
-    }
 
     #[test]
     fn script_name_split() {
@@ -271,22 +323,5 @@ mod tests {
     fn keys() {
         assert_eq!(http_key(b"x-forwarded-for"), "HTTP_X_FORWARDED_FOR");
         assert_eq!(http_key(b"accept"), "HTTP_ACCEPT");
-    }
-
-    #[test]
-    fn server_name_from_host_or_socket() {
-        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let pair = |h| server_name_port(&parts(h), Some(local));
-        assert_eq!(
-            pair(Some("example.com")),
-            ("example.com".into(), "8080".into())
-        );
-        assert_eq!(
-            pair(Some("example.com:9000")),
-            ("example.com".into(), "9000".into())
-        );
-        assert_eq!(pair(Some("[::1]:81")), ("::1".into(), "81".into()));
-        assert_eq!(pair(Some("[::1]")), ("::1".into(), "8080".into()));
-        assert_eq!(pair(None), ("127.0.0.1".into(), "8080".into()));
     }
 }

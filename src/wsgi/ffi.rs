@@ -145,3 +145,10 @@ pub fn latin1<'py>(
         pyo3::Bound::from_owned_ptr_or_err(py, ptr).map(|s| s.cast_into_unchecked())
     }
 }
+
+/// How many references `obj` has (a pooled object is reused only when the pool holds the last).
+pub fn refcount(obj: &pyo3::Bound<'_, pyo3::PyAny>) -> isize {
+    // SAFETY: `obj` is a live object (a `Bound` holds a reference, and the GIL); reading its
+    // reference count has no other requirement.
+    unsafe { ffi::Py_REFCNT(obj.as_ptr()) }
+}

@@ -21,6 +21,7 @@ mod response_head;
 mod runner;
 mod settings;
 mod start_response;
+mod strings;
 mod timeout;
 
 use pyo3::prelude::*;
