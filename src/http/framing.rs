@@ -6,17 +6,10 @@
 use http::{Method, StatusCode, Uri, Version};
 
 use super::fields::{Fields, Known, Span};
+pub use super::incoming::RequestFraming;
 use super::parse::{is_tchar, RawHead};
 use super::reject::Reject;
 use super::request::Head;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-/// How a request body is delimited (RFC 9112 §6.3).
-pub enum RequestFraming {
-    Empty,
-    Length(u64),
-    Chunked,
-}
 
 /// A request head that passed every check, and what it means for the connection.
 pub struct RequestHead {

@@ -14,7 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 
 use super::file_wrapper::NativeFile;
-use super::start_response::{type_name, Responder};
+use super::response_head::type_name;
+use super::start_response::Responder;
 use crate::http::{BodyError, BodyStream, FileBody};
 
 /// The body of a WSGI response: items already pulled, the iterator or the app's file (until

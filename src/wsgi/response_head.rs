@@ -10,24 +10,13 @@
 //! by closing the connection after the response. `Content-Length` is kept aside for the writer,
 //! which renders it with the framing.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use http::{Response, StatusCode};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
-use super::start_response::type_name;
 use crate::http::{Body, ReasonPhrase};
-
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-];
 
 /// What the app's head says about its body's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,15 +129,75 @@ pub fn parse_headers<'py>(head: &mut HeadState, headers: &Bound<'py, PyAny>) -> 
     Ok(())
 }
 
+/// What a header name is to the server, by its lowercase spelling.
+#[derive(PartialEq, Eq)]
+enum Role {
+    /// Rendered as given.
+    Plain,
+    Date,
+    Server,
+    ContentLength,
+    Connection,
+    /// Another hop-by-hop header: dropped.
+    HopByHop,
+}
+
+fn role(name: &str) -> Role {
+    let is = |lower: &str| name.eq_ignore_ascii_case(lower);
+    match name.len() {
+        2 if is("te") => Role::HopByHop,
+        4 if is("date") => Role::Date,
+        6 if is("server") => Role::Server,
+        7 if is("trailer") || is("upgrade") => Role::HopByHop,
+        10 if is("connection") => Role::Connection,
+        10 if is("keep-alive") => Role::HopByHop,
+        14 if is("content-length") => Role::ContentLength,
+        16 if is("proxy-connection") => Role::HopByHop,
+        17 if is("transfer-encoding") => Role::HopByHop,
+        _ => Role::Plain,
+    }
+}
+
+/// RFC 9110 §5.6.2 `tchar`, as a table.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric()
+            || matches!(
+                b as u8,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
 /// Checks one header and renders it (or keeps what it says aside, for the framing's own).
 fn add(head: &mut HeadState, name: &str, value: &str) -> PyResult<()> {
-    if name.is_empty() || !name.bytes().all(is_token_byte) {
+    if name.is_empty() || !name.bytes().all(|b| TCHAR[usize::from(b)]) {
         return Err(PyValueError::new_err(format!(
             "header name {name:?} is not a valid token"
         )));
     }
-    let suspect = !value.is_ascii() || value.bytes().any(|b| b.is_ascii_control() && b != b'\t');
-    if suspect
+    // Plain ASCII without controls (tab aside) in one pass; anything else is looked at again.
+    let plain = value
+        .bytes()
+        .all(|b| (b' '..0x7f).contains(&b) || b == b'\t');
+    if !plain
         && value
             .chars()
             .any(|c| (c as u32) > 0xff || (c.is_control() && c != '\t'))
@@ -157,56 +206,60 @@ fn add(head: &mut HeadState, name: &str, value: &str) -> PyResult<()> {
             "header {name:?} has a value with control or non-latin-1 characters"
         )));
     }
-    let is = |lower: &str| name.eq_ignore_ascii_case(lower);
-    if HOP_BY_HOP.iter().any(|h| is(h)) {
-        if is("connection")
-            && value
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("close"))
-        {
-            head.close = true;
-        }
-        tracing::debug!(header = %name, "dropped a hop-by-hop header set by the app");
-        return Ok(());
-    }
-    if is("content-length") {
-        match value.trim().parse::<u64>() {
-            Ok(len) if head.length.is_some_and(|d| d != len) => {
-                head.problem.get_or_insert_with(|| {
-                    format!(
-                        "the app gave two different Content-Length: {len} and {head_len}",
-                        head_len = head.length.unwrap_or(0)
-                    )
-                });
+    match role(name) {
+        Role::Plain => {}
+        Role::Date => head.date = true,
+        Role::Server => head.server = true,
+        Role::Connection | Role::HopByHop => {
+            if role(name) == Role::Connection
+                && value
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("close"))
+            {
+                head.close = true;
             }
-            Ok(len) => head.length = Some(len),
-            Err(_) => {
-                head.problem.get_or_insert_with(|| {
-                    format!("the app's Content-Length {value:?} is not a number")
-                });
-            }
+            tracing::debug!(header = %name, "dropped a hop-by-hop header set by the app");
+            return Ok(());
         }
-        return Ok(());
+        Role::ContentLength => {
+            match value.trim().parse::<u64>() {
+                Ok(len) if head.length.is_some_and(|d| d != len) => {
+                    let first = head.length.unwrap_or_default();
+                    head.problem.get_or_insert_with(|| {
+                        format!("the app gave two different Content-Length: {first} and {len}")
+                    });
+                }
+                Ok(len) => head.length = Some(len),
+                Err(_) => {
+                    head.problem.get_or_insert_with(|| {
+                        format!("the app's Content-Length {value:?} is not a number")
+                    });
+                }
+            }
+            return Ok(());
+        }
     }
-    head.date |= is("date");
-    head.server |= is("server");
     let lines = &mut head.lines;
+    lines.reserve(name.len() + value.len() + 4);
+    let start = lines.len();
+    lines.extend_from_slice(name.as_bytes());
+    // `content-TYPE` → `Content-Type`: the form most clients and tools print.
     let mut upper = true;
-    for b in name.bytes() {
-        lines.put_u8(if upper {
+    for b in &mut lines[start..] {
+        *b = if upper {
             b.to_ascii_uppercase()
         } else {
             b.to_ascii_lowercase()
-        });
-        upper = b == b'-';
+        };
+        upper = *b == b'-';
     }
-    lines.put_slice(b": ");
-    if value.is_ascii() {
-        lines.put_slice(value.as_bytes());
+    lines.extend_from_slice(b": ");
+    if plain || value.is_ascii() {
+        lines.extend_from_slice(value.as_bytes());
     } else {
         lines.extend(value.chars().map(|c| c as u8));
     }
-    lines.put_slice(b"\r\n");
+    lines.extend_from_slice(b"\r\n");
     Ok(())
 }
 
@@ -246,9 +299,12 @@ pub fn set_length(response: &mut Response<Body>, len: u64) {
     response.body_mut().rendered_mut().length = Some(len);
 }
 
-/// RFC 9110 §5.6.2 `tchar`.
-pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// The name of `obj`'s type, for error messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// The latin-1 bytes of a str already checked to hold only code points below 256.

@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::ffi::refcount;
-use super::response_head::{self, HeadState};
+use super::response_head::{self, type_name, HeadState};
 
 #[pyclass(module = "pyrite")]
 #[derive(Default)]
@@ -162,11 +162,4 @@ impl Responder {
             }
         });
     }
-}
-
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
