@@ -1,12 +1,5 @@
-//! Logging: lifecycle and errors go to stderr through `tracing`; the access log is one plain
-//! line per request on stdout, written by [`access`]. Workers buffer access lines and write
-//! them at least once a second (and whenever 32 KiB gather), so a busy worker spends one
-//! `write` on many requests instead of one each.
-
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
+//! Logging: lifecycle and errors go to stderr through `tracing` (the access log, one line per
+//! request, is `access_log`'s).
 
 use std::path::PathBuf;
 
@@ -17,8 +10,6 @@ use tracing_subscriber::EnvFilter;
 pub struct Settings {
     /// `--log-level`: a `tracing` filter (`info`, `debug`, `pyrite=debug`).
     pub level: String,
-    /// `--access-logfile` (stdout when `None`).
-    pub access_logfile: Option<PathBuf>,
     /// `--error-logfile` (stderr when `None`).
     pub error_logfile: Option<PathBuf>,
 }
@@ -33,90 +24,13 @@ pub fn init(level: &str) {
         .init();
 }
 
-/// Access lines not yet written.
-static ACCESS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-static BUFFERED: AtomicBool = AtomicBool::new(false);
-/// Past this many buffered bytes, lines are written at once.
-const ACCESS_FLUSH_AT: usize = 32 * 1024;
-
-/// Buffers access lines from now on; the caller must then call [`flush_access`] regularly
-/// and before exiting.
-pub fn buffer_access() {
-    BUFFERED.store(true, Ordering::Relaxed);
-}
-
-/// One request, as the access log shows it.
-pub struct AccessLine<'a> {
-    pub peer: &'a str,
-    /// `None`: the request line is shown as `-`.
-    pub method: Option<&'a str>,
-    pub target: &'a str,
-    pub version: &'a str,
-    pub status: u16,
-    pub bytes: u64,
-    pub elapsed: Duration,
-}
-
-/// Adds one access-log line: `PEER "METHOD TARGET VERSION" STATUS BYTES DURATION`.
-pub fn access(line: AccessLine<'_>) {
-    let micros = line.elapsed.as_micros().min(u128::from(u64::MAX)) as u64;
-    let Ok(mut buf) = ACCESS.lock() else { return };
-    // Put together by hand: `write!` costs more than the rest of a static file hit's logging.
-    buf.extend_from_slice(line.peer.as_bytes());
-    match line.method {
-        Some(method) => {
-            buf.extend_from_slice(b" \"");
-            buf.extend_from_slice(method.as_bytes());
-            buf.push(b' ');
-            buf.extend_from_slice(line.target.as_bytes());
-            buf.push(b' ');
-            buf.extend_from_slice(line.version.as_bytes());
-            buf.push(b'"');
-        }
-        None => buf.extend_from_slice(b" \"-\""),
-    }
-    buf.push(b' ');
-    buf.extend_from_slice(crate::text::decimal(u64::from(line.status), &mut [0; 20]));
-    buf.push(b' ');
-    buf.extend_from_slice(crate::text::decimal(line.bytes, &mut [0; 20]));
-    buf.push(b' ');
-    buf.extend_from_slice(crate::text::decimal(micros / 1000, &mut [0; 20]));
-    buf.push(b'.');
-    let frac = micros % 1000;
-    buf.extend_from_slice(&[
-        b'0' + (frac / 100) as u8,
-        b'0' + (frac / 10 % 10) as u8,
-        b'0' + (frac % 10) as u8,
-    ]);
-    buf.extend_from_slice(b"ms\n");
-    if !BUFFERED.load(Ordering::Relaxed) || buf.len() >= ACCESS_FLUSH_AT {
-        write_out(&mut buf);
-    }
-}
-
-/// Writes the buffered access lines.
-pub fn flush_access() {
-    if let Ok(mut buf) = ACCESS.lock() {
-        write_out(&mut buf);
-    }
-}
-
-fn write_out(buf: &mut Vec<u8>) {
-    if !buf.is_empty() {
-        let _ = std::io::stdout().lock().write_all(buf);
-        buf.clear();
-    }
-}
-
-/// Points stdout and stderr at `--access-logfile` and `--error-logfile` (opened for appending);
+/// Points stderr at `--error-logfile` (opened for appending), and reopens the access log;
 /// called at start-up and again on SIGUSR1, which picks up a rotated file.
 pub fn reopen(settings: &Settings) {
-    flush_access();
-    for (fd, path) in [(1, &settings.access_logfile), (2, &settings.error_logfile)] {
-        if let Some(path) = path {
-            if let Err(err) = crate::sys::redirect_to_file(fd, path) {
-                tracing::error!(path = %path.display(), error = %err, "cannot open the log file");
-            }
+    crate::access_log::reopen();
+    if let Some(path) = &settings.error_logfile {
+        if let Err(err) = crate::sys::redirect_to_file(2, path) {
+            tracing::error!(path = %path.display(), error = %err, "cannot open the log file");
         }
     }
 }

@@ -22,6 +22,10 @@ fn main() -> ExitCode {
     };
     pyrite::logging::reopen(&config.logging);
     pyrite::logging::init(&config.logging.level);
+    if let Err(err) = pyrite::access_log::init(&config.access_log) {
+        eprintln!("pyrite: error: --access-logfile: {err}");
+        return ExitCode::from(exit::FAILED);
+    }
     match pyrite::master::run(config) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

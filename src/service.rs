@@ -1,7 +1,8 @@
 //! The service every connection of a worker calls, whatever protocol it speaks: one request →
 //! one response. The router picks a static file (answered here and now, never touching Python)
 //! or the app, whose response comes later through the WSGI bridge: the body read completely
-//! first, what trusted proxies say about the client believed, then the app called.
+//! first, then the app called (at once, with no future, when there is no body to wait for and
+//! the app runs on this thread).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +11,6 @@ use std::rc::Rc;
 use http::header::{HeaderValue, CONNECTION};
 use http::{Method, Response, StatusCode};
 
-use crate::http::forwarded::{self, AllowList};
 use crate::http::incoming::Incoming;
 use crate::http::request_body::{self, BodyReadError};
 use crate::http::{pages, Body, ConnInfo, Head, Known, Reply, Request, RequestBody, Service};
@@ -23,8 +23,6 @@ use crate::wsgi::{OwnedRequest, RequestInfo, Runner};
 pub struct Settings {
     /// `--limit-request-body`; `None` means unlimited.
     pub limit_request_body: Option<u64>,
-    /// Peers whose forwarding headers are believed (`--forwarded-allow-ips`).
-    pub forwarded_allow: AllowList,
 }
 
 /// Routes each request to a static file or the app.
@@ -113,11 +111,15 @@ impl AppSide {
         req: Request,
         conn: &Rc<ConnInfo>,
     ) -> Reply<Pin<Box<dyn Future<Output = Response<Body>>>>> {
-        let Request { mut head, body } = req;
+        let Request {
+            head,
+            body,
+            client: peer,
+            scheme: url_scheme,
+        } = req;
         if let Some(refused) = self.refuse(&head, &body) {
             return Reply::Ready(refused);
         }
-        let (peer, url_scheme) = self.client(&mut head, conn);
         let has_body = head.fields.contains(Known::ContentLength)
             || head.fields.contains(Known::TransferEncoding);
         if body.is_end_stream() {
@@ -176,24 +178,6 @@ impl AppSide {
             return Some(pages::error(StatusCode::NOT_FOUND));
         }
         None
-    }
-
-    /// The client and URL scheme the app sees: the peer, or what a trusted proxy says (which
-    /// may also replace `Host`).
-    fn client(
-        &self,
-        head: &mut Head,
-        conn: &ConnInfo,
-    ) -> (Option<std::net::SocketAddr>, &'static str) {
-        let allow = &self.settings.forwarded_allow;
-        if !forwarded::present(&head.fields) || !conn.trusted(allow) {
-            return (conn.peer, "http");
-        }
-        let told = forwarded::resolve(&head.fields, allow);
-        if let Some(host) = told.host {
-            head.fields.set(Known::Host, "host", host.as_bytes());
-        }
-        (told.client.or(conn.peer), told.scheme.unwrap_or("http"))
     }
 
     /// Reads the whole body (in memory, or spooled to a file); a failure is the response.

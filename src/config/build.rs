@@ -134,7 +134,6 @@ pub fn connections(
         AllowList::parse(&args.forwarded_allow_ips).map_err(ConfigError::ForwardedAllowIps)?;
     let service = crate::service::Settings {
         limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
-        forwarded_allow: forwarded_allow.clone(),
     };
     let http = crate::http::Settings {
         limits: Limits {
@@ -169,8 +168,26 @@ pub fn logging(args: &Args) -> Result<crate::logging::Settings, ConfigError> {
     };
     Ok(crate::logging::Settings {
         level: args.log_level.clone(),
-        access_logfile: file(&args.access_logfile),
         error_logfile: file(&args.error_logfile),
+    })
+}
+
+/// `--access-logfile` (`-`: stdout; none: no access log), `--access-logformat`,
+/// `--access-log-json`.
+pub fn access_log(args: &Args) -> Result<crate::access_log::Settings, ConfigError> {
+    use crate::access_log::{Format, Target, DEFAULT};
+    let target = args.access_logfile.as_ref().map(|p| {
+        if p.as_os_str() == "-" {
+            Target::Stdout
+        } else {
+            Target::File(absolute(p))
+        }
+    });
+    let format = args.access_logformat.as_deref().unwrap_or(DEFAULT);
+    Ok(crate::access_log::Settings {
+        target,
+        format: Format::compile(format).map_err(ConfigError::AccessLogFormat)?,
+        json: args.access_log_json,
     })
 }
 

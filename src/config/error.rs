@@ -29,6 +29,8 @@ pub enum ConfigError {
     Limit(&'static str, &'static str),
     #[error("--forwarded-allow-ips: {0}")]
     ForwardedAllowIps(String),
+    #[error("--access-logformat: {0}")]
+    AccessLogFormat(String),
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
     #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]

@@ -37,8 +37,10 @@ pub struct Config {
     pub service: crate::service::Settings,
     /// Request limits, timeouts and response options of every connection.
     pub http: crate::http::Settings,
-    /// `--log-level`, `--access-logfile`, `--error-logfile`.
+    /// `--log-level`, `--error-logfile`.
     pub logging: crate::logging::Settings,
+    /// `--access-logfile`, `--access-logformat`, `--access-log-json`.
+    pub access_log: crate::access_log::Settings,
     /// `None` means no limit.
     pub timeout: Option<Duration>,
     pub max_requests: Option<u64>,
@@ -63,6 +65,7 @@ impl Config {
         let (python, chdir) = build::python(&args)?;
         let (mounts, static_files) = build::routing(&args)?;
         let logging = build::logging(&args)?;
+        let access_log = build::access_log(&args)?;
         let (http, service) = build::connections(&args)?;
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
@@ -84,6 +87,7 @@ impl Config {
             service,
             http,
             logging,
+            access_log,
             timeout: build::nonzero(args.timeout).map(Duration::from_secs),
             max_requests: build::nonzero(args.max_requests),
             max_requests_jitter: args.max_requests_jitter,

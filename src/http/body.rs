@@ -6,6 +6,7 @@
 //! streamed response its backpressure. When the body is dropped — finished, aborted or never
 //! polled (HEAD) — the request's access-log line is written, with the bytes that went out.
 
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -47,7 +48,7 @@ pub trait BodyStream: Send {
 
 pub struct Body {
     kind: Kind,
-    log: Option<AccessLog>,
+    log: Option<Box<AccessLog>>,
     /// Header lines rendered ahead of time (`Name: value\r\n` each) that describe this body —
     /// a static file's validators and type, kept ready in its cache entry — written after the
     /// response's own fields. Saves building a field map for every file hit.
@@ -85,29 +86,43 @@ enum Kind {
     Stream(Box<dyn BodyStream>),
 }
 
-/// What the access-log line needs, filled in by the connection once the status is known.
+/// What the access-log line needs (when the access log is on), filled in by the connection
+/// once the status is known; the line is written when the body is dropped.
 pub struct AccessLog {
-    pub peer: std::sync::Arc<str>,
+    /// The client, after trusted-proxy resolution.
+    pub client: Option<IpAddr>,
     /// A copy of the request's head; `None` for a request refused before its request line
     /// could be trusted (logged as `-`).
     pub head: Option<Head>,
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
+    /// The response's head as sent, when the format names response headers.
+    pub response_head: Vec<u8>,
+    /// The environ variables the format names, as the app left them ([`LogEnviron`]).
+    pub environ: Vec<Option<String>>,
 }
 
+/// The values of the environ variables the access-log format names, read after the app
+/// returned; the service puts them in the response's extensions, the connection in the log.
+#[derive(Debug, Clone)]
+pub struct LogEnviron(pub Vec<Option<String>>);
+
 impl AccessLog {
-    /// Starts the line of a request about to be answered; the status and the bytes sent are
-    /// filled in as they become known.
+    /// Starts the line of a request about to be answered, if the access log is on; the status
+    /// and the bytes sent are filled in as they become known.
     #[inline]
-    pub fn start(peer: &std::sync::Arc<str>, head: &Head) -> AccessLog {
-        AccessLog {
-            peer: peer.clone(),
-            head: Some(head.clone()),
+    pub fn start(client: Option<IpAddr>, head: Option<&Head>) -> Option<Box<AccessLog>> {
+        crate::access_log::format()?;
+        Some(Box::new(AccessLog {
+            client,
+            head: head.cloned(),
             status: 0,
             started: Instant::now(),
             bytes: 0,
-        }
+            response_head: Vec::new(),
+            environ: Vec::new(),
+        }))
     }
 }
 
@@ -122,14 +137,24 @@ fn version_str(version: http::Version) -> &'static str {
 impl Drop for AccessLog {
     fn drop(&mut self) {
         let head = self.head.as_ref();
-        crate::logging::access(crate::logging::AccessLine {
-            peer: &self.peer,
-            method: head.map(|h| h.method.as_str()),
-            target: head.map_or("/", |h| h.path_and_query()),
-            version: head.map_or("", |h| version_str(h.version)),
+        let header = move |name: &[u8]| head.and_then(|h| h.fields.last_named(name));
+        let request = self.head.as_ref().map(|head| crate::access_log::Request {
+            method: head.method.as_str(),
+            target: head.target(),
+            path: head.path(),
+            query: head.query().unwrap_or_default(),
+            protocol: version_str(head.version),
+            header: &header,
+        });
+        crate::access_log::write(crate::access_log::Entry {
+            client: self.client,
+            request,
             status: self.status,
             bytes: self.bytes,
             elapsed: self.started.elapsed(),
+            response_head: &self.response_head,
+            environ: &self.environ,
+            pid: std::process::id(),
         });
     }
 }
@@ -202,8 +227,13 @@ impl Body {
         &mut self.rendered
     }
 
-    pub fn set_log(&mut self, log: AccessLog) {
+    pub fn set_log(&mut self, log: Box<AccessLog>) {
         self.log = Some(log);
+    }
+
+    /// The access-log record this body carries, if any.
+    pub fn log_mut(&mut self) -> Option<&mut AccessLog> {
+        self.log.as_deref_mut()
     }
 
     fn count(&mut self, n: u64) {

@@ -3,6 +3,7 @@
 //! the connection may persist. Pipelined requests wait in the buffer and are answered in order.
 //! A refused request is answered with `Connection: close` and nothing after it is read.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -12,14 +13,16 @@ use http::Method;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::body::AccessLog;
+use super::body::{AccessLog, LogEnviron};
+use super::fields::Known;
+use super::forwarded;
 use super::framing::{self, RequestHead};
 use super::incoming::Incoming;
 use super::pages;
 use super::parse;
 use super::proxy_protocol;
 use super::reject::Reject;
-use super::request::Request;
+use super::request::{Head, Request};
 use super::service::{ConnInfo, Reply, Service};
 use super::settings::Settings;
 use super::transport::{BodyState, Io, Transport};
@@ -80,7 +83,7 @@ pub async fn serve<S: Service>(
             }
             Next::Refuse(reject) => {
                 tracing::debug!(peer = %info.label, status = reject.status.as_u16(), reason = reject.reason, "request refused");
-                refuse(&transport, reject, settings, &info.label).await;
+                refuse(&transport, reject, settings, info.peer.map(|p| p.ip())).await;
                 return;
             }
         };
@@ -110,18 +113,27 @@ pub async fn serve<S: Service>(
         // once moved, so the access log and the request must not outlive the call (they would
         // add their bytes to every connection's future, and to its copies).
         let response = {
-            let mut log = AccessLog::start(&info.label, &head);
+            let mut head = head;
+            let (client, scheme) = client(&mut head, &info, settings);
+            let log = AccessLog::start(client.map(|c| c.ip()), Some(&head));
             let request = Request {
                 head,
                 body: incoming,
+                client,
+                scheme,
             };
             let mut response = match shared.service.call(request, &info) {
                 Reply::Ready(response) => response,
                 Reply::Later(response) => response.await,
             };
             shared.service.responded();
-            log.status = response.status().as_u16();
-            response.body_mut().set_log(log);
+            if let Some(mut log) = log {
+                log.status = response.status().as_u16();
+                if let Some(LogEnviron(values)) = response.extensions_mut().remove() {
+                    log.environ = values;
+                }
+                response.body_mut().set_log(log);
+            }
             response
         };
         let answering = Answering {
@@ -143,6 +155,24 @@ pub async fn serve<S: Service>(
             }
         }
     }
+}
+
+/// The client and URL scheme of a request: the peer, or what a trusted proxy says (which may
+/// also replace `Host`, RFC 7239 §5.3).
+fn client(
+    head: &mut Head,
+    info: &ConnInfo,
+    settings: &Settings,
+) -> (Option<SocketAddr>, &'static str) {
+    let allow = &settings.forwarded_allow;
+    if !forwarded::present(&head.fields) || !info.trusted(allow) {
+        return (info.peer, "http");
+    }
+    let told = forwarded::resolve(&head.fields, allow);
+    if let Some(host) = told.host {
+        head.fields.set(Known::Host, "host", host.as_bytes());
+    }
+    (told.client.or(info.peer), told.scheme.unwrap_or("http"))
 }
 
 /// What an idle connection waits on besides its socket, set up once per connection rather than
@@ -285,18 +315,20 @@ async fn proxy_header(
 
 /// Answers a refused request with its status and `Connection: close`, then closes. The access
 /// log shows it with `-` for the request line, which cannot be trusted.
-async fn refuse(transport: &Transport, reject: Reject, settings: &Settings, peer: &str) {
+async fn refuse(
+    transport: &Transport,
+    reject: Reject,
+    settings: &Settings,
+    peer: Option<std::net::IpAddr>,
+) {
     let mut response = pages::error(reject.status);
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
-    response.body_mut().set_log(AccessLog {
-        peer: peer.into(),
-        head: None,
-        status: reject.status.as_u16(),
-        started: std::time::Instant::now(),
-        bytes: 0,
-    });
+    if let Some(mut log) = AccessLog::start(peer, None) {
+        log.status = reject.status.as_u16();
+        response.body_mut().set_log(log);
+    }
     let answering = Answering {
         head: false,
         version: http::Version::HTTP_11,

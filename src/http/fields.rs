@@ -264,6 +264,21 @@ impl Fields {
             .map(|f| &self.buf[f.value.range()])
     }
 
+    /// The value of the last field named `name` (any case).
+    pub fn last_named(&self, name: &[u8]) -> Option<&[u8]> {
+        let known = Known::of(name);
+        self.list
+            .iter()
+            .rev()
+            .find(|f| {
+                if known != Known::Other {
+                    return f.known == known;
+                }
+                f.known == Known::Other && self.buf[f.name.range()].eq_ignore_ascii_case(name)
+            })
+            .map(|f| &self.buf[f.value.range()])
+    }
+
     /// Every field, in order: its name as sent, its value, its tag.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], Known)> {
         self.list.iter().map(|f| {

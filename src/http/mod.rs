@@ -32,7 +32,7 @@ mod settings;
 mod transport;
 mod write;
 
-pub use body::{AccessLog, Body, BodyError, BodyStream, Rendered};
+pub use body::{AccessLog, Body, BodyError, BodyStream, LogEnviron, Rendered};
 pub use fields::{Fields, Known};
 pub use file_body::FileBody;
 pub use render::ReasonPhrase;

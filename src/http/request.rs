@@ -2,6 +2,8 @@
 //! body ([`Incoming`]). The head owns the bytes it arrived in; the target's parts are spans of
 //! them, found once, so asking for the path or the query costs nothing (RFC 9112 §3.2).
 
+use std::net::SocketAddr;
+
 use http::{Method, Version};
 
 use super::fields::{Fields, Span};
@@ -11,6 +13,11 @@ use super::incoming::Incoming;
 pub struct Request {
     pub head: Head,
     pub body: Incoming,
+    /// The client: the peer, or what a trusted proxy said (`--forwarded-allow-ips`), which may
+    /// also have replaced `Host`.
+    pub client: Option<SocketAddr>,
+    /// `http`, or what a trusted proxy said.
+    pub scheme: &'static str,
 }
 
 /// A request's head. `Send`: a pool thread builds the app's environ from it.

@@ -3,8 +3,10 @@
 //! CPython calls of `wsgi::ffi`. `process` forks, reaps and signals processes, `signals` turns
 //! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
 //! liveness memory shared with the workers, `identity` users, groups and process titles, and
-//! `io` the system calls of a file response (pread, sendfile, MSG_MORE).
+//! `io` the system calls of a file response (pread, sendfile, MSG_MORE), `clock` the local
+//! calendar time.
 
+mod clock;
 mod identity;
 mod io;
 mod pipe;
@@ -12,6 +14,7 @@ mod process;
 mod shm;
 mod signals;
 
+pub use clock::*;
 pub use identity::*;
 pub use io::*;
 pub use pipe::*;

@@ -20,7 +20,7 @@ use crate::router::Router;
 use crate::service::Dispatcher;
 use crate::sys::{self, BootPipe, Slot};
 use crate::wsgi::{self, AppSpec, LoadError, Runner};
-use crate::{heartbeat, logging};
+use crate::{access_log, heartbeat, logging};
 use lifecycle::{Counted, Lifecycle};
 
 /// What the master hands a freshly forked worker.
@@ -115,7 +115,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         if sys::getppid() == 1 {
             return Ok(());
         }
-        logging::buffer_access();
+        access_log::buffer();
         let housekeeping = lifecycle.clone();
         let log_settings = config.logging.clone();
         tokio::task::spawn_local(async move {
@@ -124,7 +124,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                 tokio::select! {
                     _ = tick.tick() => {
                         heartbeat::beat();
-                        logging::flush_access();
+                        access_log::flush();
                         housekeeping.check_memory();
                     }
                     _ = usr1.recv() => logging::reopen(&log_settings),
@@ -141,7 +141,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         })
         .await
     });
-    logging::flush_access();
+    access_log::flush();
     match served {
         Ok(()) => 0,
         Err(err) => {

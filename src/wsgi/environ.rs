@@ -211,6 +211,20 @@ pub fn build<'py>(
     Ok(env)
 }
 
+/// The values of the environ variables `names` (lowercase: gunicorn looks them up in any case)
+/// as the app left them, as text, for the access log's `{name}e` atoms.
+pub fn logged(env: &Bound<'_, PyDict>, names: &[String]) -> Vec<Option<String>> {
+    let mut values = vec![None; names.len()];
+    for (key, value) in env.iter() {
+        let Ok(key) = key.str() else { continue };
+        let key = key.to_string_lossy().to_lowercase();
+        if let Some(i) = names.iter().position(|n| *n == key) {
+            values[i] = value.str().ok().map(|s| s.to_string_lossy().into_owned());
+        }
+    }
+    values
+}
+
 /// `PATH_INFO` for a request whose decoded path is `path`, when the app is mounted at
 /// `script_name` (PEP 3333 "environ Variables"; CGI RFC 3875 §4.1.5, §4.1.13): the rest of the
 /// path after the prefix, which must end there or at a `/`. `None` means the path is outside

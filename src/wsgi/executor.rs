@@ -17,7 +17,7 @@ use super::response::WsgiBody;
 use super::response_head::{self, BodyLength};
 use super::start_response::Responder;
 use super::{process, timeout};
-use crate::http::{pages, Body};
+use crate::http::{pages, Body, LogEnviron};
 
 /// Per-worker WSGI state: the app and the shared `wsgi.errors` stream.
 pub struct Executor {
@@ -72,6 +72,8 @@ impl Executor {
         };
         let environ = environ::build(py, &self.environ, req, path_info)
             .map_err(|e| failed("building the environ failed", e))?;
+        let logged = crate::access_log::format().filter(|f| !f.environ.is_empty());
+        let keep = logged.map(|_| environ.clone());
         let responder = Responder::take(py).map_err(|e| failed("start_response", e))?;
         let result = self
             .app
@@ -112,6 +114,10 @@ impl Executor {
             sr.headers_sent = true;
             response_head::build(&mut sr.head)?
         };
+        if let (Some(format), Some(environ)) = (logged, keep) {
+            let values = environ::logged(&environ, &format.environ);
+            response.extensions_mut().insert(LogEnviron(values));
+        }
         let declared = match length {
             BodyLength::NoBody => return Ok(response),
             BodyLength::Declared(len) => Some(len),
