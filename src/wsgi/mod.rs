@@ -50,6 +50,8 @@ impl Runner {
     /// `threads` ≤ 1 means inline.
     pub fn new(mut app: App, threads: usize) -> std::io::Result<Runner> {
         app.multithread = threads > 1;
+        Python::attach(|py| process::arm(py, &app.hooks))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let executor = Executor::new(app).map_err(|e| std::io::Error::other(e.to_string()))?;
         if threads <= 1 {
             return Ok(Runner::Inline(executor));
