@@ -449,13 +449,8 @@ impl Config {
                 return Err(ConfigError::AppSuffix(suffix.clone()));
             }
         }
-        let venv = match args.venv {
-            Some(dir) => Some(dir),
-            None => std::env::var_os("VIRTUAL_ENV")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-        };
-        let venv = venv.as_deref().map(check_venv).transpose()?;
+        // `$VIRTUAL_ENV` as the default is the entry's choice (`entry::Host`).
+        let venv = args.venv.as_deref().map(check_venv).transpose()?;
         if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
             return Err(ConfigError::LogLevel(args.log_level));
         }

@@ -13,10 +13,15 @@
 //!                                                                    └→ wsgi::executor → app(environ, start_response)
 //! ```
 //!
+//! Two entry points, one core: the standalone binary (`main.rs`, libpython linked in) and the
+//! Python package's `pyrite` command (`crates/pyrite-py`, inside the venv's own interpreter) both
+//! call `entry::run`.
+//!
 //! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up).
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod entry;
 pub mod heartbeat;
 pub mod http;
 pub mod listener;
@@ -28,3 +33,6 @@ pub mod static_files;
 pub mod sys;
 pub mod worker;
 pub mod wsgi;
+
+/// pyrite's version, as `--version` and the Python package's `__version__` give it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,6 +8,7 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::entry::Relaunch;
 use crate::heartbeat::{self, Verdict};
 use crate::listener::Listener;
 use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe};
@@ -91,10 +92,12 @@ struct Master {
     reloader: Option<Pid>,
     /// The app imported in the master (`--preload`).
     preloaded: Option<wsgi::App>,
+    /// How USR2 starts the new master: the same entry again.
+    relaunch: Relaunch,
 }
 
 /// Runs the server until it is stopped; returns the process exit code.
-pub fn run(config: Config) -> Result<u8, MasterError> {
+pub fn run(config: Config, relaunch: Relaunch) -> Result<u8, MasterError> {
     if let Some(mask) = config.umask {
         sys::set_umask(mask);
     }
@@ -143,6 +146,7 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
         upgrade_from,
         reloader: None,
         preloaded: None,
+        relaunch,
     };
     if master.config.preload {
         if let Some(code) = master.preload() {
@@ -288,8 +292,8 @@ impl Master {
         sys::kill(pid, sys::SIGTERM);
     }
 
-    /// USR2: re-executes the binary with the listening sockets inherited. The new master stops
-    /// this one once its own workers serve.
+    /// USR2: starts the same entry again (the binary, or `python -m pyrite`) with the listening
+    /// sockets inherited. The new master stops this one once its own workers serve.
     fn upgrade(&mut self) {
         if self.upgrade_child.is_some() {
             tracing::warn!("an upgrade is already in progress");
@@ -298,12 +302,16 @@ impl Master {
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
         match sys::fork() {
             Ok(sys::Fork::Parent(pid)) => {
-                tracing::info!(pid, "upgrading: started a new master");
+                tracing::info!(pid, command = ?self.relaunch.args, "upgrading: started a new master");
                 self.upgrade_child = Some(pid);
             }
             Ok(sys::Fork::Child) => {
-                let err =
-                    sys::exec_with_listeners(&fds, &[(UPGRADE_ENV, sys::getppid().to_string())]);
+                let err = sys::exec_with_listeners(
+                    &self.relaunch.program,
+                    &self.relaunch.args,
+                    &fds,
+                    &[(UPGRADE_ENV, sys::getppid().to_string())],
+                );
                 eprintln!("pyrite: cannot re-execute for the upgrade: {err}");
                 sys::exit_now(1)
             }
@@ -550,11 +558,7 @@ impl Master {
         s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
         s.in_app_since
             .store(0, std::sync::atomic::Ordering::Relaxed);
-        let forked = match &self.preloaded {
-            Some(_) => wsgi::fork_with_hooks(),
-            None => sys::fork(),
-        };
-        match forked.map_err(MasterError::Fork)? {
+        match wsgi::fork().map_err(MasterError::Fork)? {
             sys::Fork::Parent(pid) => {
                 let info = WorkerInfo {
                     generation: self.generation,
