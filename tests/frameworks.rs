@@ -14,8 +14,12 @@ use std::process::Command;
 
 use common::{apps_dir, manifest_dir, pyrite, Server};
 
-/// The framework venv; a missing one fails the test with what to run.
+/// The framework venv (`PYRITE_TEST_VENV`, where `scripts/test-wheels` installed the wheel
+/// beside the frameworks, or `target/pyenv`); a missing one fails the test with what to run.
 fn venv() -> PathBuf {
+    if let Some(venv) = std::env::var_os("PYRITE_TEST_VENV") {
+        return PathBuf::from(venv);
+    }
     let venv = manifest_dir().join("target").join("pyenv");
     if !venv.join("bin/python").exists() || !venv.join(".pyrite-pins").exists() {
         panic!(

@@ -24,8 +24,13 @@ pub const LISTENING: &str = "listening on addr=";
 pub const BOOTED: &str = "booted worker pid=";
 pub const EXITED: &str = "worker exited pid=";
 
+/// The server under test: this build's binary, or the executable `PYRITE_TEST_BIN` names (a
+/// wheel-installed `pyrite`, see `scripts/test-wheels`).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_pyrite")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("PYRITE_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pyrite").into())
+    })
 }
 
 pub fn manifest_dir() -> PathBuf {
