@@ -35,8 +35,11 @@ STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL of a server's process 
 WARMUP = "1s"
 
 WSGI_SERVERS = ["pyrite", "granian", "fastwsgi", "bjoern", "gunicorn", "uwsgi", "waitress"]
-STATIC_SERVERS = ["pyrite", "nginx", "granian"]
-ALL_SERVERS = WSGI_SERVERS + ["nginx"]
+STATIC_SERVERS = ["pyrite", "nginx", "nginx-log", "granian"]
+# nginx-log: nginx with its access log on (a file in the scratch directory), beside the usual
+# nginx with it off, because pyrite cannot turn its own access log off: the two nginx rows show
+# what a log line costs a server that can.
+ALL_SERVERS = WSGI_SERVERS + ["nginx", "nginx-log"]
 
 
 @dataclass
@@ -245,6 +248,10 @@ class Setup:
             data = (bytes(range(256)) * (size // 256 + 1))[:size]
             (self.static / name).write_bytes(data)
             os.chmod(self.static / name, 0o644)
+            # An old modification time, as after a deploy: pyrite caches a file only once it has
+            # settled (2 s), which a fresh file would not have at the start of a short run.
+            old = time.time() - 3600
+            os.utime(self.static / name, (old, old))
         self.post_body = self.tmp / "post64k.bin"
         self.post_body.write_bytes(b"x" * 65536)
         help_text = subprocess.run([self.pyrite, "--help"], capture_output=True, text=True, timeout=30).stdout
@@ -252,6 +259,9 @@ class Setup:
         self.env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
         self.env["PYTHONPATH"] = str(APPS)
         self.env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # nginx drops its worker to `nobody` when started as root; bench/instructions keeps it
+        # root, because callgrind's control pipes are the root master's and `nobody` cannot open them.
+        self.nginx_worker_root = False
 
     def vbin(self, name):
         return str(self.venv / "bin" / name)
@@ -260,7 +270,7 @@ class Setup:
         """None when the server can run, else why not."""
         if server == "pyrite":
             return None if os.access(self.pyrite, os.X_OK) else f"no binary at {self.pyrite}"
-        if server == "nginx":
+        if server.startswith("nginx"):
             return None if shutil.which("nginx") or os.path.exists("/usr/sbin/nginx") else "nginx not installed"
         if server in ("bjoern", "fastwsgi"):
             ok = subprocess.run([self.vbin("python"), "-c", f"import {server}"], capture_output=True, timeout=30)
@@ -268,11 +278,13 @@ class Setup:
         exe = {"waitress": "waitress-serve"}.get(server, server)
         return None if os.access(self.vbin(exe), os.X_OK) else f"{exe} not installed in the venv"
 
-    def nginx_conf(self, port):
+    def nginx_conf(self, port, access_log=False):
         conf = self.tmp / "nginx.conf"
+        log = f"{self.tmp}/nginx-access.log" if access_log else "off"
         t = self.tmp
         conf.write_text(
-            f"""worker_processes 1;
+            ("user root;\n" if self.nginx_worker_root and os.geteuid() == 0 else "")
+            + f"""worker_processes 1;
 daemon off;
 master_process on;
 pid {t}/nginx.pid;
@@ -284,7 +296,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 65;
-    access_log off;
+    access_log {log};
     client_body_temp_path {t}/nginx-body;
     proxy_temp_path {t}/nginx-proxy;
     fastcgi_temp_path {t}/nginx-fastcgi;
@@ -347,10 +359,11 @@ http {{
             if w > 1:
                 return None, note, "one process only"
             return [self.vbin("waitress-serve"), f"--listen={HOST}:{port}", f"--threads={t}", spec], note, None
-        if server == "nginx":
+        if server.startswith("nginx"):
             nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+            conf = self.nginx_conf(port, access_log=server == "nginx-log")
             return [nginx, "-p", str(self.tmp), "-e", str(self.tmp / "nginx-error.log"),
-                    "-c", str(self.nginx_conf(port))], note, None
+                    "-c", str(conf)], note, None
         raise ValueError(server)
 
 
@@ -497,6 +510,38 @@ def run_one(setup, sc, server, duration, tck):
 # ---------------------------------------------------------------- tables
 
 
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def median_row(group):
+    """One (scenario, server) pair over its rounds: the median of each number, the sum of the
+    errors, and every round's req/s and CPU µs/req in the notes so the spread stays visible."""
+    if len(group) == 1:
+        return group[0]
+    ok = [r for r in group if not r["error"]]
+    if not ok:
+        return group[-1]
+    row = dict(ok[0])
+    for key in ("rps", "p50", "p99", "cpu_us", "rss_mib", "requests"):
+        row[key] = median([r.get(key) for r in ok])
+    row["non2xx"] = sum(r.get("non2xx", 0) for r in ok)
+    row["socket_errors"] = {k: sum(r.get("socket_errors", {}).get(k, 0) for r in ok)
+                            for k in ("connect", "read", "write", "timeout")}
+    row["check"] = next((r["check"] for r in ok if r.get("check")), None)
+    notes = [n for n in ok[0]["notes"] if not n.startswith("CPU split")]
+    notes.append("rounds: " + " / ".join(f"{r['rps']:,.0f}" for r in ok) + " req/s, "
+                 + " / ".join(f"{r.get('cpu_us') or 0:.1f}" for r in ok) + " µs")
+    if len(ok) < len(group):
+        notes.append(f"{len(group) - len(ok)} round(s) failed: {next(r['error'] for r in group if r['error'])}")
+    row["notes"] = notes
+    return row
+
+
 def fmt_ms(v):
     return "—" if not v else (f"{v:.2f} ms" if v < 100 else f"{v:.0f} ms")
 
@@ -598,7 +643,11 @@ def pick(names, universe, what):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=f"3 s runs of a subset: {', '.join(QUICK)}")
-    ap.add_argument("--only", help="comma-separated scenarios (a prefix matches: 'cpu', 'static')")
+    ap.add_argument("--only", "--scenarios", dest="only",
+                    help="comma-separated scenarios (a prefix matches: 'cpu', 'static')")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every pair this many times, servers alternating round by round; "
+                         "the table shows the medians")
     ap.add_argument("--servers", help="comma-separated servers: " + ",".join(ALL_SERVERS))
     ap.add_argument("--duration", help="seconds per measured run (default $DURATION or 10; 3 with --quick)")
     ap.add_argument("--pyrite", default=os.environ.get("PYRITE_BIN", str(ROOT / "target/release/pyrite")))
@@ -606,6 +655,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "target/bench-results"), help="where the .md and .json go")
     ap.add_argument("--list", action="store_true", help="print the scenarios and exit")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
 
     if args.list:
         for sc in SCENARIOS:
@@ -629,25 +680,32 @@ def main():
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
     setup = Setup(args)
-    rows = []
+    rounds = []  # one list of rows per round
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     try:
-        for sc in scenarios:
-            for server in [s for s in servers if s in sc.servers]:
-                print(f"bench: {sc.name:10} {server:9} ...", end=" ", file=sys.stderr, flush=True)
-                row = run_one(setup, sc, server, duration, tck)
-                rows.append(row)
-                if row["error"]:
-                    print(row["error"], file=sys.stderr, flush=True)
-                else:
-                    print(f"{row['rps']:,.0f} req/s, {row.get('cpu_us') or 0:.1f} µs/req, errors: {problems(row)}",
-                          file=sys.stderr, flush=True)
+        # Round by round, every server of a scenario one after the other: a burst of other work
+        # on the machine then skews one round of every server alike, and the median drops it.
+        for rnd in range(args.rounds):
+            rounds.append([])
+            for sc in scenarios:
+                for server in [s for s in servers if s in sc.servers]:
+                    label = f"round {rnd + 1}/{args.rounds} " if args.rounds > 1 else ""
+                    print(f"bench: {label}{sc.name:10} {server:9} ...", end=" ", file=sys.stderr, flush=True)
+                    row = run_one(setup, sc, server, duration, tck)
+                    rounds[-1].append(row)
+                    if row["error"]:
+                        print(row["error"], file=sys.stderr, flush=True)
+                    else:
+                        print(f"{row['rps']:,.0f} req/s, {row.get('cpu_us') or 0:.1f} µs/req, "
+                              f"errors: {problems(row)}", file=sys.stderr, flush=True)
     finally:
         stop_all()
         shutil.rmtree(setup.tmp, ignore_errors=True)
+    rows = [median_row(list(group)) for group in zip(*rounds)] if rounds and rounds[-1] else []
 
     report = [
-        f"## pyrite vs peers — {started}, wrk -t1 -c64 (-c256 for sleep10ms) -d{duration} --latency",
+        f"## pyrite vs peers — {started}, wrk -t1 -c64 (-c256 for sleep10ms) -d{duration} --latency"
+        + (f", median of {args.rounds} rounds" if args.rounds > 1 else ""),
         "",
         f"Server on CPU {SERVER_CPU} (CPUs {TWO_CPUS} for cpu-2w), wrk on CPU {WRK_CPU}; one worker unless "
         "the scenario says otherwise"
@@ -665,8 +723,9 @@ def main():
         report += ["", "### CPU-bound view: 2 workers vs 1", "", scaling]
     report += [
         "",
-        "Notes: pyrite writes one access-log line per request (to /dev/null here), a cost the peers, "
-        "whose access logs are off, do not pay. gunicorn's sync worker and uWSGI's --http-socket close every "
+        "Notes: pyrite writes one access-log line per request (to /dev/null here; it has no switch to turn "
+        "it off), a cost the peers, whose access logs are off, do not pay — except nginx-log, nginx with its "
+        "access log on (to a file). gunicorn's sync worker and uWSGI's --http-socket close every "
         "connection (uWSGI's closes come back from wrk as read errors, one per request). "
         "bjoern and fastwsgi are single-threaded: in sleep10ms they serve one request at a time. "
         "Errors are wrk's non-2xx responses and socket errors (a timeout is a request slower than wrk's 2 s, 10 s for static10m), "
@@ -678,7 +737,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     (out / f"{stamp}.md").write_text(text + "\n")
-    (out / f"{stamp}.json").write_text(json.dumps(rows, indent=1, default=str) + "\n")
+    (out / f"{stamp}.json").write_text(json.dumps({"medians": rows, "rounds": rounds}, indent=1, default=str) + "\n")
     print(f"\nbench: wrote {out / stamp}.md and .json", file=sys.stderr)
     return 0
 

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::config::{Args, Config};
-use crate::{logging, master, wsgi};
+use crate::master::{self, Relaunch};
+use crate::{exit, logging, wsgi};
+
+/// pyrite's version, as `--version` and the Python package's `__version__` give it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The process pyrite runs in.
 pub enum Host {
@@ -32,13 +36,6 @@ pub struct PythonHost {
     pub prefix: PathBuf,
 }
 
-/// How USR2 starts a new master through the same entry (see `master`).
-pub struct Relaunch {
-    pub program: PathBuf,
-    /// The whole argv, `argv[0]` first.
-    pub args: Vec<OsString>,
-}
-
 impl Host {
     /// `pyrite 0.2.0 (CPython 3.12.1, /srv/app/.venv)`: pyrite's version and the Python it runs
     /// (the binary: the libpython it links, with that installation's prefix).
@@ -54,11 +51,7 @@ impl Host {
             ),
             Host::Python(host) => (host.version.clone(), host.prefix.clone()),
         };
-        format!(
-            "{} (CPython {python}, {})",
-            crate::VERSION,
-            prefix.display()
-        )
+        format!("{} (CPython {python}, {})", VERSION, prefix.display())
     }
 
     /// The binary execs itself again; the Python entry runs `sys.executable -m pyrite ARGS…`,
@@ -116,9 +109,9 @@ impl Host {
     }
 }
 
-/// Runs pyrite with `argv` (program name first) in `host`; returns the process exit code:
-/// 0 after a stop, 1 when the master cannot run, 2 for a bad flag or value, 3 when no worker
-/// can boot, 4 when the app cannot be imported.
+/// Runs pyrite with `argv` (program name first) in `host`; returns the process exit code
+/// (`exit`): 0 after a stop, 1 when the master cannot run, 2 for a bad flag or value, 3 when no
+/// worker can boot, 4 when the app cannot be imported.
 pub fn run(argv: Vec<OsString>, host: Host) -> u8 {
     let relaunch = host.relaunch(&argv);
     let parsed = Args::command()
@@ -131,24 +124,26 @@ pub fn run(argv: Vec<OsString>, host: Host) -> u8 {
     };
     if let Err(why) = host.settle_venv(&mut args) {
         eprintln!("pyrite: error: {why}");
-        return 2;
+        return exit::USAGE;
     }
     let config = match Config::from_args(args) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("pyrite: error: {err}");
-            return 2;
+            return exit::USAGE;
         }
     };
-    logging::reopen(&config);
+    logging::reopen(&config.logging);
+    // Once per process: tracing's global subscriber is set once, and the Python package's
+    // `pyrite.main()` may be called more than once in one interpreter.
     static LOGGING: std::sync::Once = std::sync::Once::new();
-    LOGGING.call_once(|| logging::init(&config.log_level));
+    LOGGING.call_once(|| logging::init(&config.logging.level));
     match master::run(config, relaunch) {
         Ok(code) => code,
         Err(err) => {
             let err = anyhow::Error::from(err);
             tracing::error!(error = format!("{err:#}"), "master failed");
-            1
+            exit::FAILED
         }
     }
 }
@@ -173,5 +168,5 @@ fn report_cli_error(err: clap::Error) -> u8 {
         .unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     eprintln!("pyrite: error: {first}");
-    2
+    exit::USAGE
 }

@@ -167,7 +167,7 @@ pub fn app_overdue() -> bool {
 }
 
 /// What the master concludes from a booted worker's slot.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Alive,
     /// Stuck in one app call, or its event loop stopped, for longer than timeout + grace.

@@ -1,27 +1,45 @@
 //! pyrite: a web server for static files and Python WSGI applications.
 //!
+//! The process tree:
+//!
 //! ```text
-//! pyrite (master)    master.rs — pure Rust: config.rs → listener.rs (bind) → fork → supervise
-//!  ├── worker 1      worker.rs — wsgi::interpreter (CPython, import the app once), then a
-//!  └── worker N      current-thread tokio runtime: http::server (accept, graceful stop)
+//! pyrite (master)   entry → config (flags → Config) → master: bind listener, fork, then
+//!  │                supervise — master::policy decides, master::supervisor does (sys calls);
+//!  │                reloader (a child watching Python files under --reload)
+//!  ├── worker 1     worker: wsgi::interpreter (start CPython, or find it running under the
+//!  │                Python entry; import the app once), then a
+//!  └── worker N     current-thread tokio runtime: http::server (accept, graceful stop);
+//!                   worker::lifecycle recycles it (--max-requests, --max-rss); heartbeat
+//!                   tells the master it is alive
 //! ```
 //!
 //! The request path inside a worker:
 //!
 //! ```text
-//! TcpStream → http::conn (strict HTTP/1.1) → http::service → router ─┬→ static_files (no Python)
-//!                                                                    └→ wsgi::executor → app(environ, start_response)
+//! TcpStream → http::conn (strict HTTP/1.1: http::parse, framing, incoming)
+//!           → http::Service ═ service::Dispatcher → router ─┬→ static_files (never Python)
+//!                                                          └→ wsgi::Runner → app(environ, start_response)
+//!           ← Response<http::Body>: bytes | http::FileBody | http::BodyStream (a WSGI iterable)
+//!           → http::write (render the head, send the body: frames or sendfile)
 //! ```
 //!
 //! Two entry points, one core: the standalone binary (`main.rs`, libpython linked in) and the
-//! Python package's `pyrite` command (`crates/pyrite-py`, inside the venv's own interpreter) both
-//! call `entry::run`.
+//! Python package's `pyrite` command (the extension crate `crates/pyrite-py`, inside the venv's
+//! own interpreter) both call [`entry::run`]; an [`entry::Host`] says what differs.
 //!
-//! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up).
+//! The layers point one way (`scripts/check-layers` fails on an import cycle between files):
+//! entry → master → worker → config → service → router, static_files, wsgi → http →
+//! listener, logging, heartbeat → sys, text, exit. `http` knows nothing of routes, files or
+//! apps: it calls a [`http::Service`] and writes the body kinds it owns, so another connection
+//! driver can call the same service. Each module owns its settings type; `config` builds them.
+//!
+//! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up),
+//! each block with a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks`).
 #![deny(unsafe_code)]
 
 pub mod config;
 pub mod entry;
+pub mod exit;
 pub mod heartbeat;
 pub mod http;
 pub mod listener;
@@ -29,10 +47,9 @@ pub mod logging;
 pub mod master;
 pub mod reloader;
 pub mod router;
+pub mod service;
 pub mod static_files;
 pub mod sys;
+pub mod text;
 pub mod worker;
 pub mod wsgi;
-
-/// pyrite's version, as `--version` and the Python package's `__version__` give it.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");

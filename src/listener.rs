@@ -2,16 +2,33 @@
 //! every worker across fork.
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::config::BindAddr;
-
 /// Pending-connection queue length, as gunicorn's default.
 const BACKLOG: i32 = 2048;
+
+/// A listening address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+    /// `fd://N`: a socket already bound and listening, inherited from the parent.
+    Fd(i32),
+}
+
+impl std::fmt::Display for BindAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BindAddr::Tcp(addr) => write!(f, "{addr}"),
+            BindAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+            BindAddr::Fd(fd) => write!(f, "fd://{fd}"),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum Listener {

@@ -8,7 +8,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use tracing_subscriber::EnvFilter;
+
+/// Where logs go and how much of them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--log-level`: a `tracing` filter (`info`, `debug`, `pyrite=debug`).
+    pub level: String,
+    /// `--access-logfile` (stdout when `None`).
+    pub access_logfile: Option<PathBuf>,
+    /// `--error-logfile` (stderr when `None`).
+    pub error_logfile: Option<PathBuf>,
+}
 
 /// Installs the stderr subscriber. `level` is a `tracing` filter (`info`, `debug`, `pyrite=debug`).
 pub fn init(level: &str) {
@@ -63,11 +76,11 @@ pub fn access(line: AccessLine<'_>) {
         None => buf.extend_from_slice(b" \"-\""),
     }
     buf.push(b' ');
-    buf.extend_from_slice(crate::http::decimal(u64::from(line.status), &mut [0; 20]));
+    buf.extend_from_slice(crate::text::decimal(u64::from(line.status), &mut [0; 20]));
     buf.push(b' ');
-    buf.extend_from_slice(crate::http::decimal(line.bytes, &mut [0; 20]));
+    buf.extend_from_slice(crate::text::decimal(line.bytes, &mut [0; 20]));
     buf.push(b' ');
-    buf.extend_from_slice(crate::http::decimal(micros / 1000, &mut [0; 20]));
+    buf.extend_from_slice(crate::text::decimal(micros / 1000, &mut [0; 20]));
     buf.push(b'.');
     let frac = micros % 1000;
     buf.extend_from_slice(&[
@@ -97,9 +110,9 @@ fn write_out(buf: &mut Vec<u8>) {
 
 /// Points stdout and stderr at `--access-logfile` and `--error-logfile` (opened for appending);
 /// called at start-up and again on SIGUSR1, which picks up a rotated file.
-pub fn reopen(config: &crate::config::Config) {
+pub fn reopen(settings: &Settings) {
     flush_access();
-    for (fd, path) in [(1, &config.access_logfile), (2, &config.error_logfile)] {
+    for (fd, path) in [(1, &settings.access_logfile), (2, &settings.error_logfile)] {
         if let Some(path) = path {
             if let Err(err) = crate::sys::redirect_to_file(fd, path) {
                 tracing::error!(path = %path.display(), error = %err, "cannot open the log file");

@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::config::Config;
 use crate::sys;
 
 /// Changes closer together than this are one reload.
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// Forks the watcher; returns its pid.
-pub fn spawn(config: &Config) -> std::io::Result<Option<sys::Pid>> {
-    let mut dirs: Vec<PathBuf> = config.pythonpath.clone();
-    dirs.push(match &config.chdir {
-        Some(dir) => dir.clone(),
+/// Forks the watcher of `pythonpath` and `chdir` (the current directory when `None`); returns
+/// its pid.
+pub fn spawn(pythonpath: &[PathBuf], chdir: Option<&Path>) -> std::io::Result<Option<sys::Pid>> {
+    let mut dirs: Vec<PathBuf> = pythonpath.to_vec();
+    dirs.push(match chdir {
+        Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir()?,
     });
     match sys::fork()? {

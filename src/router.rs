@@ -2,9 +2,23 @@
 //! `--static PREFIX=DIR` mounts first, then `--app-suffix`, then `--docroot` with the app as
 //! fallback.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::config::Mounts;
+/// `--static PREFIX=DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMount {
+    /// Always starts and ends with `/`.
+    pub prefix: String,
+    pub dir: PathBuf,
+}
+
+/// How request paths are split between files and the app (DESIGN.md "Routing").
+#[derive(Debug, Clone, Default)]
+pub struct Mounts {
+    pub docroot: Option<PathBuf>,
+    pub statics: Vec<StaticMount>,
+    pub app_suffix: Option<String>,
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -29,11 +43,6 @@ impl Router {
         Router { mounts, has_app }
     }
 
-    /// How files are served, the same for every mount.
-    pub fn static_options(&self) -> &crate::static_files::Options {
-        &self.mounts.static_options
-    }
-
     /// `path` is the request path as received (still percent-encoded).
     pub fn route<'a>(&'a self, path: &'a str) -> Route<'a> {
         for mount in &self.mounts.statics {
@@ -50,7 +59,7 @@ impl Router {
             }
         }
         if let Some(suffix) = &self.mounts.app_suffix {
-            let decoded = crate::static_files::decode_path(path);
+            let decoded = crate::text::decode_path(path);
             if decoded.ends_with(suffix.as_bytes()) {
                 return if self.has_app {
                     Route::App
@@ -82,8 +91,6 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StaticMount;
-    use std::path::PathBuf;
 
     fn mounts(docroot: bool, suffix: Option<&str>) -> Mounts {
         Mounts {
@@ -93,7 +100,6 @@ mod tests {
                 dir: PathBuf::from("/srv/static"),
             }],
             app_suffix: suffix.map(str::to_owned),
-            ..Mounts::default()
         }
     }
 

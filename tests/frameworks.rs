@@ -6,13 +6,16 @@
 //! against the app and once against it wrapped in `wsgiref.validate.validator`, which must
 //! stay silent. Django also migrates into SQLite, logs into its admin with the CSRF token and
 //! gets the admin's static files from pyrite's `--static`.
-
-mod common;
+//!
+//! `PYRITE_TEST_BIN=/path/to/pyrite` runs these against another build of pyrite (e.g. the
+//! console script of a pip-installed wheel), and `PYRITE_TEST_VENV` takes the frameworks from
+//! another venv (the one that wheel is installed in, as `scripts/test-wheels` does):
+//! `cargo nextest run -E 'test(/^frameworks::/)'`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{apps_dir, manifest_dir, pyrite, Server};
+use crate::support::{apps_dir, manifest_dir, pyrite, tmpdir, Server};
 
 /// The framework venv (`PYRITE_TEST_VENV`, where `scripts/test-wheels` installed the wheel
 /// beside the frameworks, or `target/pyenv`); a missing one fails the test with what to run.
@@ -131,7 +134,7 @@ fn pyramid() {
 #[test]
 fn django_with_its_admin() {
     let venv = venv();
-    let dir = common::tmpdir("django");
+    let dir = tmpdir("django");
     let db = dir.join("db.sqlite3").to_string_lossy().into_owned();
     let static_root = dir.join("static").to_string_lossy().into_owned();
     let env = [

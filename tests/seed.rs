@@ -1,10 +1,7 @@
 //! The seed demo in `examples/seed`, run the way its README line says:
 //! `pyrite --docroot html --pythonpath wsgiPy --app-suffix .py app:application` from that folder.
 
-mod common;
-
-use common::http::{fetch, get, post};
-use common::{manifest_dir, pyrite, Server};
+use crate::support::{fetch, get, manifest_dir, post, pyrite, Server};
 
 fn seed() -> Server {
     pyrite()

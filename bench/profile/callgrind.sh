@@ -6,7 +6,9 @@
 #
 #   bench/profile/callgrind.sh [N]               the hello app
 #   bench/profile/callgrind.sh N static          GET of a 1 KiB file
-# (needs valgrind and wrk; uses target/release/pyrite; KEEP=DIR keeps the callgrind output)
+# (needs valgrind and wrk; uses target/release/pyrite, or PYRITE_BIN; KEEP=DIR keeps the
+# callgrind output; WRK_ARGS adds to wrk's arguments, e.g. WRK_ARGS='-H "Connection: close"' for
+# a new connection per request)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-5000}
@@ -33,7 +35,7 @@ timeout 600 valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=
 for _ in $(seq 1 150); do grep -q "booted worker" "$OUT/err" && break; sleep 1; done
 # Enough load for the first worker to reach N requests and exit (valgrind runs ~50x slower).
 for _ in $(seq 1 60); do
-    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT$URL_PATH" >/dev/null 2>&1 || true
+    eval "wrk -t1 -c8 -d2s ${WRK_ARGS:-} \"http://127.0.0.1:\$PORT\$URL_PATH\"" >/dev/null 2>&1 || true
     grep -q "worker recycled" "$OUT/err" && break
 done
 sleep 2
@@ -51,7 +53,7 @@ if [ "$MODE" = static ]; then
     echo "| whole request (tokio LocalSet::tick) | $(per_request 'LocalSet::tick \[') |"
     echo "| static_files::serve | $(per_request 'static_files::serve \[') |"
     echo "| write::response | $(per_request 'write::response') |"
-    echo "| head::parse | $(per_request 'head::parse \[') |"
+    echo "| parse::head (request head) | $(per_request 'parse::head \[') |"
     echo "| access log line | $(per_request 'logging::access \[') |"
     exit 0
 fi
@@ -60,6 +62,6 @@ echo "|---|---|"
 echo "| whole request (tokio LocalSet::tick) | $(per_request 'LocalSet::tick \[') |"
 echo "| app call incl. environ (Executor::call) | $(per_request 'Executor::call \[') |"
 echo "| environ construction | $(per_request 'environ::build \[') |"
-echo "| response head from start_response | $(per_request 'head::build \[') |"
+echo "| response head from start_response | $(per_request 'response_head::build \[') |"
 echo "| start_response() | $(per_request '__pymethod___call____ \[') |"
 

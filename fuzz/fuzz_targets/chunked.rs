@@ -5,7 +5,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use pyrite::http::chunked::{Decoder, Step};
-use pyrite::http::head::Limits;
+use pyrite::http::parse::Limits;
 
 fn decode(pieces: &[&[u8]]) -> (Vec<u8>, Result<bool, u16>) {
     let mut decoder = Decoder::new(Limits::default());

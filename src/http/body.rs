@@ -1,6 +1,7 @@
-//! The one response body type every route produces: a buffer, a file (read in blocks, or its
-//! large ranges sent by the writer itself with sendfile), or a WSGI body — an iterable pulled one
-//! item at a time, or the file of a `wsgi.file_wrapper`, which goes out like a static file. The
+//! The one response body type a service hands back, in the kinds the connection writer knows:
+//! bytes, a [`FileBody`] (bytes and ranges of a file, the large ranges sent by the writer itself
+//! with sendfile), or a [`BodyStream`] — something above `http` (a WSGI iterable) producing the
+//! body piece by piece, possibly as a file body of its own (a `wsgi.file_wrapper`). The
 //! connection polls it only once the previous frame reached the socket, which is what gives a
 //! streamed response its backpressure. When the body is dropped — finished, aborted or never
 //! polled (HEAD) — the request's access-log line is written, with the bytes that went out.
@@ -12,12 +13,36 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use crate::static_files::FileStream;
-use crate::wsgi::WsgiBody;
+use super::file_body::FileBody;
 
 /// Why a response body stopped early; the connection is then aborted instead of ending the
 /// message cleanly.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body produced piece by piece above `http` (the WSGI bridge's iterable), pulled only once
+/// the socket took the previous piece. A stream may be, or end in, a file body of its own: the
+/// writer then sends its large ranges with sendfile(2) (`next_file_range`, `sent_from_file`).
+///
+/// Called through a `dyn`: every piece costs an app call anyway, so one indirect call per piece
+/// is noise, and a `Body` stays one type for every service. `Send`: a pool thread builds it.
+pub trait BodyStream: Send {
+    /// The next piece; `None` at the end. An error aborts the connection (no clean end of
+    /// message), so the client cannot take a truncated body for complete.
+    fn next_chunk(&mut self) -> Option<Result<Bytes, BodyError>>;
+
+    /// Whether the rest is a file body (its length known, its large ranges sendable).
+    fn is_file(&self) -> bool {
+        false
+    }
+
+    /// See [`FileBody::next_file_range`].
+    fn next_file_range(&self, _min: u64) -> Option<(&std::fs::File, u64, u64)> {
+        None
+    }
+
+    /// See [`FileBody::sent_from_file`].
+    fn sent_from_file(&mut self, _n: u64) {}
+}
 
 pub struct Body {
     kind: Kind,
@@ -31,11 +56,11 @@ pub struct Body {
 enum Kind {
     Empty,
     Full(Option<Bytes>),
-    File(FileStream),
-    Wsgi(Box<WsgiBody>),
+    File(FileBody),
+    Stream(Box<dyn BodyStream>),
 }
 
-/// What the access-log line needs, filled in by the service once the status is known.
+/// What the access-log line needs, filled in by the connection once the status is known.
 pub struct AccessLog {
     pub peer: std::sync::Arc<str>,
     /// `None` for a request refused before its request line could be trusted (logged as `-`).
@@ -45,6 +70,31 @@ pub struct AccessLog {
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
+}
+
+impl AccessLog {
+    /// Starts the line of a request about to be answered; the status and the bytes sent are
+    /// filled in as they become known.
+    #[inline]
+    pub fn start(peer: &std::sync::Arc<str>, req: &http::request::Parts) -> AccessLog {
+        AccessLog {
+            peer: peer.clone(),
+            method: Some(req.method.clone()),
+            target: req.uri.path_and_query().cloned(),
+            version: version_str(req.version),
+            status: 0,
+            started: Instant::now(),
+            bytes: 0,
+        }
+    }
+}
+
+fn version_str(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        _ => "HTTP/?",
+    }
 }
 
 impl Drop for AccessLog {
@@ -85,7 +135,7 @@ impl Body {
         }
     }
 
-    pub fn file(stream: FileStream) -> Body {
+    pub fn file(stream: FileBody) -> Body {
         Body {
             kind: Kind::File(stream),
             log: None,
@@ -93,15 +143,16 @@ impl Body {
         }
     }
 
-    pub fn wsgi(body: WsgiBody) -> Body {
+    pub fn stream(body: impl BodyStream + 'static) -> Body {
         Body {
-            kind: Kind::Wsgi(Box::new(body)),
+            kind: Kind::Stream(Box::new(body)),
             log: None,
             fields: Default::default(),
         }
     }
 
     /// Adds prerendered header lines (at most two pieces); see [`Body`].
+    #[inline]
     pub fn with_fields(mut self, first: Bytes, second: Bytes) -> Body {
         self.fields = [first, second];
         self
@@ -126,7 +177,7 @@ impl Body {
     pub(super) fn is_file(&self) -> bool {
         match &self.kind {
             Kind::File(_) => true,
-            Kind::Wsgi(body) => body.is_file(),
+            Kind::Stream(body) => body.is_file(),
             _ => false,
         }
     }
@@ -137,7 +188,7 @@ impl Body {
     pub(super) fn next_file_range(&self, min: u64) -> Option<(&std::fs::File, u64, u64)> {
         match &self.kind {
             Kind::File(stream) => stream.next_file_range(min),
-            Kind::Wsgi(body) => body.next_file_range(min),
+            Kind::Stream(body) => body.next_file_range(min),
             _ => None,
         }
     }
@@ -147,7 +198,7 @@ impl Body {
     pub(super) fn sent_from_file(&mut self, n: u64) {
         match &mut self.kind {
             Kind::File(stream) => stream.sent_from_file(n),
-            Kind::Wsgi(body) => body.sent_from_file(n),
+            Kind::Stream(body) => body.sent_from_file(n),
             _ => return,
         }
         self.count(n);
@@ -167,7 +218,7 @@ impl http_body::Body for Body {
             Kind::Empty => None,
             Kind::Full(data) => data.take().map(Ok),
             Kind::File(stream) => stream.next_chunk().map(|r| r.map_err(BodyError::from)),
-            Kind::Wsgi(body) => body.next_chunk(),
+            Kind::Stream(body) => body.next_chunk(),
         };
         match next {
             Some(Ok(chunk)) => {
@@ -189,7 +240,7 @@ impl http_body::Body for Body {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
             Kind::File(stream) => stream.is_done(),
-            Kind::Wsgi(_) => false,
+            Kind::Stream(_) => false,
         }
     }
 
@@ -198,7 +249,7 @@ impl http_body::Body for Body {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
             Kind::File(stream) => SizeHint::with_exact(stream.remaining()),
-            Kind::Wsgi(_) => SizeHint::default(),
+            Kind::Stream(_) => SizeHint::default(),
         }
     }
 }

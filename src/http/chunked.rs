@@ -5,7 +5,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::head::{field_line, is_field_value_byte, is_tchar, Limits};
+use super::parse::{field_line, is_field_value_byte, is_tchar, Limits};
 use super::reject::Reject;
 
 /// A chunk-size line longer than this is refused (the size is at most 16 digits; the rest is

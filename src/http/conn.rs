@@ -12,53 +12,22 @@ use http::{Method, Request};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::forwarded::AllowList;
-use super::framing::{self, Head};
-use super::head::{self, Limits};
+use super::body::AccessLog;
+use super::framing::{self, RequestHead};
 use super::incoming::Incoming;
+use super::pages;
+use super::parse;
 use super::proxy_protocol;
 use super::reject::Reject;
-use super::service::{self, ConnInfo, Service};
+use super::service::{ConnInfo, Reply, Service};
+use super::settings::Settings;
 use super::transport::{BodyState, Io, Transport};
 use super::write::{self, Answering};
-use super::{pages, AccessLog};
 
-/// The connection-level settings of a worker (`--limit-request-*`, timeouts, `Server`).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub limits: Limits,
-    /// The whole request head must arrive within this (`--header-timeout`).
-    pub header_timeout: Duration,
-    /// A body read may stall this long (`--body-timeout`).
-    pub body_timeout: Duration,
-    /// An idle persistent connection is closed after this; zero disables persistence.
-    pub keep_alive: Duration,
-    /// A write may stall this long (`--write-timeout`).
-    pub write_timeout: Duration,
-    pub server_header: bool,
-    /// Peers whose forwarding headers and PROXY protocol headers are believed.
-    pub forwarded_allow: AllowList,
-    /// Expect a PROXY protocol header first on connections from allowed peers.
-    pub proxy_protocol: bool,
-    /// Connections one worker serves at once (`--max-connections`); more wait in the backlog.
-    pub max_connections: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            limits: Limits::default(),
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            keep_alive: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(30),
-            server_header: true,
-            forwarded_allow: AllowList::parse(&["127.0.0.1".into(), "::1".into()])
-                .unwrap_or_default(),
-            proxy_protocol: false,
-            max_connections: 4096,
-        }
-    }
+/// What every connection of a worker shares: its settings and the service that answers.
+pub struct Shared<S> {
+    pub settings: Settings,
+    pub service: S,
 }
 
 /// See `next_head`: new bytes without a line end are parsed once this many have gathered.
@@ -67,7 +36,7 @@ const REPARSE_STEP: usize = 1024;
 /// Returned once per request; boxing the head would cost an allocation each time.
 #[allow(clippy::large_enum_variant)]
 enum Next {
-    Request(Head),
+    Request(RequestHead),
     Refuse(Reject),
     Close,
 }
@@ -75,13 +44,13 @@ enum Next {
 /// How long an idle connection stays open once the worker is stopping.
 const LINGER: Duration = Duration::from_millis(1000);
 
-pub async fn serve(
+pub async fn serve<S: Service>(
     io: Box<dyn Io>,
     mut info: ConnInfo,
-    service: Rc<Service>,
+    shared: Rc<Shared<S>>,
     stop: watch::Receiver<bool>,
 ) {
-    let settings = &service.http;
+    let settings = &shared.settings;
     let transport = Rc::new(Transport::new(io, settings.write_timeout));
     if settings.proxy_protocol && info.trusted(&settings.forwarded_allow) {
         match proxy_header(&transport, settings.header_timeout).await {
@@ -98,6 +67,8 @@ pub async fn serve(
     }
     let info = Rc::new(info);
     let mut first = true;
+    // Requests on this connection so far; with the connection's span, names a request in logs.
+    let mut seq: u64 = 0;
     let mut waits = Waits::new(stop.clone(), Instant::now() + settings.header_timeout);
     loop {
         let head = match next_head(&transport, settings, &stop, &mut waits, first).await {
@@ -113,7 +84,8 @@ pub async fn serve(
             }
         };
         first = false;
-        let Head {
+        seq += 1;
+        let RequestHead {
             parts,
             framing,
             keep_alive,
@@ -132,10 +104,21 @@ pub async fn serve(
             settings.limits,
             settings.body_timeout,
         );
-        let request = Request::from_parts(parts, incoming);
-        let response = match service::handle(request, &service, &info) {
-            service::Handled::Ready(response) => response,
-            service::Handled::App(response) => response.await,
+        tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
+        // In a block of its own: a local's slot in this future lasts until its scope ends, even
+        // once moved, so the access log and the request must not outlive the call (they would
+        // add their bytes to every connection's future, and to its copies).
+        let response = {
+            let mut log = AccessLog::start(&info.label, &parts);
+            let request = Request::from_parts(parts, incoming);
+            let mut response = match shared.service.call(request, &info) {
+                Reply::Ready(response) => response,
+                Reply::Later(response) => response.await,
+            };
+            shared.service.responded();
+            log.status = response.status().as_u16();
+            response.body_mut().set_log(log);
+            response
         };
         let answering = Answering {
             keep_alive: answering.keep_alive
@@ -218,7 +201,7 @@ async fn next_head(
             seen = buffered;
             let parsed = {
                 let buf = transport.buf.borrow();
-                head::parse(&buf, &settings.limits)
+                parse::head(&buf, &settings.limits)
             };
             match parsed {
                 Ok(Some((raw, len))) => {

@@ -7,24 +7,26 @@ use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSF
 use http::request::Parts;
 use http::{Method, Request, StatusCode, Uri, Version};
 
-use super::head::{is_tchar, RawHead};
+use super::parse::{is_tchar, RawHead};
 use super::reject::Reject;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+/// How a request body is delimited (RFC 9112 §6.3).
+pub enum RequestFraming {
     Empty,
     Length(u64),
     Chunked,
 }
 
-pub struct Head {
+/// A request head that passed every check, and what it means for the connection.
+pub struct RequestHead {
     pub parts: Parts,
-    pub framing: Framing,
+    pub framing: RequestFraming,
     pub keep_alive: bool,
     pub expect_continue: bool,
 }
 
-pub fn interpret(raw: RawHead) -> Result<Head, Reject> {
+pub fn interpret(raw: RawHead) -> Result<RequestHead, Reject> {
     let RawHead {
         method,
         target,
@@ -59,7 +61,7 @@ pub fn interpret(raw: RawHead) -> Result<Head, Reject> {
     *request.version_mut() = version;
     *request.headers_mut() = headers;
     let (parts, ()) = request.into_parts();
-    Ok(Head {
+    Ok(RequestHead {
         parts,
         framing,
         keep_alive,
@@ -123,7 +125,7 @@ fn valid_host(host: &[u8]) -> bool {
 }
 
 /// RFC 9112 §6.1–§6.3.
-fn framing(headers: &http::HeaderMap, version: Version) -> Result<Framing, Reject> {
+fn framing(headers: &http::HeaderMap, version: Version) -> Result<RequestFraming, Reject> {
     let mut te_lines = headers.get_all(TRANSFER_ENCODING).iter().peekable();
     let has_te = te_lines.peek().is_some();
     let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
@@ -141,7 +143,7 @@ fn framing(headers: &http::HeaderMap, version: Version) -> Result<Framing, Rejec
         let mut codings = Vec::new();
         for line in te_lines {
             for element in line.as_bytes().split(|&b| b == b',') {
-                let coding = super::head::trim_ows(element);
+                let coding = super::parse::trim_ows(element);
                 if coding.is_empty() || !coding.iter().all(|&b| is_tchar(b)) {
                     return Err(Reject::bad("invalid transfer coding"));
                 }
@@ -152,7 +154,7 @@ fn framing(headers: &http::HeaderMap, version: Version) -> Result<Framing, Rejec
         let chunked = codings.iter().filter(|c| is_chunked(c)).count();
         return match (chunked, codings.last().is_some_and(|c| is_chunked(c))) {
             // RFC 9112 §6.3: chunked must be final, and (§7.1) applied once.
-            (1, true) if codings.len() == 1 => Ok(Framing::Chunked),
+            (1, true) if codings.len() == 1 => Ok(RequestFraming::Chunked),
             (1, true) | (0, _) => Err(Reject::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "unsupported transfer coding",
@@ -161,7 +163,7 @@ fn framing(headers: &http::HeaderMap, version: Version) -> Result<Framing, Rejec
         };
     }
     match length {
-        None => Ok(Framing::Empty),
+        None => Ok(RequestFraming::Empty),
         Some(value) => {
             let digits = value.as_bytes();
             if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
@@ -171,9 +173,9 @@ fn framing(headers: &http::HeaderMap, version: Version) -> Result<Framing, Rejec
                 .iter()
                 .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
             Ok(if len == 0 {
-                Framing::Empty
+                RequestFraming::Empty
             } else {
-                Framing::Length(len)
+                RequestFraming::Length(len)
             })
         }
     }
@@ -185,7 +187,7 @@ fn keep_alive(headers: &http::HeaderMap, version: Version) -> bool {
     let mut keep = false;
     for value in headers.get_all(CONNECTION) {
         for option in value.as_bytes().split(|&b| b == b',') {
-            let option = super::head::trim_ows(option);
+            let option = super::parse::trim_ows(option);
             close |= option.eq_ignore_ascii_case(b"close");
             keep |= option.eq_ignore_ascii_case(b"keep-alive");
         }
@@ -196,11 +198,11 @@ fn keep_alive(headers: &http::HeaderMap, version: Version) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::head::{parse, Limits};
+    use crate::http::parse::{head, Limits};
 
-    fn interpret_raw(raw: &str) -> Result<Head, Reject> {
-        let (head, _) = parse(raw.as_bytes(), &Limits::default())?.expect("complete head");
-        interpret(head)
+    fn interpret_raw(raw: &str) -> Result<RequestHead, Reject> {
+        let (raw, _) = head(raw.as_bytes(), &Limits::default())?.expect("complete head");
+        interpret(raw)
     }
 
     #[test]
@@ -208,10 +210,13 @@ mod tests {
         let f = |h: &str| {
             interpret_raw(&format!("POST / HTTP/1.1\r\nHost: x\r\n{h}\r\n")).map(|h| h.framing)
         };
-        assert_eq!(f(""), Ok(Framing::Empty));
-        assert_eq!(f("Content-Length: 0\r\n"), Ok(Framing::Empty));
-        assert_eq!(f("Content-Length: 12\r\n"), Ok(Framing::Length(12)));
-        assert_eq!(f("Transfer-Encoding: Chunked\r\n"), Ok(Framing::Chunked));
+        assert_eq!(f(""), Ok(RequestFraming::Empty));
+        assert_eq!(f("Content-Length: 0\r\n"), Ok(RequestFraming::Empty));
+        assert_eq!(f("Content-Length: 12\r\n"), Ok(RequestFraming::Length(12)));
+        assert_eq!(
+            f("Transfer-Encoding: Chunked\r\n"),
+            Ok(RequestFraming::Chunked)
+        );
         assert_eq!(f("Transfer-Encoding: gzip\r\n").unwrap_err().status, 501);
         assert_eq!(
             f("Transfer-Encoding: chunked, gzip\r\n")

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::chunked::{Decoder, Step};
-use super::framing::Framing;
-use super::head::Limits;
+use super::framing::RequestFraming;
+use super::parse::Limits;
 use super::reject::Reject;
 use super::transport::{BodyState, Transport};
 
@@ -62,15 +62,15 @@ impl Incoming {
 
     pub(crate) fn new(
         transport: Rc<Transport>,
-        framing: Framing,
+        framing: RequestFraming,
         expect_continue: bool,
         limits: Limits,
         timeout: Duration,
     ) -> Incoming {
         let kind = match framing {
-            Framing::Empty => Kind::Empty,
-            Framing::Length(n) => Kind::Length(n),
-            Framing::Chunked => Kind::Chunked(Decoder::new(limits)),
+            RequestFraming::Empty => Kind::Empty,
+            RequestFraming::Length(n) => Kind::Length(n),
+            RequestFraming::Chunked => Kind::Chunked(Decoder::new(limits)),
         };
         transport.set_body_state(match kind {
             Kind::Empty => BodyState::Complete,

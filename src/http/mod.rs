@@ -1,32 +1,37 @@
-//! The HTTP/1.1 side of a worker: `server` accepts connections until a graceful stop, `conn`
-//! runs one connection on a strict codec of our own (`head` and `framing` parse and judge a
-//! request head, `chunked` decodes bodies, `incoming` is the request body, `write` frames the
-//! response, `transport` is the shared socket; `proxy_protocol` and `forwarded` believe what
-//! trusted proxies say about the client), `service` turns one request into a response
-//! through the router, `request_body` reads a request body completely, `body` is the response
-//! body type, and `pages` holds the server's own error pages.
+//! The HTTP/1.1 side of a worker, a codec and connection driver that knows nothing of routes,
+//! files or apps. `server` accepts connections until a graceful stop; `conn` runs one
+//! connection on a strict codec of our own (`parse` reads a request head, `framing` judges what
+//! it means, `chunked` decodes bodies, `incoming` is the request body, `request_body` reads one
+//! completely) and hands each request to a [`Service`] (`service`), then `write` sends the
+//! response (`render` its head, `send` its body) over `transport`, the shared socket. The body
+//! kinds a service answers with are http's own: `body` (bytes, a stream), `file_body` (bytes
+//! and file ranges, sent with sendfile). `proxy_protocol` and `forwarded` believe what trusted
+//! proxies say about the client; `pages` holds the server's own error pages; `settings` what
+//! every connection is held to.
 
 mod body;
 pub mod chunked;
 pub mod conn;
+mod file_body;
 pub mod forwarded;
 pub mod framing;
-pub mod head;
 pub mod incoming;
 pub mod pages;
+pub mod parse;
 pub mod proxy_protocol;
 pub mod reject;
-mod request_body;
+mod render;
+pub mod request_body;
+mod send;
 pub mod server;
 pub mod service;
+mod settings;
 mod transport;
 mod write;
 
-pub use body::{AccessLog, Body, BodyError};
-pub(crate) use write::decimal;
-
-/// The app's own reason phrase, when it differs from the status code's usual one; the response
-/// writer puts it on the status line. Already checked by `start_response` (latin-1, no control
-/// characters).
-#[derive(Debug, Clone)]
-pub struct ReasonPhrase(pub bytes::Bytes);
+pub use body::{AccessLog, Body, BodyError, BodyStream};
+pub use file_body::FileBody;
+pub use render::ReasonPhrase;
+pub use request_body::RequestBody;
+pub use service::{ConnInfo, Reply, Service};
+pub use settings::Settings;

@@ -1,14 +1,34 @@
-//! Reads a request body completely before the app runs (DESIGN.md "inline executor"): in
-//! memory up to a threshold, spooled to an unlinked temporary file past it, refused past
-//! `--limit-request-body`. `Incoming` de-chunks it and sends `100 Continue` when the first
-//! piece is wanted.
+//! Reads a request body completely before the app runs (DESIGN.md "inline executor") into a
+//! [`RequestBody`]: in memory up to a threshold, spooled to an unlinked temporary file past it,
+//! refused past `--limit-request-body`. `Incoming` de-chunks it and sends `100 Continue` when
+//! the first piece is wanted. The app's `wsgi.input` reads what this gathered.
 
+use std::fs::File;
 use std::io::{Seek, Write};
 
 use bytes::{Bytes, BytesMut};
 
 use super::incoming::{Incoming, ReadError};
-use crate::wsgi::RequestBody;
+
+/// A complete request body: in memory, or spooled to an unlinked temporary file.
+#[derive(Debug)]
+pub enum RequestBody {
+    Memory(Bytes),
+    File { file: File, len: u64 },
+}
+
+impl RequestBody {
+    pub fn len(&self) -> u64 {
+        match self {
+            RequestBody::Memory(b) => b.len() as u64,
+            RequestBody::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Bodies larger than this go to a temporary file instead of memory.
 pub const MEMORY_LIMIT: usize = 1024 * 1024;

@@ -1,34 +1,40 @@
 //! The accept loops of one worker, on a current-thread runtime; each connection runs in
-//! `conn`. A graceful stop closes the listeners, lets every in-flight request finish, closes
+//! `conn`, inside a `conn` span (its number in the worker and its peer) that ties every line it
+//! logs to it. A graceful stop closes the listeners, lets every in-flight request finish, closes
 //! idle keep-alive connections, and returns once no connection is left.
 
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
-use super::conn;
+use super::conn::{self, Shared};
 use super::service::{ConnInfo, Service};
+use super::settings::Settings;
 use super::transport::Io;
 use crate::listener::Listener;
 
-/// Serves every listener until `shutdown` resolves, then drains the connections.
-pub async fn run(
+/// Serves every listener with `service` until `shutdown` resolves, then drains the connections.
+pub async fn run<S: Service + 'static>(
     listeners: Vec<Listener>,
-    service: Rc<Service>,
+    settings: Settings,
+    service: S,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let shared = Rc::new(Shared { settings, service });
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection holds a sender; recv() returns None once the last one is gone.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     // `--max-connections`: past it, accept() is not called and clients wait in the backlog.
-    let slots = Arc::new(Semaphore::new(service.http.max_connections));
+    let slots = Arc::new(Semaphore::new(shared.settings.max_connections));
     for listener in listeners {
         let accept = Accept {
-            service: service.clone(),
+            shared: shared.clone(),
             stop: stop_rx.clone(),
             alive: alive_tx.clone(),
             slots: slots.clone(),
@@ -55,14 +61,14 @@ pub async fn run(
     Ok(())
 }
 
-struct Accept {
-    service: Rc<Service>,
+struct Accept<S> {
+    shared: Rc<Shared<S>>,
     stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
     slots: Arc<Semaphore>,
 }
 
-impl Accept {
+impl<S: Service + 'static> Accept<S> {
     /// Waits for a free connection slot; `None` once the worker is stopping.
     async fn slot(&mut self) -> Option<OwnedSemaphorePermit> {
         tokio::select! {
@@ -86,11 +92,22 @@ impl Accept {
             };
             match accepted {
                 Ok((io, info)) => {
-                    let service = self.service.clone();
+                    let span = tracing::debug_span!("conn", id = next_id(), peer = %info.label);
+                    let shared = self.shared.clone();
                     let stop = self.stop.clone();
                     let alive = self.alive.clone();
+                    // Every line the connection logs carries its number and peer. Below debug
+                    // the span is disabled and the connection runs bare, with no wrapper to
+                    // enter and leave on every poll. One spawn with the span inside: a wrapper
+                    // around the task, or a helper taking it by value, would copy the
+                    // connection's whole future once more (measured with callgrind).
                     tokio::task::spawn_local(async move {
-                        conn::serve(io, info, service, stop).await;
+                        // Built where it is awaited (a local would be one more copy).
+                        if span.is_disabled() {
+                            conn::serve(io, info, shared, stop).await;
+                        } else {
+                            conn::serve(io, info, shared, stop).instrument(span).await;
+                        }
                         drop(slot);
                         drop(alive);
                     });
@@ -103,6 +120,12 @@ impl Accept {
             }
         }
     }
+}
+
+/// The next connection number of this worker (from 1), for the connection's span.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A listening socket of either kind, as the worker's runtime sees it.

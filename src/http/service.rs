@@ -1,30 +1,38 @@
-//! One request → one response: route it, then serve a file or call the app. Every response
-//! carries its access-log line, written when the body is done.
+//! The boundary between a connection driver and what answers its requests. A [`Service`] takes
+//! one parsed request and gives back a response made of the body kinds `http` owns (bytes, a
+//! file body, a stream). The driver knows nothing of routes, files or apps; the service nothing
+//! of HTTP/1.1's framing — so another driver (HTTP/2, say) can call the same service.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
 
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Request, Response};
 
-use super::conn::Settings;
-use super::forwarded::{self, AllowList};
+use super::body::Body;
+use super::forwarded::AllowList;
 use super::incoming::Incoming;
-use super::request_body::{self, BodyReadError};
-use super::{pages, AccessLog, Body};
-use crate::router::{Route, Router};
-use crate::static_files;
-use crate::wsgi::{OwnedRequest, Runner};
 
-/// What every connection of a worker shares.
-pub struct Service {
-    pub router: Router,
-    pub executor: Option<Runner>,
-    pub limit_request_body: Option<u64>,
-    pub lifecycle: Rc<crate::worker::Lifecycle>,
-    /// Parsing limits, timeouts and response options of every connection.
-    pub http: Settings,
+/// Answers requests. Called through a type parameter: the driver is compiled for the one
+/// service a worker runs, with no indirect call per request.
+pub trait Service {
+    /// A response that is not ready at once (the app's).
+    type Later: Future<Output = Response<Body>>;
+
+    /// Answers `req`, which arrived on `conn`: at once (a file, an error page), or later.
+    fn call(&self, req: Request<Incoming>, conn: &Rc<ConnInfo>) -> Reply<Self::Later>;
+
+    /// Told once per request, when its response is ready (before it is written): a worker
+    /// counts them for `--max-requests`. Does nothing by default.
+    fn responded(&self) {}
+}
+
+/// A request's response: ready at once, or to come. The ready response is not boxed: that
+/// would cost an allocation on every static hit.
+#[allow(clippy::large_enum_variant)]
+pub enum Reply<F> {
+    Ready(Response<Body>),
+    Later(F),
 }
 
 /// The two ends of one connection.
@@ -41,160 +49,4 @@ impl ConnInfo {
     pub fn trusted(&self, allow: &AllowList) -> bool {
         self.peer.is_none_or(|peer| allow.allows(peer.ip()))
     }
-}
-
-/// A request's response: ready at once (a static file, an error page), or the app's to come.
-/// The ready response is not boxed: that would cost an allocation on every static hit.
-#[allow(clippy::large_enum_variant)]
-pub enum Handled {
-    Ready(Response<Body>),
-    /// Boxed: the app's future is a few KiB, which a static hit should not have to carry (and
-    /// copy) through the connection's own future.
-    App(std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>>>>),
-}
-
-/// Routes `req`: a file or an error page is answered here and now; the app is called through
-/// the returned future. Either way the response carries the request's access-log line.
-pub fn handle(req: Request<Incoming>, service: &Rc<Service>, conn: &Rc<ConnInfo>) -> Handled {
-    let log = AccessLog {
-        peer: conn.label.clone(),
-        method: Some(req.method().clone()),
-        target: req.uri().path_and_query().cloned(),
-        version: version_str(req.version()),
-        status: 0,
-        started: Instant::now(),
-        bytes: 0,
-    };
-    match dispatch(req, service) {
-        Ok(response) => Handled::Ready(finish(response, log, service)),
-        Err(req) => {
-            let service = service.clone();
-            let conn = conn.clone();
-            Handled::App(Box::pin(async move {
-                let response = call_app(req, &service, &conn).await;
-                finish(response, log, &service)
-            }))
-        }
-    }
-}
-
-fn finish(mut response: Response<Body>, mut log: AccessLog, service: &Service) -> Response<Body> {
-    log.status = response.status().as_u16();
-    response.body_mut().set_log(log);
-    service.lifecycle.request_done();
-    response
-}
-
-fn version_str(version: Version) -> &'static str {
-    match version {
-        Version::HTTP_10 => "HTTP/1.0",
-        Version::HTTP_11 => "HTTP/1.1",
-        _ => "HTTP/?",
-    }
-}
-
-/// The response for a file or an error page; the request back when the app is to answer it
-/// (moved, not boxed: no allocation on the way).
-#[allow(clippy::result_large_err)]
-fn dispatch(
-    req: Request<Incoming>,
-    service: &Service,
-) -> Result<Response<Body>, Request<Incoming>> {
-    let route = service.router.route(req.uri().path());
-    tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?route, "request");
-    match route {
-        Route::File {
-            root,
-            rel,
-            fallback_to_app,
-        } => {
-            let servable =
-                !fallback_to_app || req.method() == Method::GET || req.method() == Method::HEAD;
-            let options = service.router.static_options();
-            if let Some(response) = servable
-                .then(|| static_files::serve(&req, root, rel, options))
-                .flatten()
-            {
-                return Ok(response);
-            }
-            if fallback_to_app {
-                Err(req)
-            } else {
-                Ok(pages::error(StatusCode::NOT_FOUND))
-            }
-        }
-        Route::App => Err(req),
-        Route::NotFound => Ok(pages::error(StatusCode::NOT_FOUND)),
-    }
-}
-
-async fn call_app(req: Request<Incoming>, service: &Service, conn: &ConnInfo) -> Response<Body> {
-    let Some(executor) = &service.executor else {
-        return pages::error(StatusCode::NOT_FOUND);
-    };
-    let (mut parts, incoming) = req.into_parts();
-    // RFC 9110 §10.1.1: `100 Continue` goes out when the body is first read (below, before the
-    // app runs); any other expectation cannot be met.
-    if let Some(expect) = parts.headers.get(EXPECT) {
-        if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
-            return closing(pages::error(StatusCode::EXPECTATION_FAILED));
-        }
-    }
-    let declared = incoming.declared_length();
-    // RFC 9110 §15.5.14: refused before a byte of the body is read (and before 100 Continue).
-    if let (Some(limit), Some(len)) = (service.limit_request_body, declared) {
-        if len > limit {
-            return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
-        }
-    }
-    let path = static_files::decode_path(parts.uri.path());
-    // Outside `--script-name`: a 404 before any body is read (nor `100 Continue` sent).
-    if !executor.serves(&path) {
-        return pages::error(StatusCode::NOT_FOUND);
-    }
-    let has_body =
-        parts.headers.contains_key(CONTENT_LENGTH) || parts.headers.contains_key(TRANSFER_ENCODING);
-    let body = match request_body::read(incoming, service.limit_request_body).await {
-        Ok(body) => body,
-        Err(BodyReadError::TooLarge) => {
-            return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE))
-        }
-        Err(BodyReadError::Read(err)) => {
-            tracing::debug!(error = %err, "bad request body");
-            return closing(pages::error(err.status()));
-        }
-        Err(err @ BodyReadError::Spool(_)) => {
-            tracing::error!(error = %err, "cannot store the request body");
-            return closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR));
-        }
-    };
-    let mut peer = conn.peer;
-    let mut url_scheme = "http";
-    if conn.trusted(&service.http.forwarded_allow) {
-        let told = forwarded::resolve(&parts.headers, &service.http.forwarded_allow);
-        peer = told.client.or(peer);
-        url_scheme = told.scheme.unwrap_or(url_scheme);
-        if let Some(host) = told.host {
-            parts.headers.insert(HOST, host);
-        }
-    }
-    executor
-        .call(OwnedRequest {
-            parts,
-            path,
-            peer,
-            local: conn.local,
-            body,
-            has_body,
-            url_scheme,
-        })
-        .await
-}
-
-/// Marks a response as the last on its connection (framing of what follows is in doubt).
-fn closing(mut response: Response<Body>) -> Response<Body> {
-    response
-        .headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("close"));
-    response
 }

@@ -62,7 +62,9 @@ pub fn page(method: &Method, request_path: &str, dir: &Path, dotfiles: bool) -> 
         }
     };
     entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let title = escape(&String::from_utf8_lossy(&super::decode_path(request_path)));
+    let title = escape(&String::from_utf8_lossy(&crate::text::decode_path(
+        request_path,
+    )));
     let mut html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\n\
          <body><h1>Index of {title}</h1><hr><ul>\n<li><a href=\"../\">../</a></li>\n"

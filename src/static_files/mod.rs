@@ -1,64 +1,28 @@
 //! Static files, served on the runtime thread without ever touching Python.
 //! `resolve` maps a request path to a file safely inside its root, `cache` keeps small files
 //! (and every file's validators) per worker, `headers`, `conditional`, `range` and `encoding`
-//! hold the RFC 9110 rules, `reply` assembles the response, `stream` is the body of a large
-//! file, and `listing` the optional directory index.
+//! hold the RFC 9110 rules, `reply` assembles the response (its body built from the kinds `http`
+//! owns: bytes, or a file body of bytes and file ranges), and `listing` the optional directory
+//! index.
 
 mod cache;
 mod conditional;
 mod encoding;
 mod headers;
 mod listing;
+mod options;
 mod range;
 mod reply;
 mod resolve;
-mod stream;
 
 use std::path::Path;
 
-use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 
 use crate::http::{pages, Body};
 
-pub use resolve::decode_path;
-pub use stream::FileStream;
-
-/// How files are served; one copy per worker, built from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// `--static-max-age`: the `Cache-Control` line for ordinary files (empty without it).
-    pub cache_control: Bytes,
-    /// The same with `immutable`, for names carrying a content hash.
-    pub cache_control_immutable: Bytes,
-    /// `--static-dotfiles`: names starting with `.` are served.
-    pub dotfiles: bool,
-    /// `--static-autoindex`: a directory without `index.html` gets a listing.
-    pub autoindex: bool,
-}
-
-impl Options {
-    pub fn new(max_age: Option<u64>, dotfiles: bool, autoindex: bool) -> Options {
-        let value = |extra: &str| {
-            max_age.map_or_else(Bytes::new, |n| {
-                Bytes::from(format!("Cache-Control: public, max-age={n}{extra}\r\n"))
-            })
-        };
-        Options {
-            cache_control: value(""),
-            cache_control_immutable: value(", immutable"),
-            dotfiles,
-            autoindex,
-        }
-    }
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options::new(None, false, false)
-    }
-}
+pub use options::Options;
 
 /// Answers `req` from the directory `root`, where `rel` is the still-encoded part of the
 /// request path below it. `None` means nothing is there (the caller sends a 404 or asks the
@@ -70,24 +34,36 @@ pub fn serve<B>(
     options: &Options,
 ) -> Option<Response<Body>> {
     let target = resolve::target(root, rel, options.dotfiles)?;
+    // Known and unchanged: from the cache; else looked up on disk, and a file is cached.
     let found = match cache::get(&target.key) {
-        Some(opened) => resolve::Found::File(opened),
-        None => resolve::find(root, &target)?,
+        Some(opened) => Found::File(opened),
+        None => match resolve::find(root, &target)? {
+            resolve::Found::File(on_disk) => {
+                Found::File(cache::insert(&target.key, on_disk, None)?)
+            }
+            resolve::Found::Directory(dir) => Found::Directory(dir),
+        },
     };
     let method = req.method();
     let allowed = method == Method::GET || method == Method::HEAD;
     match found {
         _ if !allowed => Some(method_not_allowed()),
-        resolve::Found::File(opened) => Some(reply::file(req, root, opened, options)),
-        resolve::Found::Directory(_) if !target.trailing_slash => Some(redirect(req)),
-        resolve::Found::Directory(dir) if options.autoindex => Some(listing::page(
+        Found::File(opened) => Some(reply::file(req, root, opened, options)),
+        Found::Directory(_) if !target.trailing_slash => Some(redirect(req)),
+        Found::Directory(dir) if options.autoindex => Some(listing::page(
             method,
             req.uri().path(),
             &dir,
             options.dotfiles,
         )),
-        resolve::Found::Directory(_) => None,
+        Found::Directory(_) => None,
     }
+}
+
+/// A request's target: a cached (or just cached) file, or a directory.
+enum Found {
+    File(cache::Opened),
+    Directory(std::path::PathBuf),
 }
 
 /// RFC 9110 §15.5.6: a 405 names the methods the resource has.

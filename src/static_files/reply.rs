@@ -13,9 +13,10 @@ use http::{Method, Request, Response, StatusCode};
 use super::cache::{self, Entry, Opened};
 use super::conditional::{self, Verdict};
 use super::encoding;
+use super::options::Options;
 use super::range::{self, ByteRange, Ranges};
-use super::{resolve, FileStream, Options};
-use crate::http::{pages, Body};
+use super::resolve;
+use crate::http::{pages, Body, FileBody};
 
 /// Answers a GET or HEAD for the file `main` (already found under `root`). The entry's
 /// prerendered fields go with the body, so a plain 200 or a 304 builds no field map. A HEAD
@@ -135,7 +136,7 @@ fn one_range(opened: Opened, part: ByteRange) -> Body {
     if let Some(data) = &opened.entry.data {
         return Body::full(data.slice(part.start as usize..part.end as usize));
     }
-    let mut stream = FileStream::new(opened.file);
+    let mut stream = FileBody::new(opened.file);
     stream.push_file(part.start, part.len());
     Body::file(stream)
 }
@@ -147,7 +148,7 @@ fn multipart(opened: Opened, parts: &[ByteRange], boundary: &str) -> Body {
         .content_type
         .to_str()
         .unwrap_or("application/octet-stream");
-    let mut stream = FileStream::new(opened.file);
+    let mut stream = FileBody::new(opened.file);
     for part in parts {
         let header = format!(
             "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",

@@ -7,14 +7,6 @@ use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::cache::Opened;
-
-/// Percent-decodes a request path once (RFC 3986 §2.1). Bytes, since the result need not be
-/// UTF-8.
-pub fn decode_path(raw: &str) -> Vec<u8> {
-    percent_encoding::percent_decode_str(raw).collect()
-}
-
 /// A request path checked segment by segment and joined onto its root, not yet looked up.
 #[derive(Debug)]
 pub struct Target {
@@ -25,7 +17,8 @@ pub struct Target {
 
 /// What a target names on disk.
 pub enum Found {
-    File(Opened),
+    /// A file, open: the cache takes it from here.
+    File(OnDisk),
     /// A directory inside the root (its canonical path) with no `index.html` to serve.
     Directory(PathBuf),
 }
@@ -83,7 +76,7 @@ pub fn target(root: &Path, rel: &str, dotfiles: bool) -> Option<Target> {
     })
 }
 
-/// Looks `target` up on disk: a file (opened and cached), a directory, or nothing.
+/// Looks `target` up on disk: a file (opened), a directory, or nothing.
 pub fn find(root: &Path, target: &Target) -> Option<Found> {
     let meta = std::fs::metadata(&target.key).ok()?;
     if meta.is_dir() {
@@ -96,15 +89,14 @@ pub fn find(root: &Path, target: &Target) -> Option<Found> {
         }
         let index = target.key.join("index.html");
         return match open_inside(root, &index) {
-            Some(on_disk) => super::cache::insert(&target.key, on_disk, None).map(Found::File),
+            Some(on_disk) => Some(Found::File(on_disk)),
             None => Some(Found::Directory(real)),
         };
     }
     if target.trailing_slash {
         return None;
     }
-    let on_disk = open_inside(root, &target.key)?;
-    super::cache::insert(&target.key, on_disk, None).map(Found::File)
+    open_inside(root, &target.key).map(Found::File)
 }
 
 /// Opens `path` if it is a regular file whose real location is inside `root`.
@@ -148,7 +140,7 @@ mod tests {
     fn file(root: &Path, rel: &str) -> Option<PathBuf> {
         let target = target(root, rel, false)?;
         match find(root, &target)? {
-            Found::File(opened) => Some(opened.entry.path.clone()),
+            Found::File(on_disk) => Some(on_disk.path),
             Found::Directory(_) => None,
         }
     }

@@ -12,10 +12,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, IntoPyObjectExt};
 
+use super::app::App;
 use super::errors::ErrorStream;
 use super::file_wrapper::FileWrapper;
-use super::input::{Input, RequestBody};
-use super::App;
+use super::input::Input;
+use crate::http::RequestBody;
 
 /// What the environ is built from, besides the request head.
 pub struct RequestInfo<'a> {

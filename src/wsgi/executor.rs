@@ -9,13 +9,14 @@ use http::{Method, Response, StatusCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
+use super::app::{traceback, App};
 use super::environ::{self, RequestInfo};
 use super::errors::ErrorStream;
 use super::file_wrapper::{self, FileWrapper};
-use super::head::{self, Framing};
 use super::response::WsgiBody;
+use super::response_head::{self, BodyLength};
 use super::start_response::StartResponse;
-use super::{process, timeout, traceback, App};
+use super::{process, timeout};
 use crate::http::{pages, Body};
 
 /// Per-worker WSGI state: the app and the shared `wsgi.errors` stream.
@@ -108,22 +109,22 @@ impl Executor {
         sr.headers_sent = true;
         let headers = std::mem::take(&mut sr.headers);
         drop(sr);
-        let (mut response, framing) = head::build(status, headers)?;
-        let declared = match framing {
-            Framing::NoBody => return Ok(response),
-            Framing::Declared(len) => Some(len),
-            Framing::Open => None,
+        let (mut response, length) = response_head::build(status, headers)?;
+        let declared = match length {
+            BodyLength::NoBody => return Ok(response),
+            BodyLength::Declared(len) => Some(len),
+            BodyLength::Open => None,
         };
         if let Some(file) = native {
             // The app's file, from where it stood, never past its Content-Length; without one,
             // the response is as long as what is left of the file (after any write() output).
             let len = body.set_file(file, declared);
             if declared.is_none() {
-                head::set_length(&mut response, len);
+                response_head::set_length(&mut response, len);
             }
             // For HEAD the body is dropped here, which calls the app's close().
             if !head_request {
-                *response.body_mut() = Body::wsgi(body);
+                *response.body_mut() = Body::stream(body);
             }
             return Ok(response);
         }
@@ -134,14 +135,14 @@ impl Executor {
                 let len = body
                     .drain(py)
                     .map_err(|e| failed("the app raised an exception", e))?;
-                head::set_length(&mut response, len);
+                response_head::set_length(&mut response, len);
             }
             return Ok(response);
         }
         let complete = body.is_exhausted().then(|| body.take_pending());
         match (complete, declared) {
             (Some(data), None) => {
-                head::set_length(&mut response, data.len() as u64);
+                response_head::set_length(&mut response, data.len() as u64);
                 *response.body_mut() = Body::full(data);
                 return Ok(response);
             }
@@ -155,7 +156,7 @@ impl Executor {
         if let Some(len) = declared {
             body.set_declared_length(len);
         }
-        *response.body_mut() = Body::wsgi(body);
+        *response.body_mut() = Body::stream(body);
         Ok(response)
     }
 }

@@ -2,7 +2,7 @@
 //! `wrapper(filelike, blksize=8192)` it returns an iterable reading `blksize` at a time whose
 //! `close()` closes the file. When the app returns one over a regular file with a real
 //! `fileno()`, the server sends the file itself, as gunicorn does: a duplicate of the descriptor
-//! becomes a file body (`static_files::FileStream`, see `response`) — from the file's current
+//! becomes a file body (`http::FileBody`, see `response`) — from the file's current
 //! position, never past the app's Content-Length — whose large ranges the connection writer sends
 //! with sendfile(2), so the bytes go from the page cache to the socket with no Python call and no
 //! copy through the worker. Other file-likes are iterated in Python, `blksize` at a time.

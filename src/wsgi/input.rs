@@ -8,25 +8,7 @@ use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-/// A complete request body: in memory, or spooled to an unlinked temporary file.
-#[derive(Debug)]
-pub enum RequestBody {
-    Memory(Bytes),
-    File { file: File, len: u64 },
-}
-
-impl RequestBody {
-    pub fn len(&self) -> u64 {
-        match self {
-            RequestBody::Memory(b) => b.len() as u64,
-            RequestBody::File { len, .. } => *len,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+use crate::http::RequestBody;
 
 enum Source {
     Memory { data: Bytes, pos: usize },

@@ -5,31 +5,32 @@ use std::path::{Path, PathBuf};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::{ffi, process, traceback, App, LoadError};
-use crate::config::{AppSpec, Config};
+use super::app::{traceback, App, LoadError};
+use super::settings::{AppSpec, Settings};
+use super::{ffi, process};
 
 /// The interpreter pyrite was built against; `sys.executable` when no venv is in use.
 const BUILD_PYTHON: &str = env!("PYRITE_PYTHON_EXECUTABLE");
 
 /// The real Python executable the worker's interpreter should report as `sys.executable`.
-fn executable(config: &Config) -> PathBuf {
-    match &config.venv {
+fn executable(settings: &Settings) -> PathBuf {
+    match &settings.venv {
         Some(venv) => venv.join("bin/python"),
         None => PathBuf::from(BUILD_PYTHON),
     }
 }
 
 /// Starts Python, puts `--pythonpath` and the working directory first on `sys.path`, and
-/// imports the app once.
-pub fn load(config: &Config, spec: &AppSpec) -> Result<App, LoadError> {
-    ffi::initialize(&executable(config)).map_err(LoadError::Interpreter)?;
+/// imports the app once. `multiprocess` (`wsgi.multiprocess`): more than one worker serves it.
+pub fn load(settings: &Settings, spec: &AppSpec, multiprocess: bool) -> Result<App, LoadError> {
+    ffi::initialize(&executable(settings)).map_err(LoadError::Interpreter)?;
     Python::attach(|py| {
         let fail = |err: PyErr| LoadError::Import {
             traceback: traceback(py, &err),
             summary: summary(py, &err),
         };
         let hooks = process::install(py).map_err(fail)?;
-        extend_sys_path(py, &config.pythonpath).map_err(fail)?;
+        extend_sys_path(py, &settings.pythonpath).map_err(fail)?;
         let callable = import(py, spec).map_err(fail)?;
         if !callable.is_callable() {
             let kind = callable
@@ -44,8 +45,8 @@ pub fn load(config: &Config, spec: &AppSpec) -> Result<App, LoadError> {
         }
         Ok(App {
             callable: callable.unbind(),
-            multiprocess: config.workers > 1,
-            script_name: config.script_name.clone().into_bytes(),
+            multiprocess,
+            script_name: settings.script_name.clone().into_bytes(),
             hooks,
             multithread: false,
         })

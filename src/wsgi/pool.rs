@@ -11,8 +11,9 @@ use http::{Response, StatusCode};
 use pyo3::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Executor, RequestBody, RequestInfo};
-use crate::http::{pages, Body};
+use super::environ::RequestInfo;
+use super::executor::Executor;
+use crate::http::{pages, Body, RequestBody};
 
 /// A request handed to a pool thread, owning everything the environ is built from.
 pub struct OwnedRequest {

@@ -102,7 +102,7 @@ pub fn shutdown(py: Python<'_>, hooks: &Py<PyModule>) {
     ];
     for step in steps {
         if let Err((what, err)) = step {
-            let tb = super::traceback(py, &err);
+            let tb = super::app::traceback(py, &err);
             tracing::error!(pid = std::process::id(), "{what}\n{tb}");
         }
     }

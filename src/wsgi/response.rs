@@ -1,7 +1,7 @@
 //! The response body of a WSGI app (PEP 3333 "Buffering and Streaming"). The iterable is pulled
 //! one item at a time, only when the connection writer asks for more; `write()` output keeps its
 //! place ahead of what is pulled after it. A `wsgi.file_wrapper` over a real file becomes a
-//! [`FileStream`] — the `write()` output, then the file's range — that the writer sends like a
+//! [`FileBody`] — the `write()` output, then the file's range — that the writer sends like a
 //! static file, its large ranges with sendfile(2) (`next_file_range`, `sent_from_file`). The
 //! iterable's `close()` runs exactly once, when the body is dropped on any path: done, aborted,
 //! never sent (HEAD, 304) or left by the client.
@@ -15,8 +15,7 @@ use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 
 use super::file_wrapper::NativeFile;
 use super::start_response::{type_name, StartResponse};
-use crate::http::BodyError;
-use crate::static_files::FileStream;
+use crate::http::{BodyError, BodyStream, FileBody};
 
 /// The body of a WSGI response: items already pulled, the iterator or the app's file (until
 /// exhausted), and the object whose `close()` is owed.
@@ -24,7 +23,7 @@ pub struct WsgiBody {
     pending: VecDeque<Bytes>,
     iter: Option<Py<PyIterator>>,
     /// A file_wrapper's file, with the `write()` output that goes ahead of it.
-    file: Option<FileStream>,
+    file: Option<FileBody>,
     closer: Option<Py<PyAny>>,
     start_response: Py<StartResponse>,
     /// App-declared Content-Length still to send.
@@ -53,7 +52,7 @@ impl WsgiBody {
     /// send when the app gave none. Call once the app has returned: nothing is pulled after it.
     pub fn set_file(&mut self, native: NativeFile, declared: Option<u64>) -> u64 {
         let NativeFile { file, offset, len } = native;
-        let mut stream = FileStream::new(Some(file));
+        let mut stream = FileBody::new(Some(file));
         let mut room = declared.unwrap_or(u64::MAX);
         for mut chunk in self.pending.drain(..) {
             if chunk.len() as u64 > room {
@@ -73,27 +72,6 @@ impl WsgiBody {
         self.remaining = Some(declared.unwrap_or(total));
         self.file = Some(stream);
         total
-    }
-
-    /// Whether this body is the app's file, for the writer to send with `next_file_range`.
-    pub fn is_file(&self) -> bool {
-        self.file.is_some()
-    }
-
-    /// The next piece when it is a range of the app's file longer than `min` bytes (see
-    /// [`FileStream::next_file_range`]).
-    pub fn next_file_range(&self, min: u64) -> Option<(&std::fs::File, u64, u64)> {
-        self.file.as_ref()?.next_file_range(min)
-    }
-
-    /// `n` bytes of the range from `next_file_range` went out (sent by the writer itself).
-    pub fn sent_from_file(&mut self, n: u64) {
-        if let Some(stream) = &mut self.file {
-            stream.sent_from_file(n);
-            if let Some(left) = &mut self.remaining {
-                *left = left.saturating_sub(n);
-            }
-        }
     }
 
     pub fn push(&mut self, chunk: Bytes) {
@@ -195,27 +173,6 @@ impl WsgiBody {
         }
     }
 
-    /// The next chunk for the connection; an error aborts it (no clean end of message).
-    pub fn next_chunk(&mut self) -> Option<Result<Bytes, BodyError>> {
-        if self.remaining == Some(0) {
-            return None;
-        }
-        let chunk = match self.pending.pop_front() {
-            Some(chunk) => chunk,
-            None if self.file.is_some() => match self.next_from_file() {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => return self.finish(),
-                Err(err) => return Some(Err(err)),
-            },
-            None => match self.pull_from_app() {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => return self.finish(),
-                Err(err) => return Some(Err(err)),
-            },
-        };
-        Some(Ok(self.clip(chunk)))
-    }
-
     fn pull_from_app(&mut self) -> Result<Option<Bytes>, BodyError> {
         let _in_app = crate::heartbeat::enter_app();
         Python::attach(|py| self.next_from_app(py))
@@ -256,7 +213,7 @@ impl WsgiBody {
                     return Ok(self.pending.pop_front());
                 }
                 Err(err) => {
-                    let tb = super::traceback(py, &err);
+                    let tb = super::app::traceback(py, &err);
                     tracing::error!(
                         pid = std::process::id(),
                         "app raised while streaming its body; aborting the connection\n{tb}"
@@ -316,8 +273,52 @@ impl WsgiBody {
             Err(_) => Ok(()),
         };
         if let Err(err) = result {
-            let tb = super::traceback(py, &err);
+            let tb = super::app::traceback(py, &err);
             tracing::error!(pid = std::process::id(), "the app's close() raised\n{tb}");
+        }
+    }
+}
+
+impl BodyStream for WsgiBody {
+    /// The next chunk for the connection; an error aborts it (no clean end of message).
+    fn next_chunk(&mut self) -> Option<Result<Bytes, BodyError>> {
+        if self.remaining == Some(0) {
+            return None;
+        }
+        let chunk = match self.pending.pop_front() {
+            Some(chunk) => chunk,
+            None if self.file.is_some() => match self.next_from_file() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return self.finish(),
+                Err(err) => return Some(Err(err)),
+            },
+            None => match self.pull_from_app() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return self.finish(),
+                Err(err) => return Some(Err(err)),
+            },
+        };
+        Some(Ok(self.clip(chunk)))
+    }
+
+    /// Whether this body is the app's file, for the writer to send with `next_file_range`.
+    fn is_file(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// The next piece when it is a range of the app's file longer than `min` bytes (see
+    /// [`FileBody::next_file_range`]).
+    fn next_file_range(&self, min: u64) -> Option<(&std::fs::File, u64, u64)> {
+        self.file.as_ref()?.next_file_range(min)
+    }
+
+    /// `n` bytes of the range from `next_file_range` went out (sent by the writer itself).
+    fn sent_from_file(&mut self, n: u64) {
+        if let Some(stream) = &mut self.file {
+            stream.sent_from_file(n);
+            if let Some(left) = &mut self.remaining {
+                *left = left.saturating_sub(n);
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-"""PEP 3333 corners, one behaviour per path, for tests/wsgi_request.rs, tests/wsgi_response.rs
-and tests/wsgi_process.rs.
+"""PEP 3333 corners, one behaviour per path, for tests/wsgi/request.rs, tests/wsgi/response.rs
+and tests/wsgi/process.rs.
 
 Every path answers in a way a raw-HTTP test can check; what cannot be seen on the wire (close()
 calls, reads of a file) is reported on wsgi.errors, which reaches pyrite's error log.
@@ -317,6 +317,7 @@ def process_info(environ, start_response):
         "executable": sys.executable,
         "argv": sys.argv,
         "main_has_file": hasattr(sys.modules["__main__"], "__file__"),
+        "version": "%d.%d" % sys.version_info[:2],
     })
 
 

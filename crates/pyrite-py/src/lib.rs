@@ -42,7 +42,7 @@ fn describe(py: Python<'_>) -> PyResult<PythonHost> {
 
 #[pymodule]
 fn _pyrite(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__version__", pyrite::VERSION)?;
+    m.add("__version__", entry::VERSION)?;
     m.add(
         "RequestTimeout",
         m.py().get_type::<pyrite::wsgi::RequestTimeout>(),

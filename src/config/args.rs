@@ -1,0 +1,273 @@
+//! The command line as clap reads it: every flag, its default and its `PYRITE_*` environment
+//! twin, with nothing checked beyond its type. `Config::from_args` validates it (as ripgrep
+//! keeps its raw flags apart from the configuration it runs with).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pyrite",
+    version,
+    about = "Serves static files and Python WSGI applications."
+)]
+pub struct Args {
+    /// The WSGI app as `module:callable` (callable defaults to `application`; `module:factory()`
+    /// calls a factory). Omit it to serve files only.
+    #[arg(env = "PYRITE_APP", value_name = "APP")]
+    pub app: Option<String>,
+
+    // The doc comment is also the `--help` text, where `[IPv6]` is not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    /// Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N (repeatable).
+    /// Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set.
+    #[arg(
+        short = 'b',
+        long = "bind",
+        env = "PYRITE_BIND",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub bind: Vec<String>,
+
+    /// Number of worker processes (default: the number of CPUs).
+    #[arg(short = 'w', long, env = "PYRITE_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Python threads per worker calling the app. 1 (the default) calls it on the I/O thread
+    /// itself; more use a pool, for apps that wait on databases or other services.
+    #[arg(long, env = "PYRITE_THREADS", value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
+    /// Directory put first on sys.path (repeatable).
+    #[arg(
+        long,
+        env = "PYRITE_PYTHONPATH",
+        value_name = "DIR",
+        value_delimiter = ','
+    )]
+    pub pythonpath: Vec<PathBuf>,
+
+    /// Change to this directory before loading the app.
+    #[arg(long, env = "PYRITE_CHDIR", value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// Virtual environment whose packages the app imports (default: $VIRTUAL_ENV). The
+    /// pip-installed pyrite serves from the venv it is installed in: this may only name it.
+    #[arg(long, env = "PYRITE_VENV", value_name = "DIR")]
+    pub venv: Option<PathBuf>,
+
+    /// Serve existing files under DIR; every other path goes to the app.
+    #[arg(long, env = "PYRITE_DOCROOT", value_name = "DIR")]
+    pub docroot: Option<PathBuf>,
+
+    /// Serve everything under PREFIX from DIR, or 404 (repeatable).
+    #[arg(
+        long = "static",
+        env = "PYRITE_STATIC",
+        value_name = "PREFIX=DIR",
+        value_delimiter = ','
+    )]
+    pub statics: Vec<String>,
+
+    /// Only paths ending in SUFFIX (e.g. `.py`) go to the app; the rest are files or 404.
+    #[arg(long, env = "PYRITE_APP_SUFFIX", value_name = "SUFFIX")]
+    pub app_suffix: Option<String>,
+
+    /// Seconds in-flight requests get to finish on a graceful stop before workers are killed.
+    #[arg(
+        long,
+        env = "PYRITE_GRACEFUL_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
+    pub graceful_timeout: u64,
+
+    /// Largest request body accepted, in bytes; larger → 413 (0 = no limit).
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_BODY",
+        value_name = "BYTES",
+        default_value_t = 0
+    )]
+    pub limit_request_body: u64,
+
+    /// Seconds one request may spend in the app before it is interrupted (504); a worker
+    /// stuck past that plus a grace period is killed and replaced. 0 = no limit.
+    #[arg(
+        long,
+        env = "PYRITE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
+    pub timeout: u64,
+
+    /// Recycle a worker (gracefully) after it has served this many requests. 0 = never.
+    #[arg(
+        long,
+        env = "PYRITE_MAX_REQUESTS",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub max_requests: u64,
+
+    /// Add a random 0..=J to each worker's --max-requests, so workers do not recycle together.
+    #[arg(
+        long,
+        env = "PYRITE_MAX_REQUESTS_JITTER",
+        value_name = "J",
+        default_value_t = 0
+    )]
+    pub max_requests_jitter: u64,
+
+    /// Recycle a worker (gracefully) once its resident memory exceeds MIB mebibytes. 0 = never.
+    #[arg(long, env = "PYRITE_MAX_RSS", value_name = "MIB", default_value_t = 0)]
+    pub max_rss: u64,
+
+    /// Import the app in the master before forking, so workers share its memory.
+    #[arg(long, env = "PYRITE_PRELOAD")]
+    pub preload: bool,
+
+    /// Restart the workers when a Python file under --chdir or --pythonpath changes.
+    #[arg(long, env = "PYRITE_RELOAD")]
+    pub reload: bool,
+
+    /// Write the master's pid to FILE (removed on exit).
+    #[arg(long, env = "PYRITE_PID", value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+
+    /// Run the workers as this user (name or uid), after binding.
+    #[arg(long, env = "PYRITE_USER", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run the workers with this group (name or gid), after binding.
+    #[arg(long, env = "PYRITE_GROUP", value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// File mode creation mask, in octal (e.g. 022).
+    #[arg(long, env = "PYRITE_UMASK", value_name = "MODE")]
+    pub umask: Option<String>,
+
+    /// Write the access log to FILE instead of stdout (reopened on SIGUSR1).
+    #[arg(long, env = "PYRITE_ACCESS_LOGFILE", value_name = "FILE")]
+    pub access_logfile: Option<PathBuf>,
+
+    /// Write the error log to FILE instead of stderr (reopened on SIGUSR1).
+    #[arg(long, env = "PYRITE_ERROR_LOGFILE", value_name = "FILE")]
+    pub error_logfile: Option<PathBuf>,
+    /// URL prefix the app is mounted at: it becomes SCRIPT_NAME, the rest of the path PATH_INFO,
+    /// and paths outside it are 404 (default: $SCRIPT_NAME, as in gunicorn).
+    #[arg(long, env = "PYRITE_SCRIPT_NAME", value_name = "PREFIX")]
+    pub script_name: Option<String>,
+    /// Send `Cache-Control: public, max-age=SECONDS` with static files (`immutable` too for
+    /// names carrying a content hash).
+    #[arg(long, env = "PYRITE_STATIC_MAX_AGE", value_name = "SECONDS")]
+    pub static_max_age: Option<u64>,
+
+    /// Serve files and directories whose names start with `.` (default: 404). As an
+    /// environment variable: 1/0, true/false, yes/no, on/off.
+    #[arg(
+        long,
+        env = "PYRITE_STATIC_DOTFILES",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_dotfiles: bool,
+
+    /// Show an HTML listing of a directory that has no index.html (default: 404).
+    #[arg(
+        long,
+        env = "PYRITE_STATIC_AUTOINDEX",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_autoindex: bool,
+    /// Longest request line, in bytes (0 = unlimited); longer → 414.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_LINE",
+        value_name = "BYTES",
+        default_value_t = 4094
+    )]
+    pub limit_request_line: usize,
+
+    /// Most header fields in a request (at most 32768; 0 = that maximum); more → 431.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_FIELDS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub limit_request_fields: usize,
+
+    /// Longest header field line, in bytes (0 = unlimited); longer → 431.
+    #[arg(
+        long,
+        env = "PYRITE_LIMIT_REQUEST_FIELD_SIZE",
+        value_name = "BYTES",
+        default_value_t = 8190
+    )]
+    pub limit_request_field_size: usize,
+
+    /// Seconds a request head may take to arrive, from its first byte (a new connection:
+    /// from accept); later → 408 and close.
+    #[arg(long, env = "PYRITE_HEADER_TIMEOUT", value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+
+    /// Seconds a request body read may stall; longer → 408 and close.
+    #[arg(long, env = "PYRITE_BODY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub body_timeout: Duration,
+
+    /// Seconds an idle keep-alive connection is kept open (0 = no keep-alive).
+    #[arg(long, env = "PYRITE_KEEP_ALIVE", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub keep_alive: Duration,
+
+    /// Seconds a response write may stall on a client that stopped reading; then close.
+    #[arg(long, env = "PYRITE_WRITE_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub write_timeout: Duration,
+
+    /// Do not add a `Server` header to responses.
+    #[arg(long, env = "PYRITE_NO_SERVER_HEADER")]
+    pub no_server_header: bool,
+
+    /// Peers whose X-Forwarded-*/Forwarded headers (and PROXY protocol headers) are believed:
+    /// addresses or networks, comma-separated, or `*` for any.
+    #[arg(
+        long,
+        env = "PYRITE_FORWARDED_ALLOW_IPS",
+        value_name = "IPS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1,::1"
+    )]
+    pub forwarded_allow_ips: Vec<String>,
+
+    /// Connections each worker serves at once; further ones wait in the listen backlog.
+    #[arg(
+        long,
+        env = "PYRITE_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 4096
+    )]
+    pub max_connections: usize,
+
+    /// Expect a PROXY protocol (v1 or v2) header on connections from --forwarded-allow-ips.
+    #[arg(long, env = "PYRITE_PROXY_PROTOCOL")]
+    pub proxy_protocol: bool,
+
+    /// Log filter for stderr: error, warn, info, debug, trace.
+    #[arg(
+        long,
+        env = "PYRITE_LOG_LEVEL",
+        value_name = "LEVEL",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+/// A number of seconds, fractions allowed (`0.5`), at most a day.
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err("expected a number of seconds from 0 to 86400".to_owned()),
+    }
+}

@@ -1,0 +1,201 @@
+//! One builder per concern, each turning the raw flags of its concern into the settings type
+//! of the module that uses them (checked; every error names its flag). `Config::from_args`
+//! calls them in turn.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::args::Args;
+use super::error::ConfigError;
+use super::parse::{
+    absolute, check_venv, existing_dir, parse_bind, parse_script_name, parse_static, parse_umask,
+};
+use crate::http::forwarded::AllowList;
+use crate::http::parse::{Limits, MAX_FIELDS};
+use crate::listener::BindAddr;
+use crate::router::Mounts;
+
+/// The largest delta-seconds a cache must understand (RFC 9111 §1.2.2).
+const MAX_DELTA_SECONDS: u64 = 2_147_483_648;
+
+/// `--bind`, else `0.0.0.0:$PORT`, else `127.0.0.1:8888`.
+pub fn binds(args: &Args) -> Result<Vec<BindAddr>, ConfigError> {
+    if args.bind.is_empty() {
+        let default = match std::env::var("PORT") {
+            Ok(port) if !port.is_empty() => format!("0.0.0.0:{port}"),
+            _ => "127.0.0.1:8888".to_owned(),
+        };
+        return Ok(vec![parse_bind(&default)?]);
+    }
+    args.bind.iter().map(|b| parse_bind(b)).collect()
+}
+
+/// `--workers` (default: the number of CPUs) and `--threads`.
+pub fn processes(args: &Args) -> Result<(usize, usize), ConfigError> {
+    let workers = match args.workers {
+        Some(0) => return Err(ConfigError::Workers),
+        Some(n) => n,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    if args.threads == 0 {
+        return Err(ConfigError::Threads);
+    }
+    Ok((workers, args.threads))
+}
+
+/// `--pythonpath`, `--venv` and `--script-name` (default `$SCRIPT_NAME`), with `--chdir`.
+/// `$VIRTUAL_ENV` as `--venv`'s default is the entry's choice (the binary adopts it; the Python
+/// package serves from the venv it runs in), settled before the flags get here.
+pub fn python(args: &Args) -> Result<(crate::wsgi::Settings, Option<PathBuf>), ConfigError> {
+    let pythonpath = args
+        .pythonpath
+        .iter()
+        .map(|p| existing_dir("--pythonpath", p))
+        .collect::<Result<_, _>>()?;
+    let chdir = args
+        .chdir
+        .as_deref()
+        .map(|p| existing_dir("--chdir", p))
+        .transpose()?;
+    let venv = args.venv.as_deref().map(check_venv).transpose()?;
+    let script_name = match &args.script_name {
+        Some(prefix) => Some(prefix.clone()),
+        None => std::env::var("SCRIPT_NAME").ok(),
+    };
+    let script_name = parse_script_name(script_name.as_deref().unwrap_or(""))?;
+    let settings = crate::wsgi::Settings {
+        pythonpath,
+        venv,
+        script_name,
+    };
+    Ok((settings, chdir))
+}
+
+/// `--docroot`, `--static`, `--app-suffix`, and how files are served.
+pub fn routing(args: &Args) -> Result<(Mounts, crate::static_files::Options), ConfigError> {
+    let docroot = args
+        .docroot
+        .as_deref()
+        .map(|p| existing_dir("--docroot", p))
+        .transpose()?;
+    let statics = args
+        .statics
+        .iter()
+        .map(|s| parse_static(s))
+        .collect::<Result<_, _>>()?;
+    if let Some(suffix) = &args.app_suffix {
+        if suffix.is_empty() {
+            return Err(ConfigError::AppSuffix(suffix.clone()));
+        }
+    }
+    if let Some(max_age) = args.static_max_age {
+        if max_age > MAX_DELTA_SECONDS {
+            return Err(ConfigError::StaticMaxAge(max_age));
+        }
+    }
+    let mounts = Mounts {
+        docroot,
+        statics,
+        app_suffix: args.app_suffix.clone(),
+    };
+    let options = crate::static_files::Options::new(
+        args.static_max_age,
+        args.static_dotfiles,
+        args.static_autoindex,
+    );
+    Ok((mounts, options))
+}
+
+/// The connection's limits, timeouts and trusted proxies (`http`), and what the app's
+/// requests are held to (`service`).
+pub fn connections(
+    args: &Args,
+) -> Result<(crate::http::Settings, crate::service::Settings), ConfigError> {
+    if args.max_connections == 0 {
+        return Err(ConfigError::Limit(
+            "--max-connections",
+            "must be at least 1",
+        ));
+    }
+    if args.limit_request_fields > MAX_FIELDS {
+        return Err(ConfigError::Limit(
+            "--limit-request-fields",
+            "must be at most 32768",
+        ));
+    }
+    let forwarded_allow =
+        AllowList::parse(&args.forwarded_allow_ips).map_err(ConfigError::ForwardedAllowIps)?;
+    let service = crate::service::Settings {
+        limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
+        forwarded_allow: forwarded_allow.clone(),
+    };
+    let http = crate::http::Settings {
+        limits: Limits {
+            request_line: args.limit_request_line,
+            fields: match args.limit_request_fields {
+                0 => MAX_FIELDS,
+                n => n,
+            },
+            field_size: args.limit_request_field_size,
+        },
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        keep_alive: args.keep_alive,
+        write_timeout: args.write_timeout,
+        server_header: !args.no_server_header,
+        forwarded_allow,
+        proxy_protocol: args.proxy_protocol,
+        max_connections: args.max_connections,
+    };
+    Ok((http, service))
+}
+
+/// `--log-level`, `--access-logfile` and `--error-logfile` (`-` is the standard stream).
+pub fn logging(args: &Args) -> Result<crate::logging::Settings, ConfigError> {
+    if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
+        return Err(ConfigError::LogLevel(args.log_level.clone()));
+    }
+    let file = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .filter(|p| p.as_os_str() != "-")
+            .map(|p| absolute(p))
+    };
+    Ok(crate::logging::Settings {
+        level: args.log_level.clone(),
+        access_logfile: file(&args.access_logfile),
+        error_logfile: file(&args.error_logfile),
+    })
+}
+
+/// Who the workers run as, and the umask: `(user, group, umask)`.
+pub type Identity = (Option<(u32, u32)>, Option<u32>, Option<u32>);
+
+/// `--user`, `--group`, `--umask`.
+pub fn identity(args: &Args) -> Result<Identity, ConfigError> {
+    let user = match &args.user {
+        Some(name) => {
+            Some(crate::sys::lookup_user(name).ok_or_else(|| ConfigError::User(name.clone()))?)
+        }
+        None => None,
+    };
+    let group = match &args.group {
+        Some(name) => {
+            Some(crate::sys::lookup_group(name).ok_or_else(|| ConfigError::Group(name.clone()))?)
+        }
+        None => None,
+    };
+    let umask = args.umask.as_deref().map(parse_umask).transpose()?;
+    Ok((user, group, umask))
+}
+
+/// `--timeout`, `--max-requests`, `--max-rss`: 0 means none.
+pub fn nonzero(n: u64) -> Option<u64> {
+    (n > 0).then_some(n)
+}
+
+/// `--graceful-timeout`.
+pub fn seconds(n: u64) -> Duration {
+    Duration::from_secs(n)
+}

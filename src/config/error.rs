@@ -1,0 +1,46 @@
+//! Why a command line is refused: one variant per kind of mistake, each message naming the flag
+//! (printed as one line, exit code 2).
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--bind '{0}': {1}")]
+    Bind(String, String),
+    #[error("APP '{0}': expected module:callable (e.g. myapp.wsgi:application)")]
+    App(String),
+    #[error("--workers must be at least 1")]
+    Workers,
+    #[error("--threads must be at least 1")]
+    Threads,
+    #[error("{flag} '{path}': {why}")]
+    Path {
+        flag: &'static str,
+        path: String,
+        why: String,
+    },
+    #[error("--static '{0}': expected PREFIX=DIR with PREFIX starting with '/'")]
+    Static(String),
+    #[error("--app-suffix '{0}': must not be empty")]
+    AppSuffix(String),
+    #[error("--venv '{path}': {why}")]
+    Venv { path: String, why: String },
+    #[error("--static-max-age '{0}': at most 2147483648 seconds (RFC 9111 §1.2.2)")]
+    StaticMaxAge(u64),
+    #[error("{0}: {1}")]
+    Limit(&'static str, &'static str),
+    #[error("--forwarded-allow-ips: {0}")]
+    ForwardedAllowIps(String),
+    #[error("--log-level '{0}': not a log filter")]
+    LogLevel(String),
+    #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
+    ScriptName(String),
+    #[error("nothing to serve: give an APP, --docroot or --static")]
+    NothingToServe,
+    #[error("--user '{0}': no such user")]
+    User(String),
+    #[error("--group '{0}': no such group")]
+    Group(String),
+    #[error("--umask '{0}': expected an octal mode such as 022")]
+    Umask(String),
+    #[error("--preload needs an APP")]
+    Preload,
+}

@@ -1,0 +1,199 @@
+//! The body of a response after its head (RFC 9112 §6, §7.1): a small body goes out in the
+//! same write as the head; a stream is pulled one frame at a time, each only after the previous
+//! one reached the socket (backpressure), chunked or counted against its Content-Length. A file
+//! body (a static file, or a `wsgi.file_wrapper` over a real file) on a socket that supports it
+//! has its large ranges sent with sendfile(2), the small pieces gathered around them. A body
+//! that fails mid-way aborts the connection: no terminating chunk (or fewer bytes than
+//! Content-Length), so the client cannot take it for complete.
+
+use bytes::{BufMut, BytesMut};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+
+use super::body::{Body, BodyError};
+use super::render::ResponseFraming;
+use super::transport::Transport;
+
+/// Bodies (and frames) up to this size are copied next to the head and written with it.
+pub const COALESCE: usize = 16 * 1024;
+/// How much of a file body's small pieces is gathered at most before it is written.
+const GATHER: usize = 4 * COALESCE;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("writing the response failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the response body failed: {0}")]
+    Body(BodyError),
+    #[error("the response body does not match its Content-Length")]
+    Length,
+}
+
+/// Pulls `body` frame by frame, framed as `framing` (`Length`, `Chunked` or `Close`), writing
+/// `out` (the head, at first) with the first frame. Leaves in `out` what is left to write.
+pub async fn frames(
+    transport: &Transport,
+    body: &mut Body,
+    out: &mut BytesMut,
+    framing: ResponseFraming,
+) -> Result<(), WriteError> {
+    let mut left = match framing {
+        ResponseFraming::Length(len) => Some(len),
+        _ => None,
+    };
+    loop {
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(err)) => {
+                // Whatever went before goes out; the missing end tells the client.
+                let _ = transport.write_all(out).await;
+                return Err(WriteError::Body(err));
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        if let Some(left) = &mut left {
+            *left = left
+                .checked_sub(data.len() as u64)
+                .ok_or(WriteError::Length)?;
+        }
+        if matches!(framing, ResponseFraming::Chunked) {
+            let mut hex = [0u8; 16];
+            out.put_slice(hex_len(data.len(), &mut hex));
+            out.put_slice(b"\r\n");
+        }
+        if data.len() <= COALESCE {
+            out.put_slice(&data);
+        } else {
+            transport.write_all(out).await?;
+            out.clear();
+            transport.write_all(&data).await?;
+        }
+        if matches!(framing, ResponseFraming::Chunked) {
+            out.put_slice(b"\r\n");
+        }
+        if body.is_end_stream() {
+            break;
+        }
+        // Pull the next frame only once this one is on its way (backpressure).
+        transport.write_all(out).await?;
+        out.clear();
+    }
+    if left.is_some_and(|l| l > 0) {
+        let _ = transport.write_all(out).await;
+        return Err(WriteError::Length);
+    }
+    if matches!(framing, ResponseFraming::Chunked) {
+        out.put_slice(b"0\r\n\r\n");
+    }
+    Ok(())
+}
+
+/// A file body of `left` bytes on a socket that takes sendfile(2). Bytes and file pieces up to
+/// `COALESCE` gather in `out` (small pieces read with pread, so a head and a small body still go
+/// out in one write); before a larger range of the file, `out` is written (sharing its packet
+/// with the range's first bytes), then the range goes from the page cache to the socket without
+/// passing through user space. What sendfile sends is counted as it goes, so a client that
+/// leaves mid-file is logged with what it got. Should the file not take sendfile, the rest is
+/// read and written instead. Leaves in `out` what is left to write.
+pub async fn file_body(
+    transport: &Transport,
+    body: &mut Body,
+    out: &mut BytesMut,
+    mut left: u64,
+) -> Result<(), WriteError> {
+    let mut sendfile = true;
+    loop {
+        let range = if sendfile {
+            body.next_file_range(COALESCE as u64)
+        } else {
+            None
+        };
+        if let Some((file, start, len)) = range {
+            if len > left {
+                return Err(WriteError::Length);
+            }
+            // The head and what else gathered go out with the file's first bytes.
+            transport.defer(out);
+            out.clear();
+            let mut offset = start;
+            let sent = transport.send_file(file, &mut offset, len).await;
+            body.sent_from_file(offset - start);
+            left -= offset - start;
+            match sent {
+                Ok(()) => continue,
+                // A file system without sendfile support: read and write it instead.
+                Err(err)
+                    if offset == start
+                        && matches!(
+                            err.kind(),
+                            std::io::ErrorKind::Unsupported | std::io::ErrorKind::InvalidInput
+                        ) =>
+                {
+                    sendfile = false;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let data = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Some(Err(err)) => {
+                let _ = transport.write_all(out).await;
+                return Err(WriteError::Body(err));
+            }
+        };
+        left = left
+            .checked_sub(data.len() as u64)
+            .ok_or(WriteError::Length)?;
+        if data.len() > COALESCE {
+            transport.write_all(out).await?;
+            out.clear();
+            transport.write_all(&data).await?;
+            continue;
+        }
+        // Gathered, but not without bound: pieces are read only about as fast as they go out.
+        if out.len() + data.len() > GATHER {
+            transport.write_all(out).await?;
+            out.clear();
+        }
+        out.put_slice(&data);
+    }
+    if left > 0 {
+        let _ = transport.write_all(out).await;
+        return Err(WriteError::Length);
+    }
+    Ok(())
+}
+
+fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(hex_len(0, &mut [0; 16]), b"0");
+        assert_eq!(hex_len(255, &mut [0; 16]), b"ff");
+    }
+}

@@ -1,0 +1,432 @@
+//! The master's supervision loop: it waits on the signal and boot pipes (and a 100 ms tick),
+//! asks `policy` what each signal, boot, death and heartbeat means, and carries the answer out —
+//! fork, kill, close the listeners, re-execute.
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use super::error::MasterError;
+use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
+use super::relaunch::Relaunch;
+use crate::config::Config;
+use crate::heartbeat;
+use crate::listener::Listener;
+use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe};
+use crate::{exit, worker, wsgi};
+
+/// Set in the environment of a master started by USR2, naming the master it replaces.
+pub(super) const UPGRADE_ENV: &str = "PYRITE_UPGRADE_FROM";
+/// The supervision loop wakes at least this often.
+const TICK: Duration = Duration::from_millis(100);
+
+pub(super) struct WorkerInfo {
+    pub(super) generation: u64,
+    pub(super) slot: usize,
+    pub(super) forked: Instant,
+    pub(super) booted: bool,
+    pub(super) aborted: Option<Instant>,
+}
+
+pub(super) struct Master {
+    pub(super) config: Config,
+    pub(super) listeners: Vec<Listener>,
+    pub(super) boot: BootPipe,
+    pub(super) slots: &'static SharedSlots,
+    pub(super) workers: HashMap<Pid, WorkerInfo>,
+    pub(super) generation: u64,
+    pub(super) phase: Phase,
+    /// The crash-loop counters (`policy::fate`).
+    pub(super) record: Record,
+    pub(super) respawn_at: Option<Instant>,
+    /// The new master started by USR2, while it takes over.
+    pub(super) upgrade_child: Option<Pid>,
+    /// The old master this one replaces (USR2), stopped once our workers serve.
+    pub(super) upgrade_from: Option<Pid>,
+    pub(super) reloader: Option<Pid>,
+    /// The app imported in the master (`--preload`).
+    pub(super) preloaded: Option<wsgi::App>,
+    /// How USR2 starts the new master: the same entry again.
+    pub(super) relaunch: Relaunch,
+}
+
+impl Master {
+    pub(super) fn supervise(&mut self, signals: &SignalPipe) -> Result<u8, MasterError> {
+        self.spawn_missing()?;
+        loop {
+            sys::poll_readable(&[signals.fd(), self.boot.fd()], TICK);
+            for sig in signals.drain() {
+                self.on_signal(sig);
+            }
+            for pid in self.boot.drain() {
+                self.on_booted(pid);
+            }
+            while let Some((pid, status)) = sys::try_wait_any() {
+                if let Some(code) = self.on_exit(pid, status) {
+                    self.begin_stop(Duration::ZERO, code);
+                }
+            }
+            self.check_hung();
+            match self.phase {
+                Phase::Stopping {
+                    deadline,
+                    exit_code,
+                } => {
+                    if self.workers.is_empty() {
+                        tracing::info!(exit_code, "master stopped");
+                        return Ok(exit_code);
+                    }
+                    if Instant::now() >= deadline {
+                        for &pid in self.workers.keys() {
+                            tracing::warn!(pid, "graceful timeout passed, killing worker");
+                            sys::kill(pid, sys::SIGKILL);
+                        }
+                    }
+                }
+                Phase::Running | Phase::Reloading => self.spawn_missing()?,
+            }
+        }
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        let stopping = matches!(self.phase, Phase::Stopping { .. });
+        match policy::on_signal(sig, stopping, self.config.workers) {
+            Action::GracefulStop => {
+                tracing::info!(signal = "SIGTERM", "graceful stop");
+                self.begin_stop(self.config.graceful_timeout, 0);
+            }
+            Action::FastStop => {
+                tracing::info!(signal = sys::signal_name(sig), "fast stop");
+                self.begin_stop(Duration::ZERO, 0);
+            }
+            Action::Reload => self.begin_reload(),
+            Action::OneMore => {
+                self.config.workers += 1;
+                tracing::info!(workers = self.config.workers, "one worker more (TTIN)");
+            }
+            Action::OneLess => {
+                self.config.workers -= 1;
+                tracing::info!(workers = self.config.workers, "one worker less (TTOU)");
+                let current = self.generation;
+                let oldest = self
+                    .workers
+                    .iter()
+                    .filter(|(_, w)| w.generation == current)
+                    .min_by_key(|(_, w)| w.forked);
+                if let Some((&pid, _)) = oldest {
+                    self.retire(pid);
+                }
+            }
+            Action::ReopenLogs => {
+                tracing::info!("reopening log files (USR1)");
+                crate::logging::reopen(&self.config.logging);
+                for &pid in self.workers.keys() {
+                    sys::kill(pid, sys::SIGUSR1);
+                }
+            }
+            Action::Upgrade => self.upgrade(),
+            Action::Ignore => {}
+        }
+    }
+
+    fn begin_reload(&mut self) {
+        if self.phase == Phase::Reloading {
+            return;
+        }
+        tracing::info!("reloading: booting a new generation of workers");
+        self.generation += 1;
+        self.phase = Phase::Reloading;
+    }
+
+    /// Stops one worker gracefully; it is not replaced (it belongs to no generation any more).
+    fn retire(&mut self, pid: Pid) {
+        if let Some(info) = self.workers.get_mut(&pid) {
+            info.generation = u64::MAX;
+        }
+        sys::kill(pid, sys::SIGTERM);
+    }
+
+    /// USR2: starts the same entry again (the binary, or `python -m pyrite`) with the listening
+    /// sockets inherited. The new master stops this one once its own workers serve.
+    fn upgrade(&mut self) {
+        if self.upgrade_child.is_some() {
+            tracing::warn!("an upgrade is already in progress");
+            return;
+        }
+        let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
+        match sys::fork() {
+            Ok(sys::Fork::Parent(pid)) => {
+                tracing::info!(pid, command = ?self.relaunch.args, "upgrading: started a new master");
+                self.upgrade_child = Some(pid);
+            }
+            Ok(sys::Fork::Child) => {
+                let err = sys::exec_with_listeners(
+                    &self.relaunch.program,
+                    &self.relaunch.args,
+                    &fds,
+                    &[(UPGRADE_ENV, sys::getppid().to_string())],
+                );
+                eprintln!("pyrite: cannot re-execute for the upgrade: {err}");
+                sys::exit_now(1)
+            }
+            Err(err) => tracing::error!(error = %err, "cannot fork for the upgrade"),
+        }
+    }
+
+    /// Closes the master's copies of the listeners and asks every worker to finish up.
+    pub(super) fn begin_stop(&mut self, grace: Duration, exit_code: u8) {
+        let stop = policy::stop(self.phase, Instant::now(), grace, exit_code);
+        self.phase = stop.phase;
+        if stop.first {
+            self.close_listeners();
+            if let Some(pid) = self.reloader.take() {
+                sys::kill(pid, sys::SIGKILL);
+            }
+        }
+        let sig = match stop.ask {
+            Some(Ask::Finish) => sys::SIGTERM,
+            Some(Ask::Kill) => sys::SIGKILL,
+            None => return,
+        };
+        for &pid in self.workers.keys() {
+            sys::kill(pid, sig);
+        }
+    }
+
+    /// Drops the master's sockets; a unix socket's file goes too, unless a new master (USR2)
+    /// serves on it now.
+    fn close_listeners(&mut self) {
+        let handed_over = self.upgrade_child.is_some();
+        for listener in self.listeners.drain(..) {
+            if !handed_over {
+                listener.cleanup();
+            }
+        }
+    }
+
+    pub(super) fn cleanup(&mut self) {
+        self.close_listeners();
+        if let Some(path) = &self.config.pid_file {
+            // A new master (USR2) may have written its own pid there already.
+            let ours =
+                std::fs::read_to_string(path).is_ok_and(|s| s.trim() == sys::getpid().to_string());
+            if ours {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    fn on_booted(&mut self, pid: Pid) {
+        if let Some(info) = self.workers.get_mut(&pid) {
+            info.booted = true;
+            self.record.boot_failures = 0;
+        }
+        let current = self.generation;
+        let ready = self
+            .workers
+            .values()
+            .filter(|w| w.generation == current && w.booted)
+            .count();
+        if !policy::serves_in_full(ready, self.config.workers) {
+            return;
+        }
+        if let Some(old) = self.upgrade_from.take() {
+            tracing::info!(old_master = old, "new master serving; stopping the old one");
+            sys::kill(old, sys::SIGTERM);
+        }
+        if self.phase != Phase::Reloading {
+            return;
+        }
+        let old: Vec<Pid> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.generation != current)
+            .map(|(&p, _)| p)
+            .collect();
+        for pid in old {
+            tracing::info!(pid, "stopping old worker");
+            self.retire(pid);
+        }
+        tracing::info!(generation = current, "reload complete");
+        self.phase = Phase::Running;
+    }
+
+    /// Handles a dead child. Returns an exit code when the whole server must stop.
+    fn on_exit(&mut self, pid: Pid, status: ExitStatus) -> Option<u8> {
+        if self.upgrade_child == Some(pid) {
+            tracing::warn!(pid, status = %status, "the new master (USR2) exited; this one keeps serving");
+            self.upgrade_child = None;
+            return None;
+        }
+        if self.reloader == Some(pid) {
+            tracing::warn!(pid, status = %status, "the file watcher exited");
+            self.reloader = None;
+            return None;
+        }
+        let info = self.workers.remove(&pid)?;
+        self.slots
+            .get(info.slot)
+            .pid
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let death = Death {
+            status,
+            booted: info.booted,
+            lived: info.forked.elapsed(),
+            stopping: matches!(self.phase, Phase::Stopping { .. }),
+            replaced: info.generation != self.generation,
+            reloading: self.phase == Phase::Reloading,
+        };
+        if status != ExitStatus::Code(0) {
+            tracing::warn!(pid, status = %status, "worker exited");
+        }
+        match policy::fate(&death, &mut self.record) {
+            Fate::Exited => tracing::info!(pid, "worker exited"),
+            Fate::Recycled => tracing::info!(pid, "worker recycled"),
+            Fate::Gone => {}
+            Fate::AbandonReload => {
+                tracing::error!(
+                    "reload failed: the app no longer loads; the old workers keep serving"
+                );
+                self.abandon_reload();
+            }
+            Fate::AppFailed { code } => {
+                tracing::error!(
+                    exit_code = code,
+                    "app failed to load in worker {pid}; stopping (see the traceback above)"
+                );
+                return Some(code);
+            }
+            Fate::CannotBoot { attempts } => {
+                tracing::error!(attempts, "no worker can boot; stopping");
+                return Some(exit::BOOT_ERROR);
+            }
+            Fate::Respawn {
+                backoff: Some(delay),
+            } => {
+                tracing::warn!(
+                    delay_ms = delay.as_millis() as u64,
+                    "worker died right after boot; backing off"
+                );
+                self.respawn_at = Some(Instant::now() + delay);
+            }
+            Fate::Respawn { backoff: None } => {}
+        }
+        None
+    }
+
+    fn abandon_reload(&mut self) {
+        let current = self.generation;
+        for (&pid, info) in self.workers.iter_mut() {
+            if info.generation == current {
+                info.generation = u64::MAX;
+                sys::kill(pid, sys::SIGKILL);
+            }
+        }
+        self.generation -= 1;
+        self.phase = Phase::Running;
+    }
+
+    /// `--timeout`: a worker stuck in one app call (or whose loop stopped) past the timeout and
+    /// the grace period gets SIGABRT, then SIGKILL; waitpid then brings a replacement.
+    fn check_hung(&mut self) {
+        let Some(timeout) = self.config.timeout else {
+            return;
+        };
+        let now = sys::monotonic_ms();
+        for (&pid, info) in self.workers.iter_mut() {
+            if !info.booted {
+                continue;
+            }
+            let verdict = heartbeat::judge(self.slots.get(info.slot), timeout, now);
+            match policy::hung(verdict, info.aborted, Instant::now()) {
+                Hung::Abort { stuck_ms } => {
+                    tracing::error!(pid, stuck_ms, "worker timed out; aborting it");
+                    sys::kill(pid, sys::SIGABRT);
+                    info.aborted = Some(Instant::now());
+                }
+                Hung::Kill => sys::kill(pid, sys::SIGKILL),
+                Hung::Leave => {}
+            }
+        }
+    }
+
+    /// Forks workers of the current generation until there are `--workers` of them.
+    fn spawn_missing(&mut self) -> Result<(), MasterError> {
+        let now = Instant::now();
+        if self.respawn_at.is_some_and(|at| now < at) {
+            return Ok(());
+        }
+        self.respawn_at = None;
+        let current = self.generation;
+        let running = self
+            .workers
+            .values()
+            .filter(|w| w.generation == current)
+            .count();
+        for _ in 0..policy::to_spawn(running, self.config.workers, None, now) {
+            self.spawn()?;
+        }
+        Ok(())
+    }
+
+    fn free_slot(&self) -> usize {
+        let used: std::collections::HashSet<usize> =
+            self.workers.values().map(|w| w.slot).collect();
+        (0..self.slots.len())
+            .find(|i| !used.contains(i))
+            .unwrap_or(0)
+    }
+
+    fn spawn(&mut self) -> Result<(), MasterError> {
+        let slot = self.free_slot();
+        let s = self.slots.get(slot);
+        s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
+        s.in_app_since
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        match wsgi::fork().map_err(MasterError::Fork)? {
+            sys::Fork::Parent(pid) => {
+                let info = WorkerInfo {
+                    generation: self.generation,
+                    slot,
+                    forked: Instant::now(),
+                    booted: false,
+                    aborted: None,
+                };
+                self.workers.insert(pid, info);
+                Ok(())
+            }
+            sys::Fork::Child => {
+                let listeners = std::mem::take(&mut self.listeners);
+                let ctx = worker::Context {
+                    config: &self.config,
+                    boot: &self.boot,
+                    slot: self.slots.get(slot),
+                    preloaded: self.preloaded.take(),
+                };
+                let code = worker::run(ctx, listeners);
+                sys::exit_now(code)
+            }
+        }
+    }
+
+    /// `--preload`: imports the app here, before any fork. Returns an exit code if it fails.
+    pub(super) fn preload(&mut self) -> Option<u8> {
+        let spec = self.config.app.clone()?;
+        match wsgi::load(&self.config.python, &spec, self.config.workers > 1) {
+            Ok(app) => {
+                if self.config.timeout.is_some() {
+                    if let Err(err) = wsgi::install_timeout_handler() {
+                        tracing::warn!(error = %err, "cannot install the request-timeout handler");
+                    }
+                }
+                tracing::info!(app = %spec, "app preloaded in the master");
+                self.preloaded = Some(app);
+                None
+            }
+            Err(err) => {
+                worker::report_load_error(&spec, err);
+                Some(exit::APP_LOAD_ERROR)
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The unsafe OS calls, each wrapped once with a `// SAFETY:` comment (enforced by clippy's
+//! `undocumented_unsafe_blocks`); everything else in the crate is safe code, but for the few raw
+//! CPython calls of `wsgi::ffi`. `process` forks, reaps and signals processes, `signals` turns
+//! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
+//! liveness memory shared with the workers, `identity` users, groups and process titles, and
+//! `io` the system calls of a file response (pread, sendfile, MSG_MORE).
+
+mod identity;
+mod io;
+mod pipe;
+mod process;
+mod shm;
+mod signals;
+
+pub use identity::*;
+pub use io::*;
+pub use pipe::*;
+pub use process::*;
+pub use shm::*;
+pub use signals::*;

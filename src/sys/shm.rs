@@ -1,0 +1,67 @@
+//! Memory shared by the master and every worker: one liveness [`Slot`] per worker in an
+//! anonymous mapping made before the first fork (no files on disk).
+#![allow(unsafe_code)]
+
+use std::io;
+
+/// One worker's liveness record in memory shared between the master and the workers.
+#[repr(C)]
+#[derive(Default)]
+pub struct Slot {
+    /// The worker's pid (0 when the slot is free).
+    pub pid: std::sync::atomic::AtomicI32,
+    /// When the worker's event loop last ran (monotonic ms; 0 before boot).
+    pub beat: std::sync::atomic::AtomicU64,
+    /// When the app call in progress started (monotonic ms; 0 when not in the app).
+    pub in_app_since: std::sync::atomic::AtomicU64,
+}
+
+/// An anonymous shared mapping of [`Slot`]s, created by the master before it forks, so every
+/// worker writes its own slot and the master reads them all. No files on disk.
+pub struct SharedSlots {
+    ptr: std::ptr::NonNull<Slot>,
+    len: usize,
+}
+
+impl SharedSlots {
+    pub fn new(len: usize) -> io::Result<SharedSlots> {
+        let bytes = len * std::mem::size_of::<Slot>();
+        // SAFETY: an anonymous shared mapping with no address hint; the result is checked.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            std::ptr::NonNull::new(ptr.cast::<Slot>()).ok_or_else(io::Error::last_os_error)?;
+        Ok(SharedSlots { ptr, len })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, index: usize) -> &Slot {
+        assert!(index < self.len, "slot index out of range");
+        // SAFETY: the mapping holds `len` zero-initialised Slots (all-zero atomics are valid),
+        // lives as long as `self`, and is only accessed through atomics.
+        unsafe { &*self.ptr.as_ptr().add(index) }
+    }
+}
+
+// SAFETY: the mapping is only accessed through atomic fields.
+unsafe impl Send for SharedSlots {}
+// SAFETY: as above.
+unsafe impl Sync for SharedSlots {}

@@ -1,0 +1,3 @@
+"""Found only through the second --pythonpath."""
+
+VALUE = "from the second path"

@@ -1,0 +1,3 @@
+"""Imported by uses_helper.py; tests copy it with VERSION rewritten."""
+
+VERSION = "template"

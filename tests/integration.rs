@@ -1,0 +1,23 @@
+//! The integration tests, one binary: every suite drives the real `pyrite` executable over
+//! real sockets through the one harness in `support/`, with the apps of `tests/apps`.
+//! Suites are named by feature; filter with e.g. `cargo nextest run -E 'test(/^http::/)'`.
+//!
+//! - `cli`: flags, their `PYRITE_*` twins, exit codes, app specs, python paths, venvs, binds
+//! - `http`: the HTTP/1.1 codec: framing, strict parsing, limits, proxies, timeouts
+//! - `static_files`: files, paths and traversal, caching, ranges, sendfile, routing to the app
+//! - `wsgi`: the PEP 3333 bridge: request, response, environ, a real Python, the thread pool
+//! - `supervision`: the master: signals, respawn, timeouts, recycling, reload, upgrade,
+//!   preload, process hygiene
+//! - `logs`: the access log and the error log
+//! - `seed`, `frameworks`: the demo in `examples/seed`, and real framework apps from a venv
+
+mod support;
+
+mod cli;
+mod frameworks;
+mod http;
+mod logs;
+mod seed;
+mod static_files;
+mod supervision;
+mod wsgi;

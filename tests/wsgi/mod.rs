@@ -1,0 +1,12 @@
+//! The WSGI bridge (PEP 3333), over real sockets: bodies, framing and app errors (`bridge`),
+//! the request side (`request`) and the response side (`response`) against the corner cases of
+//! `tests/apps/pep_corners.py`, the environ (`environ`), a Python that behaves like Python
+//! (`process`), all of it under `wsgiref.validate` (`validator`), and the thread pool (`pool`).
+
+mod bridge;
+mod environ;
+mod pool;
+mod process;
+mod request;
+mod response;
+mod validator;

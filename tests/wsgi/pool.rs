@@ -1,0 +1,66 @@
+//! The pool executor (`--threads N`): N Python threads call the app while the runtime thread
+//! does the I/O, so requests that wait overlap; `wsgi.multithread` says so; `--timeout`
+//! interrupts a pool thread too.
+
+use std::collections::HashSet;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{get, pyrite, Server};
+
+fn pooled(extra: &[&str]) -> Server {
+    pyrite()
+        .args(&["-w", "1"])
+        .args(extra)
+        .app("pooled")
+        .start()
+}
+
+#[test]
+fn sleeping_requests_overlap_on_the_pool_threads() {
+    let server = pooled(&["--threads", "8"]);
+    let started = Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = server.addr.clone();
+            thread::spawn(move || get(&addr, "/sleep?s=1"))
+        })
+        .collect();
+    let mut threads = HashSet::new();
+    for client in clients {
+        let response = client.join().expect("client thread");
+        assert_eq!(response.status, 200, "{}", response.text());
+        let text = response.text();
+        let (ident, multithread) = text.split_once(' ').expect("ident and flag");
+        assert_eq!(multithread, "True");
+        threads.insert(ident.to_owned());
+    }
+    // Eight one-second sleeps on one worker finish together, not one after another.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "8 × 1 s sleeps took {took:?}"
+    );
+    assert!(threads.len() > 1, "all answered by one thread: {threads:?}");
+}
+
+#[test]
+fn inline_by_default_reports_single_threaded() {
+    let server = pooled(&[]);
+    let response = get(&server.addr, "/");
+    assert_eq!(response.status, 200);
+    assert!(response.text().ends_with(" False"), "{}", response.text());
+}
+
+#[test]
+fn timeout_interrupts_a_pool_thread_and_the_pool_keeps_serving() {
+    let server = pooled(&["--threads", "2", "--timeout", "1"]);
+    let response = get(&server.addr, "/spin");
+    assert_eq!(response.status, 504, "{}", response.text());
+    assert!(server.wait_for_stderr("RequestTimeout", 1, Duration::from_secs(10)));
+    let worker = server.worker_pids();
+    for _ in 0..4 {
+        assert_eq!(get(&server.addr, "/").status, 200);
+    }
+    assert_eq!(server.worker_pids(), worker, "the worker was replaced");
+}
