@@ -2,7 +2,9 @@
 in a venv): sys.executable and sys.prefix, a `multiprocessing` pool with the spawn start method
 (which runs sys.executable) and with the default one, C extensions (stdlib and, when Flask is
 installed, MarkupSafe's compiled speedups), and the pid that imported the app (`--preload`).
-`application` is plain WSGI; `flask_app` is the same answer from Flask."""
+`application` is plain WSGI (`/pid` answers without starting the pools, for checks that only
+ask which worker answered); `flask_app` is the same answer from Flask, imported on first use so
+that the pools' spawned children, which import this module, do not import Flask too."""
 
 import json
 import multiprocessing
@@ -36,8 +38,8 @@ def _c_extensions():
     return found
 
 
-def probe():
-    return {
+def probe(pools=True):
+    info = {
         "executable": sys.executable,
         "prefix": sys.prefix,
         "base_prefix": sys.base_prefix,
@@ -45,29 +47,39 @@ def probe():
         "pid": os.getpid(),
         "ppid": os.getppid(),
         "import_pid": IMPORT_PID,
-        "spawn": _pool("spawn"),
-        "default": _pool(None),
-        "c_extensions": _c_extensions(),
     }
+    if pools:
+        info["spawn"] = _pool("spawn")
+        info["default"] = _pool(None)
+        info["c_extensions"] = _c_extensions()
+    return info
 
 
 def application(environ, start_response):
-    body = json.dumps(probe()).encode("utf-8")
+    body = json.dumps(probe(pools=environ.get("PATH_INFO") != "/pid")).encode("utf-8")
     start_response(
         "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     )
     return [body]
 
 
-try:
-    from flask import Flask, jsonify
-except ImportError:
-    flask_app = None
-else:
-    flask_app = Flask(__name__)
+_flask_app = None
 
-    @flask_app.get("/")
-    def index():
-        info = probe()
-        info["framework"] = "flask"
-        return jsonify(info)
+
+def __getattr__(name):
+    # `flask_app`, built on first use (PEP 562).
+    global _flask_app
+    if name != "flask_app":
+        raise AttributeError(name)
+    if _flask_app is None:
+        from flask import Flask, jsonify
+
+        _flask_app = Flask(__name__)
+
+        @_flask_app.get("/")
+        def index():
+            info = probe()
+            info["framework"] = "flask"
+            return jsonify(info)
+
+    return _flask_app
