@@ -1,6 +1,7 @@
 //! The master: binds every listener, forks the workers, then only supervises. Pure Rust — no
-//! Python (unless `--preload`), no tokio, no threads — so forking is always sound and no app
-//! code can take it down. Signals become a lifecycle `Phase`; `waitpid` becomes a respawn;
+//! Python code (unless `--preload`; under the pip-installed entry the interpreter is loaded but
+//! idle, its GIL released), no tokio, no threads — so forking is always sound and no app code
+//! can take it down. Signals become a lifecycle `Phase`; `waitpid` becomes a respawn;
 //! the workers' shared-memory slots become hung-worker kills. `policy` decides (pure functions,
 //! unit-tested), `supervisor` carries the decisions out with system calls.
 
