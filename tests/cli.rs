@@ -21,11 +21,14 @@ fn s(p: &Path) -> String {
 fn version_flag_prints_version() {
     let out = pyrite().arg("--version").run_to_exit(WAIT);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stdout.contains(env!("CARGO_PKG_VERSION")),
-        "stdout: {}",
-        out.stdout
-    );
+    // `pyrite 0.2.0 (CPython 3.11.7, /usr/local)`: the version and the Python it runs.
+    let line = out.stdout.trim();
+    let python = line
+        .strip_prefix(&format!("pyrite {} (CPython 3.", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("stdout: {line}"));
+    let (_, prefix) = python.split_once(", ").expect("no Python prefix");
+    assert!(Path::new(prefix).is_dir(), "stdout: {line}");
 }
 
 #[test]

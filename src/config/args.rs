@@ -54,7 +54,8 @@ pub struct Args {
     #[arg(long, env = "PYRITE_CHDIR", value_name = "DIR")]
     pub chdir: Option<PathBuf>,
 
-    /// Virtual environment whose packages the app imports (default: $VIRTUAL_ENV).
+    /// Virtual environment whose packages the app imports (default: $VIRTUAL_ENV). The
+    /// pip-installed pyrite serves from the venv it is installed in: this may only name it.
     #[arg(long, env = "PYRITE_VENV", value_name = "DIR")]
     pub venv: Option<PathBuf>,
 

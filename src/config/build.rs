@@ -45,8 +45,9 @@ pub fn processes(args: &Args) -> Result<(usize, usize), ConfigError> {
     Ok((workers, args.threads))
 }
 
-/// `--pythonpath`, `--venv` (default `$VIRTUAL_ENV`) and `--script-name` (default
-/// `$SCRIPT_NAME`), with `--chdir`.
+/// `--pythonpath`, `--venv` and `--script-name` (default `$SCRIPT_NAME`), with `--chdir`.
+/// `$VIRTUAL_ENV` as `--venv`'s default is the entry's choice (the binary adopts it; the Python
+/// package serves from the venv it runs in), settled before the flags get here.
 pub fn python(args: &Args) -> Result<(crate::wsgi::Settings, Option<PathBuf>), ConfigError> {
     let pythonpath = args
         .pythonpath
@@ -58,13 +59,7 @@ pub fn python(args: &Args) -> Result<(crate::wsgi::Settings, Option<PathBuf>), C
         .as_deref()
         .map(|p| existing_dir("--chdir", p))
         .transpose()?;
-    let venv = match &args.venv {
-        Some(dir) => Some(dir.clone()),
-        None => std::env::var_os("VIRTUAL_ENV")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
-    };
-    let venv = venv.as_deref().map(check_venv).transpose()?;
+    let venv = args.venv.as_deref().map(check_venv).transpose()?;
     let script_name = match &args.script_name {
         Some(prefix) => Some(prefix.clone()),
         None => std::env::var("SCRIPT_NAME").ok(),

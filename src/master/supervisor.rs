@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::error::MasterError;
 use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
+use super::relaunch::Relaunch;
 use crate::config::Config;
 use crate::heartbeat;
 use crate::listener::Listener;
@@ -45,6 +46,8 @@ pub(super) struct Master {
     pub(super) reloader: Option<Pid>,
     /// The app imported in the master (`--preload`).
     pub(super) preloaded: Option<wsgi::App>,
+    /// How USR2 starts the new master: the same entry again.
+    pub(super) relaunch: Relaunch,
 }
 
 impl Master {
@@ -143,8 +146,8 @@ impl Master {
         sys::kill(pid, sys::SIGTERM);
     }
 
-    /// USR2: re-executes the binary with the listening sockets inherited. The new master stops
-    /// this one once its own workers serve.
+    /// USR2: starts the same entry again (the binary, or `python -m pyrite`) with the listening
+    /// sockets inherited. The new master stops this one once its own workers serve.
     fn upgrade(&mut self) {
         if self.upgrade_child.is_some() {
             tracing::warn!("an upgrade is already in progress");
@@ -153,12 +156,16 @@ impl Master {
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
         match sys::fork() {
             Ok(sys::Fork::Parent(pid)) => {
-                tracing::info!(pid, "upgrading: started a new master");
+                tracing::info!(pid, command = ?self.relaunch.args, "upgrading: started a new master");
                 self.upgrade_child = Some(pid);
             }
             Ok(sys::Fork::Child) => {
-                let err =
-                    sys::exec_with_listeners(&fds, &[(UPGRADE_ENV, sys::getppid().to_string())]);
+                let err = sys::exec_with_listeners(
+                    &self.relaunch.program,
+                    &self.relaunch.args,
+                    &fds,
+                    &[(UPGRADE_ENV, sys::getppid().to_string())],
+                );
                 eprintln!("pyrite: cannot re-execute for the upgrade: {err}");
                 sys::exit_now(1)
             }
@@ -376,11 +383,7 @@ impl Master {
         s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
         s.in_app_since
             .store(0, std::sync::atomic::Ordering::Relaxed);
-        let forked = match &self.preloaded {
-            Some(_) => wsgi::fork_with_hooks(),
-            None => sys::fork(),
-        };
-        match forked.map_err(MasterError::Fork)? {
+        match wsgi::fork().map_err(MasterError::Fork)? {
             sys::Fork::Parent(pid) => {
                 let info = WorkerInfo {
                     generation: self.generation,
