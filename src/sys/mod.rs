@@ -2,11 +2,13 @@
 //! `undocumented_unsafe_blocks`); everything else in the crate is safe code, but for the few raw
 //! CPython calls of `wsgi::ffi`. `process` forks, reaps and signals processes, `signals` turns
 //! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
-//! liveness memory shared with the workers, `identity` users, groups and process titles, and
-//! `io` the system calls of a file response (pread, sendfile, MSG_MORE).
+//! liveness memory shared with the workers, `identity` users, groups and process titles,
+//! `io` the system calls of a file response (pread, sendfile, MSG_MORE), and `openat` opening
+//! a name beneath a directory (static files).
 
 mod identity;
 mod io;
+mod openat;
 mod pipe;
 mod process;
 mod shm;
@@ -14,6 +16,7 @@ mod signals;
 
 pub use identity::*;
 pub use io::*;
+pub use openat::*;
 pub use pipe::*;
 pub use process::*;
 pub use shm::*;
