@@ -51,7 +51,7 @@ pub fn register_pool_thread(ident: u64) {
 pub fn install(slot: &'static Slot, timeout: Option<Duration>, interrupt: Interrupt) {
     slot.pid.store(sys::getpid(), Ordering::Relaxed);
     slot.in_app_since.store(0, Ordering::Relaxed);
-    let timeout_ms = timeout.map(|t| t.as_millis() as u64);
+    let timeout_ms = timeout.map(crate::deadline::millis);
     let heartbeat = Heartbeat {
         slot,
         timeout_ms,
@@ -178,7 +178,7 @@ pub enum Verdict {
 
 /// Judges a worker from its slot (master side).
 pub fn judge(slot: &Slot, timeout: Duration, now_ms: u64) -> Verdict {
-    let limit = (timeout + GRACE).as_millis() as u64;
+    let limit = crate::deadline::millis(crate::deadline::sum(timeout, GRACE));
     let since = slot.in_app_since.load(Ordering::Relaxed);
     let beat = slot.beat.load(Ordering::Relaxed);
     let reference = if since != 0 { since } else { beat };
@@ -189,7 +189,9 @@ pub fn judge(slot: &Slot, timeout: Duration, now_ms: u64) -> Verdict {
         BEAT_EVERY.as_millis() as u64
     };
     match now_ms.saturating_sub(reference) {
-        age if reference != 0 && age > limit + allowance => Verdict::Stuck { for_ms: age },
+        age if reference != 0 && age > limit.saturating_add(allowance) => {
+            Verdict::Stuck { for_ms: age }
+        }
         _ => Verdict::Alive,
     }
 }
@@ -219,5 +221,8 @@ mod tests {
             judge(&slot, timeout, 108_500),
             Verdict::Stuck { .. }
         ));
+        // `--timeout 18446744073709551615`: never stuck, never an overflow.
+        let forever = Duration::from_secs(u64::MAX);
+        assert_eq!(judge(&slot, forever, u64::MAX), Verdict::Alive);
     }
 }

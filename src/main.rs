@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let config = match Config::from_args(args) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("pyrite: error: {err}");
+            pyrite::logging::stderr_line(format_args!("pyrite: error: {err}"));
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -51,6 +51,6 @@ fn report_cli_error(err: clap::Error) -> ExitCode {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("pyrite: error: {first}");
+    pyrite::logging::stderr_line(format_args!("pyrite: error: {first}"));
     ExitCode::from(exit::USAGE)
 }

@@ -3,11 +3,12 @@
 //! CPython calls of `wsgi::ffi`. `process` forks, reaps and signals processes, `signals` turns
 //! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
 //! liveness memory shared with the workers, `identity` users, groups and process titles,
-//! `io` the system calls of a file response (pread, sendfile, MSG_MORE), and `openat` opening
-//! a name beneath a directory (static files).
+//! `io` the system calls of a file response (pread, sendfile, MSG_MORE), `openat` opening a
+//! name beneath a directory (static files), `limits` how many tasks the machine allows.
 
 mod identity;
 mod io;
+mod limits;
 mod openat;
 mod pipe;
 mod process;
@@ -16,6 +17,7 @@ mod signals;
 
 pub use identity::*;
 pub use io::*;
+pub use limits::*;
 pub use openat::*;
 pub use pipe::*;
 pub use process::*;

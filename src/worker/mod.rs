@@ -79,7 +79,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     }
     let max_requests = config
         .max_requests
-        .map(|n| n + jitter(config.max_requests_jitter));
+        .map(|n| n.saturating_add(jitter(config.max_requests_jitter)));
     let lifecycle = Rc::new(Lifecycle::new(max_requests, config.max_rss));
     let runner = match app.map(|app| Runner::new(app, config.threads)).transpose() {
         Ok(runner) => runner,
@@ -161,7 +161,7 @@ pub fn report_load_error(spec: &AppSpec, err: LoadError) -> i32 {
         }
         LoadError::Import { traceback, summary } => {
             if !traceback.is_empty() {
-                eprintln!("{traceback}");
+                logging::stderr_line(format_args!("{traceback}"));
             }
             tracing::error!(pid, app = %spec, "failed to load the app: {summary}");
             EXIT_APP_LOAD_ERROR
@@ -177,5 +177,5 @@ fn jitter(max: u64) -> u64 {
     let seed = (sys::getpid() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ sys::monotonic_ms().rotate_left(17);
     let mixed = (seed ^ (seed >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    (mixed ^ (mixed >> 29)) % (max + 1)
+    (mixed ^ (mixed >> 29)) % max.saturating_add(1)
 }
