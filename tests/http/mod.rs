@@ -4,6 +4,7 @@
 //! prove that a refused request never reached it.
 
 mod codec;
+mod corpus;
 mod limits;
 mod proxy;
 mod strict;
