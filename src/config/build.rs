@@ -172,8 +172,11 @@ pub fn connections(
     }
     let forwarded_allow =
         AllowList::parse(&args.forwarded_allow_ips).map_err(ConfigError::ForwardedAllowIps)?;
+    let body_memory =
+        usize::try_from(args.body_memory.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     let service = crate::service::Settings {
         limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
+        body_memory,
         forwarded_allow: forwarded_allow.clone(),
     };
     let http = crate::http::Settings {
@@ -187,6 +190,7 @@ pub fn connections(
         },
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
+        body_min_rate: args.body_min_rate,
         keep_alive: args.keep_alive,
         write_timeout: args.write_timeout,
         server_header: !args.no_server_header,

@@ -7,6 +7,7 @@ mod codec;
 mod corpus;
 mod limits;
 mod proxy;
+mod slow_bodies;
 mod strict;
 mod timeouts;
 
