@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-/// Later than any process lives: what a deadline too far to represent becomes.
-const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// Later than any process lives: what a deadline too far to represent becomes (30 years, as
+/// tokio caps its own timers).
+const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
 /// `now + wait`, or a moment too far away to matter when that is not representable.
 pub fn after(now: Instant, wait: Duration) -> Instant {
