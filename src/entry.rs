@@ -123,13 +123,13 @@ pub fn run(argv: Vec<OsString>, host: Host) -> u8 {
         Err(err) => return report_cli_error(err),
     };
     if let Err(why) = host.settle_venv(&mut args) {
-        eprintln!("pyrite: error: {why}");
+        crate::logging::stderr_line(format_args!("pyrite: error: {why}"));
         return exit::USAGE;
     }
     let config = match Config::from_args(args) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("pyrite: error: {err}");
+            crate::logging::stderr_line(format_args!("pyrite: error: {err}"));
             return exit::USAGE;
         }
     };
@@ -167,6 +167,6 @@ fn report_cli_error(err: clap::Error) -> u8 {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("pyrite: error: {first}");
+    crate::logging::stderr_line(format_args!("pyrite: error: {first}"));
     exit::USAGE
 }

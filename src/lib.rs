@@ -29,7 +29,7 @@
 //!
 //! The layers point one way (`scripts/check-layers` fails on an import cycle between files):
 //! entry → master → worker → config → service → router, static_files, wsgi → http →
-//! listener, logging, heartbeat → sys, text, exit. `http` knows nothing of routes, files or
+//! listener, logging, heartbeat → sys, text, exit, deadline. `http` knows nothing of routes, files or
 //! apps: it calls a [`http::Service`] and writes the body kinds it owns, so another connection
 //! driver can call the same service. Each module owns its settings type; `config` builds them.
 //!
@@ -38,6 +38,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod deadline;
 pub mod entry;
 pub mod exit;
 pub mod heartbeat;

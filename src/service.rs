@@ -19,10 +19,13 @@ use crate::static_files;
 use crate::wsgi::{OwnedRequest, Runner};
 
 /// What the service needs besides its routes (`config` builds it).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// `--limit-request-body`; `None` means unlimited.
     pub limit_request_body: Option<u64>,
+    /// `--body-memory`: bytes of request bodies one worker holds in memory while reading them;
+    /// past it, bodies go to disk.
+    pub body_memory: usize,
     /// Peers whose forwarding headers are believed (`--forwarded-allow-ips`).
     pub forwarded_allow: AllowList,
 }
@@ -134,7 +137,7 @@ impl AppSide {
         }
         let has_body = parts.headers.contains_key(CONTENT_LENGTH)
             || parts.headers.contains_key(TRANSFER_ENCODING);
-        let body = match request_body::read(incoming, limit).await {
+        let body = match request_body::read(incoming, limit, self.settings.body_memory).await {
             Ok(body) => body,
             Err(BodyReadError::TooLarge) => {
                 return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE))
@@ -170,6 +173,16 @@ impl AppSide {
                 url_scheme,
             })
             .await
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            limit_request_body: None,
+            body_memory: 32 * 1024 * 1024,
+            forwarded_allow: AllowList::default(),
+        }
     }
 }
 

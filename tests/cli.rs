@@ -178,6 +178,58 @@ fn bad_flags_and_env_values_exit_2_with_one_line_naming_them() {
     }
 }
 
+/// Counts beyond what the master supervises or the machine allows, and log files that cannot
+/// be written, are refused at start-up — not accepted and found out later (a fork that fails,
+/// logs silently lost). One line naming the flag, exit code 2, no worker booted.
+#[test]
+fn absurd_counts_and_unwritable_log_files_exit_2() {
+    let root = s(&manifest_dir());
+    let missing = tmpdir("no-log-dir").join("missing/dir");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["-w".into(), "100000".into()], "--workers"),
+        (vec!["-w".into(), "4294967296".into()], "--workers"),
+        (vec!["--threads".into(), "100000".into()], "--threads"),
+        (
+            vec!["-w".into(), "512".into(), "--threads".into(), "1024".into()],
+            "this machine allows",
+        ),
+        (
+            vec!["--max-connections".into(), u64::MAX.to_string()],
+            "--max-connections",
+        ),
+        (
+            vec!["--access-logfile".into(), s(&missing.join("access.log"))],
+            "--access-logfile",
+        ),
+        (
+            vec!["--error-logfile".into(), s(&missing.join("error.log"))],
+            "--error-logfile",
+        ),
+    ];
+    for (args, names) in cases {
+        let out = pyrite()
+            .args(&["--docroot", &root])
+            .args(&args)
+            .run_to_exit(WAIT);
+        assert_eq!(
+            out.code,
+            Some(2),
+            "{args:?} → {:?}\n{}",
+            out.code,
+            out.stderr
+        );
+        assert_eq!(
+            out.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(names), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains(BOOTED), "{args:?} booted a worker");
+    }
+    assert!(!missing.exists(), "no directory is created for a log file");
+}
+
 #[test]
 fn env_vars_configure_like_flags() {
     let server = pyrite()

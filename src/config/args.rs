@@ -218,6 +218,26 @@ pub struct Args {
     #[arg(long, env = "PYRITE_BODY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub body_timeout: Duration,
 
+    /// Bytes a second a request body must average over each --body-timeout window; slower →
+    /// 408 and close (0 = no minimum).
+    #[arg(
+        long,
+        env = "PYRITE_BODY_MIN_RATE",
+        value_name = "BYTES",
+        default_value_t = 500
+    )]
+    pub body_min_rate: u64,
+
+    /// Mebibytes of request bodies one worker holds in memory while reading them; further
+    /// bodies are spooled to disk.
+    #[arg(
+        long,
+        env = "PYRITE_BODY_MEMORY",
+        value_name = "MIB",
+        default_value_t = 32
+    )]
+    pub body_memory: u64,
+
     /// Seconds an idle keep-alive connection is kept open (0 = no keep-alive).
     #[arg(long, env = "PYRITE_KEEP_ALIVE", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub keep_alive: Duration,

@@ -11,6 +11,15 @@ pub enum ConfigError {
     Workers,
     #[error("--threads must be at least 1")]
     Threads,
+    #[error("{0} {1}: at most {2}")]
+    TooMany(&'static str, u64, usize),
+    #[error("--workers {workers} with --threads {threads}: up to {tasks} processes and threads (twice over during a reload), more than this machine allows ({limit}: the least of kernel.threads-max, kernel.pid_max and RLIMIT_NPROC)")]
+    Machine {
+        workers: usize,
+        threads: usize,
+        tasks: u64,
+        limit: u64,
+    },
     #[error("{flag} '{path}': {why}")]
     Path {
         flag: &'static str,

@@ -87,7 +87,7 @@ impl Config {
             timeout: build::nonzero(args.timeout).map(Duration::from_secs),
             max_requests: build::nonzero(args.max_requests),
             max_requests_jitter: args.max_requests_jitter,
-            max_rss: build::nonzero(args.max_rss).map(|mib| mib * 1024 * 1024),
+            max_rss: build::nonzero(args.max_rss).map(|mib| mib.saturating_mul(1024 * 1024)),
             preload: args.preload,
             reload: args.reload,
             pid_file: args.pid.map(|p| parse::absolute(&p)),

@@ -103,6 +103,7 @@ pub async fn serve<S: Service>(
             expect_continue,
             settings.limits,
             settings.body_timeout,
+            settings.body_min_rate,
         );
         tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
         // In a block of its own: a local's slot in this future lasts until its scope ends, even

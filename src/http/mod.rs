@@ -1,7 +1,7 @@
 //! The HTTP/1.1 side of a worker, a codec and connection driver that knows nothing of routes,
 //! files or apps. `server` accepts connections until a graceful stop; `conn` runs one
 //! connection on a strict codec of our own (`parse` reads a request head, `framing` judges what
-//! it means, `chunked` decodes bodies, `incoming` is the request body, `request_body` reads one
+//! it means, `authority` checks Host, `chunked` decodes bodies, `incoming` is the request body, `request_body` reads one
 //! completely) and hands each request to a [`Service`] (`service`), then `write` sends the
 //! response (`render` its head, `send` its body) over `transport`, the shared socket. The body
 //! kinds a service answers with are http's own: `body` (bytes, a stream), `file_body` (bytes
@@ -9,6 +9,7 @@
 //! proxies say about the client; `pages` holds the server's own error pages; `settings` what
 //! every connection is held to.
 
+pub mod authority;
 mod body;
 pub mod chunked;
 pub mod conn;

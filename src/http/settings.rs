@@ -14,6 +14,9 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// A body read may stall this long (`--body-timeout`).
     pub body_timeout: Duration,
+    /// A body must arrive at this many bytes a second at least, over each window of
+    /// `body_timeout` (`--body-min-rate`); 0 means no minimum.
+    pub body_min_rate: u64,
     /// An idle persistent connection is closed after this; zero disables persistence.
     pub keep_alive: Duration,
     /// A write may stall this long (`--write-timeout`).
@@ -33,6 +36,7 @@ impl Default for Settings {
             limits: Limits::default(),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            body_min_rate: 500,
             keep_alive: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
             server_header: true,

@@ -89,7 +89,8 @@ pub struct Stop {
 /// deadline wins, and so does a non-zero exit code already decided. The workers are asked on
 /// the first stop, and killed by any stop without grace.
 pub fn stop(phase: Phase, now: Instant, grace: Duration, exit_code: u8) -> Stop {
-    let deadline = now + grace;
+    // `--graceful-timeout` may be any number of seconds, up to 2^64 - 1.
+    let deadline = crate::deadline::after(now, grace);
     let (deadline, exit_code, first) = match phase {
         Phase::Stopping {
             deadline: old,
@@ -160,14 +161,18 @@ pub enum Fate {
     Respawn { backoff: Option<Duration> },
 }
 
-/// Judges a death and updates the crash-loop counters.
+/// Judges a death and updates the crash-loop counters. A worker that exits before it boots is a
+/// boot failure whatever its status — `os._exit(0)` at import included — so a crash loop backs
+/// off and, after [`MAX_BOOT_FAILURES`], stops the server (or abandons a reload) instead of
+/// respawning forever.
 pub fn fate(death: &Death, record: &mut Record) -> Fate {
     let gone = death.stopping || death.replaced;
-    if death.status == ExitStatus::Code(0) {
-        return if gone { Fate::Exited } else { Fate::Recycled };
-    }
+    let clean = death.status == ExitStatus::Code(0);
     if gone {
-        return Fate::Gone;
+        return if clean { Fate::Exited } else { Fate::Gone };
+    }
+    if clean && death.booted {
+        return Fate::Recycled;
     }
     if !death.booted {
         if let ExitStatus::Code(code @ (exit::WORKER_APP_LOAD_ERROR | exit::WORKER_BOOT_ERROR)) =
@@ -180,12 +185,18 @@ pub fn fate(death: &Death, record: &mut Record) -> Fate {
         }
         record.boot_failures += 1;
         if record.boot_failures >= MAX_BOOT_FAILURES {
+            if death.reloading {
+                // The old generation still serves: it stays, the new one is given up.
+                record.boot_failures = 0;
+                return Fate::AbandonReload;
+            }
             return Fate::CannotBoot {
                 attempts: record.boot_failures,
             };
         }
     }
-    if death.lived < QUICK_DEATH {
+    // Before booting, however slow the start (a big import), a death is part of a loop.
+    if death.lived < QUICK_DEATH || !death.booted {
         record.quick_deaths += 1;
         return Fate::Respawn {
             backoff: Some(backoff(record.quick_deaths)),
@@ -362,6 +373,69 @@ mod tests {
         );
         assert_eq!(record.quick_deaths, 0);
         assert_eq!(backoff(40), BACKOFF_CAP);
+    }
+
+    #[test]
+    fn a_clean_exit_before_booting_is_a_boot_failure() {
+        // `os._exit(0)` at import: backed off like a crash, then the server stops (exit 3).
+        let mut record = Record::default();
+        let early = Death {
+            booted: false,
+            lived: Duration::from_millis(10),
+            ..death(ExitStatus::Code(0))
+        };
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            match fate(&early, &mut record) {
+                Fate::Respawn {
+                    backoff: Some(wait),
+                } => waits.push(wait.as_millis()),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(waits, [100, 200, 400, 800]);
+        assert_eq!(fate(&early, &mut record), Fate::CannotBoot { attempts: 5 });
+        // A slow start (an import taking seconds) is no reason to skip the back-off.
+        let slow = Death {
+            lived: Duration::from_secs(5),
+            ..early
+        };
+        assert_eq!(
+            fate(&slow, &mut Record::default()),
+            Fate::Respawn {
+                backoff: Some(Duration::from_millis(100))
+            }
+        );
+        // While reloading, the old generation keeps serving: the reload is given up instead.
+        let mut record = Record::default();
+        let reloading = Death {
+            reloading: true,
+            ..early
+        };
+        for _ in 0..4 {
+            assert!(matches!(
+                fate(&reloading, &mut record),
+                Fate::Respawn { backoff: Some(_) }
+            ));
+        }
+        assert_eq!(fate(&reloading, &mut record), Fate::AbandonReload);
+        // Asked to stop before it booted: nothing to count.
+        let stopped = Death {
+            stopping: true,
+            ..early
+        };
+        assert_eq!(fate(&stopped, &mut Record::default()), Fate::Exited);
+    }
+
+    #[test]
+    fn any_grace_is_a_deadline() {
+        let now = Instant::now();
+        for grace in [Duration::MAX, Duration::from_secs(u64::MAX)] {
+            match stop(Phase::Running, now, grace, 0).phase {
+                Phase::Stopping { deadline, .. } => assert!(deadline > now),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -166,7 +166,9 @@ impl Master {
                     &fds,
                     &[(UPGRADE_ENV, sys::getppid().to_string())],
                 );
-                eprintln!("pyrite: cannot re-execute for the upgrade: {err}");
+                crate::logging::stderr_line(format_args!(
+                    "pyrite: cannot re-execute for the upgrade: {err}"
+                ));
                 sys::exit_now(1)
             }
             Err(err) => tracing::error!(error = %err, "cannot fork for the upgrade"),
@@ -276,7 +278,9 @@ impl Master {
             replaced: info.generation != self.generation,
             reloading: self.phase == Phase::Reloading,
         };
-        if status != ExitStatus::Code(0) {
+        // A clean exit is news only from a worker that never booted (`os._exit(0)` at import).
+        let expected = info.booted || death.stopping || death.replaced;
+        if status != ExitStatus::Code(0) || !expected {
             tracing::warn!(pid, status = %status, "worker exited");
         }
         match policy::fate(&death, &mut self.record) {

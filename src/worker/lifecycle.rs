@@ -1,5 +1,6 @@
 //! When a worker recycles itself: it counts the requests it answered (`--max-requests`) and
-//! watches its memory (`--max-rss`). The counting wraps the worker's service ([`Counted`], told
+//! watches its memory (`--max-rss`); and when it must be replaced because an app thread is
+//! stuck past `--timeout` (`heartbeat::stuck`). The counting wraps the worker's service ([`Counted`], told
 //! of each response through `Service::responded`), so neither the service nor the connection
 //! driver knows about recycling.
 
@@ -7,7 +8,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use http::Request;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::http::incoming::Incoming;
 use crate::http::{ConnInfo, Reply, Service};
@@ -19,6 +20,8 @@ pub struct Lifecycle {
     max_requests: Option<u64>,
     max_rss: Option<u64>,
     pub recycle: Notify,
+    /// Becomes true once an app thread is stuck: stop taking work, then exit.
+    stuck: watch::Sender<bool>,
 }
 
 impl Lifecycle {
@@ -28,6 +31,29 @@ impl Lifecycle {
             max_requests,
             max_rss,
             recycle: Notify::new(),
+            stuck: watch::Sender::new(false),
+        }
+    }
+
+    /// Called once a second: a pool thread stuck in an app call (interrupted at `--timeout`,
+    /// still there a grace period later) means this worker should be replaced.
+    pub fn check_stuck(&self) {
+        if crate::heartbeat::stuck() && !*self.stuck.borrow() {
+            tracing::warn!(
+                pid = sys::getpid(),
+                "an app thread is stuck past --timeout; finishing the other requests, then replacing this worker"
+            );
+            self.stuck.send_replace(true);
+        }
+    }
+
+    /// Resolves once an app thread is stuck (never, if none is).
+    pub fn stuck(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut stuck = self.stuck.subscribe();
+        async move {
+            if stuck.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 

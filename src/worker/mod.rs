@@ -79,9 +79,13 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     }
     let max_requests = config
         .max_requests
-        .map(|n| n + jitter(config.max_requests_jitter));
+        .map(|n| n.saturating_add(jitter(config.max_requests_jitter)));
     let lifecycle = Rc::new(Lifecycle::new(max_requests, config.max_rss));
-    let runner = match app.map(|app| Runner::new(app, config.threads)).transpose() {
+    let timeout = config.timeout;
+    let runner = match app
+        .map(|app| Runner::new(app, config.threads, timeout))
+        .transpose()
+    {
         Ok(runner) => runner,
         Err(err) => {
             tracing::error!(pid, error = %err, "cannot start the app threads");
@@ -126,6 +130,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                         heartbeat::beat();
                         logging::flush_access();
                         housekeeping.check_memory();
+                        housekeeping.check_stuck();
                     }
                     _ = usr1.recv() => logging::reopen(&log_settings),
                 }
@@ -133,13 +138,27 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         });
         ctx.boot.announce();
         tracing::info!(pid, "booted worker");
-        server::run(listeners, config.http.clone(), service, async move {
+        let (stuck, stuck_drain) = (lifecycle.stuck(), lifecycle.stuck());
+        let served = server::run(listeners, config.http.clone(), service, async move {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = lifecycle.recycle.notified() => {}
+                _ = stuck => {}
             }
-        })
-        .await
+        });
+        // With an app thread stuck, the other requests get --graceful-timeout to finish; then
+        // the worker exits (the stuck thread with it) and the master replaces it.
+        let drain_limit = async {
+            stuck_drain.await;
+            tokio::time::sleep(config.graceful_timeout).await;
+        };
+        tokio::select! {
+            served = served => served,
+            _ = drain_limit => {
+                tracing::warn!(pid, "graceful timeout passed with an app thread stuck; exiting");
+                Ok(())
+            }
+        }
     });
     logging::flush_access();
     match served {
@@ -161,7 +180,7 @@ pub fn report_load_error(spec: &AppSpec, err: LoadError) -> i32 {
         }
         LoadError::Import { traceback, summary } => {
             if !traceback.is_empty() {
-                eprintln!("{traceback}");
+                logging::stderr_line(format_args!("{traceback}"));
             }
             tracing::error!(pid, app = %spec, "failed to load the app: {summary}");
             EXIT_APP_LOAD_ERROR
@@ -177,5 +196,5 @@ fn jitter(max: u64) -> u64 {
     let seed = (sys::getpid() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ sys::monotonic_ms().rotate_left(17);
     let mixed = (seed ^ (seed >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    (mixed ^ (mixed >> 29)) % (max + 1)
+    (mixed ^ (mixed >> 29)) % max.saturating_add(1)
 }

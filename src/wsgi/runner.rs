@@ -15,8 +15,12 @@ pub enum Runner {
 }
 
 impl Runner {
-    /// `threads` ≤ 1 means inline.
-    pub fn new(mut app: App, threads: usize) -> std::io::Result<Runner> {
+    /// `threads` ≤ 1 means inline; `timeout` is `--timeout` (the pool answers 504 itself).
+    pub fn new(
+        mut app: App,
+        threads: usize,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<Runner> {
         app.multithread = threads > 1;
         Python::attach(|py| process::arm(py, &app.hooks))
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -24,7 +28,7 @@ impl Runner {
         if threads <= 1 {
             return Ok(Runner::Inline(executor));
         }
-        Ok(Runner::Pool(pool::Pool::start(executor, threads)?))
+        Ok(Runner::Pool(pool::Pool::start(executor, threads, timeout)?))
     }
 
     /// Whether the decoded request `path` is inside the app's `--script-name` prefix.
