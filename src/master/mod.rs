@@ -70,6 +70,7 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
         respawn_at: None,
         upgrade_child: None,
         upgrade_from,
+        upgrade_later: false,
         reloader: None,
         preloaded: None,
     };
