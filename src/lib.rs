@@ -8,6 +8,7 @@
 //!  │                reloader (a child watching Python files under --reload)
 //!  ├── worker 1     worker: wsgi::interpreter (CPython, import the app once), then a
 //!  └── worker N     current-thread tokio runtime: http::server (accept, graceful stop);
+//!                   worker::stop walks it through a stop (an http::Phase: drain, close),
 //!                   worker::lifecycle recycles it (--max-requests, --max-rss); heartbeat
 //!                   tells the master it is alive
 //! ```
