@@ -9,6 +9,7 @@
 //!  ├── worker 1     worker: wsgi::interpreter (start CPython, or find it running under the
 //!  │                Python entry; import the app once), then a
 //!  └── worker N     current-thread tokio runtime: http::server (accept, graceful stop);
+//!                   worker::stop walks it through a stop (an http::Phase: drain, close),
 //!                   worker::lifecycle recycles it (--max-requests, --max-rss); heartbeat
 //!                   tells the master it is alive
 //! ```

@@ -154,6 +154,26 @@ fn bad_flags_and_env_values_exit_2_with_one_line_naming_them() {
             None,
             "--script-name",
         ),
+        (
+            with(vec!["--drain-timeout=-1".into()], hello()),
+            None,
+            "--drain-timeout",
+        ),
+        (
+            with(flag("--drain-timeout", "soon"), hello()),
+            None,
+            "--drain-timeout",
+        ),
+        (
+            with(flag("--health-path", "healthz"), hello()),
+            None,
+            "--health-path",
+        ),
+        (
+            with(flag("--health-path", "/health?x"), hello()),
+            None,
+            "--health-path",
+        ),
     ];
     for (args, env, names) in cases {
         let mut builder = pyrite().args(&args);

@@ -12,10 +12,13 @@
 //! - `supervision`: the master: signals, respawn, timeouts, recycling, reload, upgrade,
 //!   preload, process hygiene
 //! - `logs`: the access log and the error log
+//! - `balancer`: the graceful stop behind a balancer (health probe, drain, listen queue), and
+//!   rolling restarts through nginx and HAProxy in network namespaces
 //! - `seed`, `frameworks`: the demo in `examples/seed`, and real framework apps from a venv
 
 mod support;
 
+mod balancer;
 mod cli;
 mod frameworks;
 mod http;

@@ -85,6 +85,17 @@ pub struct Args {
     )]
     pub graceful_timeout: u64,
 
+    /// Seconds a stopping server (SIGTERM) keeps accepting and serving before it stops taking
+    /// connections, every response closing its connection and the health probe saying 503,
+    /// so a balancer can take it out first. 0 = stop taking connections at once.
+    #[arg(long, env = "PYRITE_DRAIN_TIMEOUT", value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    pub drain_timeout: Duration,
+
+    /// A path the worker answers itself, without the app: 200 while it serves, 503 once it
+    /// drains or stops (for balancer health checks and readiness probes). Off by default.
+    #[arg(long, env = "PYRITE_HEALTH_PATH", value_name = "PATH")]
+    pub health_path: Option<String>,
+
     /// Largest request body accepted, in bytes; larger → 413 (0 = no limit).
     #[arg(
         long,

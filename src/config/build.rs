@@ -169,10 +169,12 @@ pub fn connections(
         AllowList::parse(&args.forwarded_allow_ips).map_err(ConfigError::ForwardedAllowIps)?;
     let body_memory =
         usize::try_from(args.body_memory.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let health_path = args.health_path.as_deref().map(health_path).transpose()?;
     let service = crate::service::Settings {
         limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
         body_memory,
         forwarded_allow: forwarded_allow.clone(),
+        health_path,
     };
     let http = crate::http::Settings {
         limits: Limits {
@@ -192,8 +194,22 @@ pub fn connections(
         forwarded_allow,
         proxy_protocol: args.proxy_protocol,
         max_connections: args.max_connections,
+        graceful_timeout: seconds(args.graceful_timeout),
     };
     Ok((http, service))
+}
+
+/// `--health-path`: an origin-form path (RFC 9112 §3.2.1) without a query, as requests carry it.
+fn health_path(raw: &str) -> Result<String, ConfigError> {
+    let fine = raw.starts_with('/')
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+    if fine {
+        Ok(raw.to_owned())
+    } else {
+        Err(ConfigError::HealthPath(raw.to_owned()))
+    }
 }
 
 /// `--log-level`, `--access-logfile` and `--error-logfile` (`-` is the standard stream).

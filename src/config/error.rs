@@ -40,6 +40,8 @@ pub enum ConfigError {
     ForwardedAllowIps(String),
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
+    #[error("--health-path '{0}': expected a path starting with '/' (e.g. /healthz), without query or spaces")]
+    HealthPath(String),
     #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
     ScriptName(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]

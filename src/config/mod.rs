@@ -33,6 +33,8 @@ pub struct Config {
     /// How files are served (`--static-max-age`, `--static-dotfiles`, `--static-autoindex`).
     pub static_files: crate::static_files::Options,
     pub graceful_timeout: Duration,
+    /// How long a stopping server keeps serving before it stops taking connections.
+    pub drain_timeout: Duration,
     /// `--limit-request-body` and `--forwarded-allow-ips`, for the app's requests.
     pub service: crate::service::Settings,
     /// Request limits, timeouts and response options of every connection.
@@ -81,6 +83,7 @@ impl Config {
             mounts,
             static_files,
             graceful_timeout: build::seconds(args.graceful_timeout),
+            drain_timeout: args.drain_timeout,
             service,
             http,
             logging,

@@ -1,5 +1,6 @@
 //! What every connection of a worker is held to: the request limits, the timeouts, the
-//! `Server` field, trusted proxies and how many connections at once. `config` builds it.
+//! `Server` field, trusted proxies, how many connections at once and how long a stopping
+//! worker waits for them. `config` builds it.
 
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct Settings {
     pub proxy_protocol: bool,
     /// Connections one worker serves at once (`--max-connections`); more wait in the backlog.
     pub max_connections: usize,
+    /// How long a closing worker waits for its connections (`--graceful-timeout`).
+    pub graceful_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
                 .unwrap_or_default(),
             proxy_protocol: false,
             max_connections: 4096,
+            graceful_timeout: Duration::from_secs(30),
         }
     }
 }

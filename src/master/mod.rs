@@ -74,6 +74,7 @@ pub fn run(config: Config, relaunch: Relaunch) -> Result<u8, MasterError> {
         respawn_at: None,
         upgrade_child: None,
         upgrade_from,
+        upgrade_later: false,
         reloader: None,
         preloaded: None,
         relaunch,

@@ -25,8 +25,10 @@ pub enum Phase {
     Running,
     /// HUP: a new generation boots; the old one is stopped once it all serves.
     Reloading,
-    /// Stop accepting, let in-flight requests finish until `deadline`, then SIGKILL.
+    /// Serve on until `drained` (`--drain-timeout`: the workers drain, the health probe says
+    /// 503), then stop accepting; in-flight requests finish until `deadline`, then SIGKILL.
     Stopping {
+        drained: Instant,
         deadline: Instant,
         exit_code: u8,
     },
@@ -85,22 +87,31 @@ pub struct Stop {
     pub ask: Option<Ask>,
 }
 
-/// A stop with `grace` for in-flight requests and `exit_code`, from `phase`: the earlier
-/// deadline wins, and so does a non-zero exit code already decided. The workers are asked on
-/// the first stop, and killed by any stop without grace.
-pub fn stop(phase: Phase, now: Instant, grace: Duration, exit_code: u8) -> Stop {
-    // `--graceful-timeout` may be any number of seconds, up to 2^64 - 1.
-    let deadline = crate::deadline::after(now, grace);
-    let (deadline, exit_code, first) = match phase {
+/// A stop from `phase` that serves on for `drain`, then gives in-flight requests `grace`, and
+/// exits with `exit_code`: the earlier times win, and so does a non-zero exit code already
+/// decided. The workers are asked on the first stop, and killed by any stop without grace
+/// (which has no drain either).
+pub fn stop(phase: Phase, now: Instant, drain: Duration, grace: Duration, exit_code: u8) -> Stop {
+    let drain = if grace.is_zero() {
+        Duration::ZERO
+    } else {
+        drain
+    };
+    // `--drain-timeout` and `--graceful-timeout` may be any number of seconds, up to 2^64 - 1.
+    let drained = crate::deadline::after(now, drain);
+    let deadline = crate::deadline::after(drained, grace);
+    let (drained, deadline, exit_code, first) = match phase {
         Phase::Stopping {
+            drained: old_drained,
             deadline: old,
             exit_code: old_code,
         } => (
+            old_drained.min(drained),
             old.min(deadline),
             if old_code != 0 { old_code } else { exit_code },
             false,
         ),
-        _ => (deadline, exit_code, true),
+        _ => (drained, deadline, exit_code, true),
     };
     let ask = if grace.is_zero() {
         Some(Ask::Kill)
@@ -109,11 +120,38 @@ pub fn stop(phase: Phase, now: Instant, grace: Duration, exit_code: u8) -> Stop 
     };
     Stop {
         phase: Phase::Stopping {
+            drained,
             deadline,
             exit_code,
         },
         first,
         ask,
+    }
+}
+
+/// What a USR2 does now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Start the new master.
+    Start,
+    /// This master has not yet taken over from the one that started it (its workers do not all
+    /// serve, the old master still runs): upgrade once it has. Starting a newer master now
+    /// would leave the old one behind for good — its own successor would be stopped by ours
+    /// before it ever stopped the old one.
+    Later,
+    /// A new master started by an earlier USR2 is still taking over.
+    Busy,
+}
+
+/// What a USR2 does while this master is `taking_over` from an older one (or not) and
+/// `child_running` (a new master of its own already takes over, or not).
+pub fn upgrade(taking_over: bool, child_running: bool) -> Upgrade {
+    if child_running {
+        Upgrade::Busy
+    } else if taking_over {
+        Upgrade::Later
+    } else {
+        Upgrade::Start
     }
 }
 
@@ -278,30 +316,52 @@ mod tests {
     #[test]
     fn stops_merge() {
         let now = Instant::now();
-        let graceful = stop(Phase::Running, now, Duration::from_secs(30), 0);
+        let secs = Duration::from_secs;
+        let graceful = stop(Phase::Running, now, secs(5), secs(30), 0);
         assert!(graceful.first);
         assert_eq!(graceful.ask, Some(Ask::Finish));
-        // A second graceful stop asks nothing more; its later deadline does not win.
-        let again = stop(graceful.phase, now, Duration::from_secs(60), 3);
+        assert_eq!(
+            graceful.phase,
+            Phase::Stopping {
+                drained: now + secs(5),
+                deadline: now + secs(35),
+                exit_code: 0
+            }
+        );
+        // A second graceful stop asks nothing more; its later times do not win.
+        let again = stop(graceful.phase, now, secs(10), secs(60), 3);
         assert!(!again.first);
         assert_eq!(again.ask, None);
         assert_eq!(
             again.phase,
             Phase::Stopping {
-                deadline: now + Duration::from_secs(30),
+                drained: now + secs(5),
+                deadline: now + secs(35),
                 exit_code: 3
             }
         );
-        // A fast stop kills at once and keeps the exit code already decided.
-        let fast = stop(again.phase, now, Duration::ZERO, 0);
+        // A fast stop kills at once, drains nothing and keeps the exit code already decided.
+        let fast = stop(again.phase, now, secs(5), Duration::ZERO, 0);
         assert_eq!(fast.ask, Some(Ask::Kill));
         assert_eq!(
             fast.phase,
             Phase::Stopping {
+                drained: now,
                 deadline: now,
                 exit_code: 3
             }
         );
+        // Times that do not fit an Instant do not overflow.
+        let huge = stop(Phase::Running, now, secs(u64::MAX), secs(u64::MAX), 0);
+        assert!(matches!(huge.phase, Phase::Stopping { deadline, .. } if deadline > now));
+    }
+
+    #[test]
+    fn an_upgrade_waits_until_this_master_has_taken_over() {
+        assert_eq!(upgrade(false, false), Upgrade::Start);
+        assert_eq!(upgrade(true, false), Upgrade::Later);
+        assert_eq!(upgrade(false, true), Upgrade::Busy);
+        assert_eq!(upgrade(true, true), Upgrade::Busy);
     }
 
     #[test]
@@ -431,7 +491,7 @@ mod tests {
     fn any_grace_is_a_deadline() {
         let now = Instant::now();
         for grace in [Duration::MAX, Duration::from_secs(u64::MAX)] {
-            match stop(Phase::Running, now, grace, 0).phase {
+            match stop(Phase::Running, now, grace, grace, 0).phase {
                 Phase::Stopping { deadline, .. } => assert!(deadline > now),
                 other => panic!("{other:?}"),
             }

@@ -1,6 +1,7 @@
 //! The master's supervision loop: it waits on the signal and boot pipes (and a 100 ms tick),
 //! asks `policy` what each signal, boot, death and heartbeat means, and carries the answer out —
-//! fork, kill, close the listeners, re-execute.
+//! fork, kill, close the listeners (refusing new connections first when the server stops for
+//! good), re-execute.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -11,8 +12,8 @@ use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
 use super::relaunch::Relaunch;
 use crate::config::Config;
 use crate::heartbeat;
-use crate::listener::Listener;
-use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe};
+use crate::listener::{self, Listener};
+use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe, StopKind};
 use crate::{exit, worker, wsgi};
 
 /// Set in the environment of a master started by USR2, naming the master it replaces.
@@ -43,6 +44,8 @@ pub(super) struct Master {
     pub(super) upgrade_child: Option<Pid>,
     /// The old master this one replaces (USR2), stopped once our workers serve.
     pub(super) upgrade_from: Option<Pid>,
+    /// A USR2 that came before this master took over from `upgrade_from`: carried out then.
+    pub(super) upgrade_later: bool,
     pub(super) reloader: Option<Pid>,
     /// The app imported in the master (`--preload`).
     pub(super) preloaded: Option<wsgi::App>,
@@ -69,9 +72,13 @@ impl Master {
             self.check_hung();
             match self.phase {
                 Phase::Stopping {
+                    drained,
                     deadline,
                     exit_code,
                 } => {
+                    if !self.listeners.is_empty() && Instant::now() >= drained {
+                        self.close_listeners();
+                    }
                     if self.workers.is_empty() {
                         tracing::info!(exit_code, "master stopped");
                         return Ok(exit_code);
@@ -124,7 +131,17 @@ impl Master {
                     sys::kill(pid, sys::SIGUSR1);
                 }
             }
-            Action::Upgrade => self.upgrade(),
+            Action::Upgrade => {
+                let taking_over = self.upgrade_from.is_some();
+                match policy::upgrade(taking_over, self.upgrade_child.is_some()) {
+                    policy::Upgrade::Start => self.upgrade(),
+                    policy::Upgrade::Later => {
+                        tracing::info!("upgrade (USR2) deferred until this master's workers serve");
+                        self.upgrade_later = true;
+                    }
+                    policy::Upgrade::Busy => tracing::warn!("an upgrade is already in progress"),
+                }
+            }
             Action::Ignore => {}
         }
     }
@@ -142,6 +159,7 @@ impl Master {
     fn retire(&mut self, pid: Pid) {
         if let Some(info) = self.workers.get_mut(&pid) {
             info.generation = u64::MAX;
+            self.slots.get(info.slot).ask_stop(StopKind::Retire);
         }
         sys::kill(pid, sys::SIGTERM);
     }
@@ -149,10 +167,6 @@ impl Master {
     /// USR2: starts the same entry again (the binary, or `python -m pyrite`) with the listening
     /// sockets inherited. The new master stops this one once its own workers serve.
     fn upgrade(&mut self) {
-        if self.upgrade_child.is_some() {
-            tracing::warn!("an upgrade is already in progress");
-            return;
-        }
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
         match sys::fork() {
             Ok(sys::Fork::Parent(pid)) => {
@@ -175,14 +189,22 @@ impl Master {
         }
     }
 
-    /// Closes the master's copies of the listeners and asks every worker to finish up.
+    /// Asks every worker to finish up: the whole server stops (drain, then refuse new
+    /// connections), unless a new master (USR2) serves on the same sockets now, in which case
+    /// the workers just retire. The master's own copies of the listeners close once the drain
+    /// is over (at once without one; see `supervise`).
     pub(super) fn begin_stop(&mut self, grace: Duration, exit_code: u8) {
-        let stop = policy::stop(self.phase, Instant::now(), grace, exit_code);
+        let drain = self.config.drain_timeout;
+        let stop = policy::stop(self.phase, Instant::now(), drain, grace, exit_code);
         self.phase = stop.phase;
         if stop.first {
-            self.close_listeners();
             if let Some(pid) = self.reloader.take() {
                 sys::kill(pid, sys::SIGKILL);
+            }
+        }
+        if let Phase::Stopping { drained, .. } = self.phase {
+            if Instant::now() >= drained {
+                self.close_listeners();
             }
         }
         let sig = match stop.ask {
@@ -190,19 +212,33 @@ impl Master {
             Some(Ask::Kill) => sys::SIGKILL,
             None => return,
         };
-        for &pid in self.workers.keys() {
+        let kind = if self.upgrade_child.is_some() {
+            StopKind::Retire
+        } else {
+            StopKind::ServerStops
+        };
+        for (&pid, info) in &self.workers {
+            self.slots.get(info.slot).ask_stop(kind);
             sys::kill(pid, sig);
         }
     }
 
-    /// Drops the master's sockets; a unix socket's file goes too, unless a new master (USR2)
-    /// serves on it now.
+    /// Drops the master's sockets. When the server stops for good, new connection requests
+    /// are refused first, so that whatever the kernel queued is left for the workers to take
+    /// rather than reset when the last copy closes (`listener::refuse_new`). A unix socket's
+    /// file goes too. Neither when a new master (USR2) serves on them now.
     fn close_listeners(&mut self) {
         let handed_over = self.upgrade_child.is_some();
         for listener in self.listeners.drain(..) {
-            if !handed_over {
-                listener.cleanup();
+            if handed_over {
+                continue;
             }
+            if let Listener::Tcp(socket, true) = &listener {
+                if let Err(err) = listener::refuse_new(socket) {
+                    tracing::warn!(error = %err, "cannot refuse new connections");
+                }
+            }
+            listener.cleanup();
         }
     }
 
@@ -235,6 +271,10 @@ impl Master {
         if let Some(old) = self.upgrade_from.take() {
             tracing::info!(old_master = old, "new master serving; stopping the old one");
             sys::kill(old, sys::SIGTERM);
+            if std::mem::take(&mut self.upgrade_later) {
+                tracing::info!("carrying out the deferred upgrade (USR2)");
+                self.upgrade();
+            }
         }
         if self.phase != Phase::Reloading {
             return;
@@ -387,6 +427,7 @@ impl Master {
         s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
         s.in_app_since
             .store(0, std::sync::atomic::Ordering::Relaxed);
+        s.ask_stop(StopKind::Retire);
         match wsgi::fork().map_err(MasterError::Fork)? {
             sys::Fork::Parent(pid) => {
                 let info = WorkerInfo {

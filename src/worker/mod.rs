@@ -1,23 +1,25 @@
 //! A worker, right after fork: restore signal defaults, change directory, drop privileges,
 //! start CPython and import the app (unless the master preloaded it), then run a
 //! current-thread tokio runtime that serves until SIGTERM or until it recycles itself
-//! (`--max-requests`, `--max-rss`, counted by `lifecycle` around the service). Returns the
-//! process exit code.
+//! (`--max-requests`, `--max-rss`, counted by `lifecycle` around the service); `stop` walks it
+//! through its stop (a drain first when the whole server stops). Returns the process exit code.
 
 mod lifecycle;
+mod stop;
 
 use std::rc::Rc;
 
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::exit::{
     WORKER_APP_LOAD_ERROR as EXIT_APP_LOAD_ERROR, WORKER_BOOT_ERROR as EXIT_BOOT_ERROR,
 };
-use crate::http::server;
+use crate::http::{server, Phase};
 use crate::listener::Listener;
 use crate::router::Router;
-use crate::service::Dispatcher;
+use crate::service::{Dispatcher, Health};
 use crate::sys::{self, BootPipe, Slot};
 use crate::wsgi::{self, AppSpec, LoadError, Runner};
 use crate::{heartbeat, logging};
@@ -80,7 +82,8 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     let max_requests = config
         .max_requests
         .map(|n| n.saturating_add(jitter(config.max_requests_jitter)));
-    let lifecycle = Rc::new(Lifecycle::new(max_requests, config.max_rss));
+    let (phase, phase_rx) = watch::channel(Phase::Serving);
+    let lifecycle = Rc::new(Lifecycle::new(max_requests, config.max_rss, phase.clone()));
     let timeout = config.timeout;
     let runner = match app
         .map(|app| Runner::new(app, config.threads, timeout))
@@ -98,6 +101,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
             config.static_files.clone(),
             runner,
             config.service.clone(),
+            Health::new(config.service.health_path.clone(), phase_rx.clone()),
         ),
         lifecycle: lifecycle.clone(),
     };
@@ -138,18 +142,17 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         });
         ctx.boot.announce();
         tracing::info!(pid, "booted worker");
-        let (stuck, stuck_drain) = (lifecycle.stuck(), lifecycle.stuck());
-        let served = server::run(listeners, config.http.clone(), service, async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = lifecycle.recycle.notified() => {}
-                _ = stuck => {}
-            }
-        });
-        // With an app thread stuck, the other requests get --graceful-timeout to finish; then
-        // the worker exits (the stuck thread with it) and the master replaces it.
+        let term = async move {
+            term.recv().await;
+        };
+        tokio::task::spawn_local(stop::on_term(phase, ctx.slot, config.drain_timeout, term));
+        let served = server::run(listeners, config.http.clone(), service, phase_rx);
+        // With an app thread stuck, the worker closes like a recycling one; its other requests
+        // get --graceful-timeout to finish, then it exits (the stuck thread with it) and the
+        // master replaces it.
+        let stuck = lifecycle.stuck();
         let drain_limit = async {
-            stuck_drain.await;
+            stuck.await;
             tokio::time::sleep(config.graceful_timeout).await;
         };
         tokio::select! {

@@ -1,7 +1,10 @@
 //! The service every connection of a worker calls, whatever protocol it speaks: one request →
 //! one response. The router picks a static file (answered here and now, never touching Python)
 //! or the app, whose response comes later through the WSGI bridge: the body read completely
-//! first, what trusted proxies say about the client believed, then the app called.
+//! first, what trusted proxies say about the client believed, then the app called. Before any
+//! route, `health` answers the health probe from the worker's own state.
+
+mod health;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +21,8 @@ use crate::router::{Route, Router};
 use crate::static_files;
 use crate::wsgi::{OwnedRequest, Runner};
 
+pub use health::Health;
+
 /// What the service needs besides its routes (`config` builds it).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -28,6 +33,8 @@ pub struct Settings {
     pub body_memory: usize,
     /// Peers whose forwarding headers are believed (`--forwarded-allow-ips`).
     pub forwarded_allow: AllowList,
+    /// The path of the health probe (`--health-path`); none by default.
+    pub health_path: Option<String>,
 }
 
 /// Routes each request to a static file or the app.
@@ -37,6 +44,7 @@ pub struct Dispatcher {
     static_files: static_files::Options,
     /// The app's side, shared with the future of each app call; `None` without an app.
     app: Option<Rc<AppSide>>,
+    health: Health,
 }
 
 struct AppSide {
@@ -50,11 +58,13 @@ impl Dispatcher {
         static_files: static_files::Options,
         runner: Option<Runner>,
         settings: Settings,
+        health: Health,
     ) -> Dispatcher {
         Dispatcher {
             router,
             static_files,
             app: runner.map(|runner| Rc::new(AppSide { runner, settings })),
+            health,
         }
     }
 
@@ -63,6 +73,9 @@ impl Dispatcher {
     #[allow(clippy::result_large_err)]
     #[inline]
     fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Request<Incoming>> {
+        if let Some(response) = self.health.answer(&req) {
+            return Ok(response);
+        }
         let route = self.router.route(req.uri().path());
         tracing::debug!(route = ?route, "routed");
         match route {
@@ -182,6 +195,7 @@ impl Default for Settings {
             limit_request_body: None,
             body_memory: 32 * 1024 * 1024,
             forwarded_allow: AllowList::default(),
+            health_path: None,
         }
     }
 }
