@@ -1,27 +1,53 @@
-//! The `pyrite` binary: command line → validated `Config` → logging → master.
+//! The `pyrite` binary: command line (+ environment + configuration file) → validated
+//! `Config` → logging → master; or `--print-config` / `--check-config` and exit.
 //! Exit codes (`exit`): 0 after a stop, 1 when the master cannot run, 2 for a bad flag or
 //! value, 3 when a worker cannot boot, 4 when the app cannot be imported.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use pyrite::config::{Args, Config};
+use pyrite::config::{LoadError, Loaded};
 use pyrite::exit;
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(err) => return report_cli_error(err),
-    };
-    let config = match Config::from_args(args) {
-        Ok(config) => config,
-        Err(err) => {
+    let loaded = match pyrite::config::load(std::env::args_os().collect()) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Cli(err)) => return report_cli_error(err),
+        Err(LoadError::Config(err)) => {
             eprintln!("pyrite: error: {err}");
             return ExitCode::from(exit::USAGE);
         }
     };
+    let Loaded {
+        config,
+        warnings,
+        check_config,
+        print,
+    } = loaded;
+    if let Some(text) = print {
+        for warning in &warnings {
+            eprintln!("pyrite: warning: {warning}");
+        }
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
+    // gunicorn's `-e`: for the master, and so for every worker it forks.
+    for (key, value) in &config.env {
+        std::env::set_var(key, value);
+    }
+    if check_config {
+        for warning in &warnings {
+            eprintln!("pyrite: warning: {warning}");
+        }
+        return ExitCode::from(pyrite::worker::check(&config) as u8);
+    }
     pyrite::logging::reopen(&config.logging);
-    pyrite::logging::init(&config.logging.level);
+    pyrite::logging::init(&config.logging);
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    if std::env::var_os("GUNICORN_CMD_ARGS").is_some() {
+        tracing::warn!("GUNICORN_CMD_ARGS is set and ignored: use PYRITE_* variables or -c FILE");
+    }
     match pyrite::master::run(config) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

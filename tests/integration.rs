@@ -9,6 +9,8 @@
 //! - `supervision`: the master: signals, respawn, timeouts, recycling, reload, upgrade,
 //!   preload, process hygiene
 //! - `logs`: the access log and the error log
+//! - `ops`: operations: log levels, configuration files, hooks, metrics, readiness, the
+//!   command-line forms gunicorn has
 //! - `seed`, `frameworks`: the demo in `examples/seed`, and real framework apps from a venv
 
 mod support;
@@ -17,6 +19,7 @@ mod cli;
 mod frameworks;
 mod http;
 mod logs;
+mod ops;
 mod seed;
 mod static_files;
 mod supervision;

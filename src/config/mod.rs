@@ -1,11 +1,16 @@
 //! The configuration, validated once in the master before anything is bound or forked: the
-//! raw flags (`args`, clap with a `PYRITE_*` twin per flag) go through one builder per concern
-//! (`build`, with `parse` for single values) into [`Config`], which holds each lower module's
-//! own settings type. Nothing below the master and the worker reads `Config`.
+//! raw flags (`args`, clap with a `PYRITE_*` twin per flag), merged by `load` with a
+//! configuration file (`file`: a `pyrite.toml`, or a `gunicorn.conf.py` read with gunicorn's
+//! meaning by `gunicorn`), go through one builder per concern (`build`, with `parse` for
+//! single values) into [`Config`], which holds each lower module's own settings type. Nothing
+//! below the master and the worker reads `Config`.
 
 mod args;
 mod build;
 mod error;
+mod file;
+mod gunicorn;
+mod load;
 mod parse;
 
 use std::path::PathBuf;
@@ -13,6 +18,7 @@ use std::time::Duration;
 
 pub use args::Args;
 pub use error::ConfigError;
+pub use load::{load, LoadError, Loaded};
 pub use parse::PYTHON_VERSION;
 
 use crate::listener::BindAddr;
@@ -52,6 +58,20 @@ pub struct Config {
     pub user: Option<(u32, u32)>,
     pub group: Option<u32>,
     pub umask: Option<u32>,
+    /// `-e KEY=VALUE`: set in the master's environment before anything starts.
+    pub env: Vec<(String, String)>,
+    /// `--backlog`, `--reuse-port`.
+    pub listen: crate::listener::Options,
+    /// The name in process titles (`-n`, else the APP, else `static`).
+    pub proc_name: String,
+    /// `--reload-extra-file`.
+    pub reload_extra_files: Vec<PathBuf>,
+    /// `--metrics-bind`: where the master serves `/metrics`.
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    /// `--statsd-host` and the prefix of every name (`--statsd-prefix`, with its dot).
+    pub statsd: Option<(std::net::SocketAddr, String)>,
+    /// Hooks defined in a Python configuration file (`-c gunicorn.conf.py`).
+    pub hooks: Option<crate::wsgi::HookFile>,
 }
 
 impl Config {
@@ -71,6 +91,11 @@ impl Config {
         if args.preload && app.is_none() {
             return Err(ConfigError::Preload);
         }
+        let proc_name = match (&args.name, &app) {
+            (Some(name), _) if !name.is_empty() => name.clone(),
+            (_, Some(app)) => app.to_string(),
+            _ => "static".to_owned(),
+        };
         Ok(Config {
             app,
             binds,
@@ -90,10 +115,17 @@ impl Config {
             max_rss: build::nonzero(args.max_rss).map(|mib| mib * 1024 * 1024),
             preload: args.preload,
             reload: args.reload,
-            pid_file: args.pid.map(|p| parse::absolute(&p)),
+            pid_file: args.pid.as_ref().map(|p| parse::absolute(p)),
             user,
             group,
             umask,
+            env: build::raw_env(&args)?,
+            listen: build::listen(&args)?,
+            proc_name,
+            reload_extra_files: build::reload_extra_files(&args)?,
+            metrics_bind: build::metrics_bind(&args)?,
+            statsd: build::statsd(&args)?,
+            hooks: None,
         })
     }
 }

@@ -49,11 +49,7 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
     let slots: &'static SharedSlots = Box::leak(Box::new(
         SharedSlots::new(SLOTS).map_err(MasterError::Setup)?,
     ));
-    let app_name = config
-        .app
-        .as_ref()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "static".into());
+    let app_name = config.proc_name.clone();
     sys::set_process_title(&format!("pyrite: master [{app_name}]"));
     tracing::info!(pid = sys::getpid(), workers = config.workers, app = %app_name, "master started");
     let upgrade_from = std::env::var(UPGRADE_ENV).ok().and_then(|p| p.parse().ok());
@@ -80,8 +76,12 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
     }
     if master.config.reload {
         let config = &master.config;
-        master.reloader = reloader::spawn(&config.python.pythonpath, config.chdir.as_deref())
-            .map_err(MasterError::Fork)?;
+        master.reloader = reloader::spawn(
+            &config.python.pythonpath,
+            config.chdir.as_deref(),
+            &config.reload_extra_files,
+        )
+        .map_err(MasterError::Fork)?;
     }
     let result = master.supervise(&signals);
     master.cleanup();
@@ -115,7 +115,7 @@ fn open_listeners(config: &Config) -> Result<Vec<Listener>, MasterError> {
         .binds
         .iter()
         .map(|addr| {
-            Listener::bind(addr).map_err(|source| MasterError::Bind {
+            Listener::bind(addr, &config.listen).map_err(|source| MasterError::Bind {
                 addr: addr.to_string(),
                 source,
             })

@@ -50,12 +50,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         tracing::error!(pid, error = %err, "cannot switch user or group");
         return EXIT_BOOT_ERROR;
     }
-    let app_name = config
-        .app
-        .as_ref()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "static".into());
-    sys::set_process_title(&format!("pyrite: worker [{app_name}]"));
+    sys::set_process_title(&format!("pyrite: worker [{}]", config.proc_name));
     heartbeat::install(
         ctx.slot,
         config.timeout.filter(|_| config.app.is_some()),
@@ -147,6 +142,39 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         Err(err) => {
             tracing::error!(pid, error = %err, "worker failed");
             EXIT_BOOT_ERROR
+        }
+    }
+}
+
+/// `--check-config`: imports the app as a worker would (in the working directory it would
+/// use), in this process, which then exits; returns the exit code (0, or 4 when it cannot be
+/// imported, 3 when the interpreter cannot start).
+pub fn check(config: &Config) -> i32 {
+    if let Some(dir) = &config.chdir {
+        if let Err(err) = std::env::set_current_dir(dir) {
+            eprintln!("pyrite: error: --chdir '{}': {err}", dir.display());
+            return EXIT_BOOT_ERROR;
+        }
+    }
+    let Some(spec) = &config.app else {
+        println!("configuration OK (no app)");
+        return 0;
+    };
+    match wsgi::load(&config.python, spec, config.workers > 1) {
+        Ok(_) => {
+            println!("configuration OK; app {spec} imported");
+            0
+        }
+        Err(LoadError::Interpreter(why)) => {
+            eprintln!("pyrite: error: the Python interpreter could not start: {why}");
+            EXIT_BOOT_ERROR
+        }
+        Err(LoadError::Import { traceback, summary }) => {
+            if !traceback.is_empty() {
+                eprintln!("{traceback}");
+            }
+            eprintln!("pyrite: error: failed to load the app {spec}: {summary}");
+            EXIT_APP_LOAD_ERROR
         }
     }
 }

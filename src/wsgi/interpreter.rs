@@ -7,7 +7,7 @@ use pyo3::types::PyList;
 
 use super::app::{traceback, App, LoadError};
 use super::settings::{AppSpec, Settings};
-use super::{ffi, process};
+use super::{ffi, process, pylog};
 
 /// The interpreter pyrite was built against; `sys.executable` when no venv is in use.
 const BUILD_PYTHON: &str = env!("PYRITE_PYTHON_EXECUTABLE");
@@ -30,6 +30,7 @@ pub fn load(settings: &Settings, spec: &AppSpec, multiprocess: bool) -> Result<A
             summary: summary(py, &err),
         };
         let hooks = process::install(py).map_err(fail)?;
+        pylog::install(py).map_err(fail)?;
         extend_sys_path(py, &settings.pythonpath).map_err(fail)?;
         let callable = import(py, spec).map_err(fail)?;
         if !callable.is_callable() {

@@ -7,6 +7,7 @@
 //! `settings` what the command line says about it.
 
 mod app;
+mod config_file;
 mod environ;
 mod errors;
 pub mod executor;
@@ -16,6 +17,7 @@ mod input;
 mod interpreter;
 mod pool;
 mod process;
+mod pylog;
 mod response;
 mod response_head;
 mod runner;
@@ -26,13 +28,14 @@ mod timeout;
 use pyo3::prelude::*;
 
 pub use app::{App, LoadError};
+pub use config_file::evaluate_config;
 pub use environ::RequestInfo;
 pub use executor::Executor;
 pub use interpreter::load;
 pub use pool::OwnedRequest;
 pub use response::WsgiBody;
 pub use runner::Runner;
-pub use settings::{AppSpec, Settings};
+pub use settings::{AppSpec, HookFile, Settings};
 
 /// Raises `RequestTimeout` in the Python thread `ident` (a pool thread past `--timeout`).
 pub fn interrupt_thread(ident: u64) {
