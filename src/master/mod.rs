@@ -5,6 +5,7 @@
 //! unit-tested), `supervisor` carries the decisions out with system calls.
 
 mod error;
+mod notify;
 mod policy;
 mod supervisor;
 
@@ -68,6 +69,8 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
         upgrade_from,
         reloader: None,
         preloaded: None,
+        notify: notify::Notifier::from_env(),
+        ready: false,
     };
     if master.config.preload {
         if let Some(code) = master.preload() {

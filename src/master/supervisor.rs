@@ -45,6 +45,10 @@ pub(super) struct Master {
     pub(super) reloader: Option<Pid>,
     /// The app imported in the master (`--preload`).
     pub(super) preloaded: Option<wsgi::App>,
+    /// systemd's `NOTIFY_SOCKET`.
+    pub(super) notify: super::notify::Notifier,
+    /// `READY=1` was sent (every worker of the first generation serves).
+    pub(super) ready: bool,
 }
 
 impl Master {
@@ -52,6 +56,7 @@ impl Master {
         self.spawn_missing()?;
         loop {
             sys::poll_readable(&[signals.fd(), self.boot.fd()], TICK);
+            self.notify.tick();
             for sig in signals.drain() {
                 self.on_signal(sig);
             }
@@ -131,6 +136,7 @@ impl Master {
             return;
         }
         tracing::info!("reloading: booting a new generation of workers");
+        self.notify.reloading();
         self.generation += 1;
         self.phase = Phase::Reloading;
     }
@@ -170,6 +176,10 @@ impl Master {
     pub(super) fn begin_stop(&mut self, grace: Duration, exit_code: u8) {
         let stop = policy::stop(self.phase, Instant::now(), grace, exit_code);
         self.phase = stop.phase;
+        if stop.first && self.upgrade_child.is_none() {
+            // After a USR2 upgrade the new master is the service now: it is not stopping.
+            self.notify.stopping();
+        }
         if stop.first {
             self.close_listeners();
             if let Some(pid) = self.reloader.take() {
@@ -223,6 +233,10 @@ impl Master {
         if !policy::serves_in_full(ready, self.config.workers) {
             return;
         }
+        if !self.ready {
+            self.ready = true;
+            self.notify.ready(ready);
+        }
         if let Some(old) = self.upgrade_from.take() {
             tracing::info!(old_master = old, "new master serving; stopping the old one");
             sys::kill(old, sys::SIGTERM);
@@ -241,6 +255,7 @@ impl Master {
             self.retire(pid);
         }
         tracing::info!(generation = current, "reload complete");
+        self.notify.ready(ready);
         self.phase = Phase::Running;
     }
 
@@ -317,6 +332,8 @@ impl Master {
         }
         self.generation -= 1;
         self.phase = Phase::Running;
+        self.notify
+            .send("READY=1\nSTATUS=reload failed: the app no longer loads");
     }
 
     /// `--timeout`: a worker stuck in one app call (or whose loop stopped) past the timeout and

@@ -35,6 +35,10 @@ pub struct Context<'a> {
 pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     let config = ctx.config;
     let pid = sys::getpid();
+    // The master speaks to systemd; the app must not (READY=1 from a worker would be a lie).
+    for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        std::env::remove_var(var);
+    }
     if let Err(err) = sys::prepare_worker_signals() {
         tracing::error!(pid, error = %err, "cannot set up worker signals");
         return EXIT_BOOT_ERROR;

@@ -5,3 +5,4 @@
 mod cli_forms;
 mod config;
 mod logging;
+mod notify;
