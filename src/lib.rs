@@ -39,6 +39,7 @@ pub mod http;
 pub mod listener;
 pub mod logging;
 pub mod master;
+pub mod metrics;
 pub mod reloader;
 pub mod router;
 pub mod service;

@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches};
 
+use super::args::Args;
 use super::error::ConfigError;
 use super::file::{self, FileSettings};
-use super::{parse, Args, Config};
+use super::parse;
+use super::settings::Config;
 
 /// What the command line asked for, once validated.
 pub struct Loaded {

@@ -101,6 +101,7 @@ impl<S: Service + 'static> Accept<S> {
                     // enter and leave on every poll. One spawn with the span inside: a wrapper
                     // around the task, or a helper taking it by value, would copy the
                     // connection's whole future once more (measured with callgrind).
+                    let open = crate::metrics::connection();
                     tokio::task::spawn_local(async move {
                         // Built where it is awaited (a local would be one more copy).
                         if span.is_disabled() {
@@ -108,6 +109,7 @@ impl<S: Service + 'static> Accept<S> {
                         } else {
                             conn::serve(io, info, shared, stop).instrument(span).await;
                         }
+                        drop(open);
                         drop(slot);
                         drop(alive);
                     });

@@ -5,21 +5,29 @@
 //! unit-tested), `supervisor` carries the decisions out with system calls.
 
 mod error;
+mod exporter;
 mod notify;
+mod observe;
 mod policy;
+mod stats;
 mod supervisor;
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::listener::Listener;
 use crate::reloader;
 use crate::sys::{self, BootPipe, Pid, SharedSlots, SignalPipe};
+use crate::wsgi;
 use policy::{Phase, Record};
 use supervisor::{Master, UPGRADE_ENV};
 
 pub use error::MasterError;
+
+/// How long the master waits for the `on_exit` hook.
+const ON_EXIT_WAIT: Duration = Duration::from_secs(10);
 
 /// Shared-memory slots for workers (an upper bound on `--workers` plus a reload's overlap).
 const SLOTS: usize = 1024;
@@ -29,7 +37,39 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
     if let Some(mask) = config.umask {
         sys::set_umask(mask);
     }
+    let mut hook_process = match &config.hooks {
+        Some(file) => wsgi::HookProcess::spawn(
+            file,
+            &wsgi::executable(&config.python),
+            &config.python.pythonpath,
+            config.chdir.as_deref(),
+            &crate::worker::hook_context(&config, sys::getpid(), 0),
+        )
+        .map_err(MasterError::Fork)?,
+        None => None,
+    };
+    // gunicorn calls on_starting before binding and when_ready once bound; either raising
+    // stops the start.
+    let event = serde_json::json!({ "num_workers": config.workers });
+    if let Some(hooks) = &mut hook_process {
+        hooks
+            .call("on_starting", event.clone(), Some(Duration::ZERO))
+            .map_err(MasterError::Hook)?;
+    }
     let listeners = open_listeners(&config)?;
+    let mut config = config;
+    // What was bound (port 0 resolved, inherited sockets named), for the hooks' server.address.
+    let bound: Vec<_> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    if bound.len() == listeners.len() {
+        config.binds = bound;
+    }
+    let event = serde_json::json!({
+        "num_workers": config.workers,
+        "address": config.binds.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
+    });
     for listener in &listeners {
         let bound = listener
             .local_addr()
@@ -44,6 +84,32 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
                 source,
             }
         })?;
+    }
+    let exporter = match config.metrics_bind {
+        Some(addr) => {
+            let exporter = exporter::Exporter::bind(addr).map_err(|source| MasterError::Bind {
+                addr: format!("--metrics-bind {addr}"),
+                source,
+            })?;
+            let bound = exporter
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            tracing::info!(addr = %bound, "metrics on");
+            Some(exporter)
+        }
+        None => None,
+    };
+    let statsd = match &config.statsd {
+        Some((addr, prefix)) => {
+            Some(stats::Statsd::new(*addr, prefix.clone()).map_err(MasterError::Setup)?)
+        }
+        None => None,
+    };
+    if let Some(hooks) = &mut hook_process {
+        hooks
+            .call("when_ready", event, Some(Duration::ZERO))
+            .map_err(MasterError::Hook)?;
     }
     let signals = SignalPipe::install(&sys::MASTER_SIGNALS).map_err(MasterError::Setup)?;
     let boot = BootPipe::new().map_err(MasterError::Setup)?;
@@ -71,6 +137,11 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
         preloaded: None,
         notify: notify::Notifier::from_env(),
         ready: false,
+        exporter,
+        statsd,
+        totals: stats::Totals::default(),
+        spawned: 0,
+        hook_process,
     };
     if master.config.preload {
         if let Some(code) = master.preload() {
@@ -87,6 +158,7 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
         .map_err(MasterError::Fork)?;
     }
     let result = master.supervise(&signals);
+    master.hook("on_exit", serde_json::json!({}), Some(ON_EXIT_WAIT));
     master.cleanup();
     result
 }

@@ -7,7 +7,9 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use super::error::MasterError;
+use super::exporter::Exporter;
 use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
+use super::stats::{Restart, Statsd, Totals};
 use crate::config::Config;
 use crate::heartbeat;
 use crate::listener::Listener;
@@ -25,6 +27,8 @@ pub(super) struct WorkerInfo {
     pub(super) forked: Instant,
     pub(super) booted: bool,
     pub(super) aborted: Option<Instant>,
+    /// gunicorn's `worker.age`.
+    pub(super) age: u64,
 }
 
 pub(super) struct Master {
@@ -49,14 +53,27 @@ pub(super) struct Master {
     pub(super) notify: super::notify::Notifier,
     /// `READY=1` was sent (every worker of the first generation serves).
     pub(super) ready: bool,
+    pub(super) exporter: Option<Exporter>,
+    pub(super) statsd: Option<Statsd>,
+    /// What gone workers counted, and restarts by reason.
+    pub(super) totals: Totals,
+    /// Workers started so far (gunicorn's `worker.age` of the last one).
+    pub(super) spawned: u64,
+    /// The configuration file's master hooks, run in a helper process.
+    pub(super) hook_process: Option<wsgi::HookProcess>,
 }
 
 impl Master {
     pub(super) fn supervise(&mut self, signals: &SignalPipe) -> Result<u8, MasterError> {
         self.spawn_missing()?;
         loop {
-            sys::poll_readable(&[signals.fd(), self.boot.fd()], TICK);
+            let mut fds = vec![signals.fd(), self.boot.fd()];
+            if let Some(exporter) = &self.exporter {
+                fds.extend(exporter.fds());
+            }
+            sys::poll_readable(&fds, TICK);
             self.notify.tick();
+            self.report_metrics();
             for sig in signals.drain() {
                 self.on_signal(sig);
             }
@@ -105,10 +122,16 @@ impl Master {
             Action::OneMore => {
                 self.config.workers += 1;
                 tracing::info!(workers = self.config.workers, "one worker more (TTIN)");
+                let event =
+                    serde_json::json!({"new": self.config.workers, "old": self.config.workers - 1});
+                self.hook("nworkers_changed", event, None);
             }
             Action::OneLess => {
                 self.config.workers -= 1;
                 tracing::info!(workers = self.config.workers, "one worker less (TTOU)");
+                let event =
+                    serde_json::json!({"new": self.config.workers, "old": self.config.workers + 1});
+                self.hook("nworkers_changed", event, None);
                 let current = self.generation;
                 let oldest = self
                     .workers
@@ -137,6 +160,7 @@ impl Master {
         }
         tracing::info!("reloading: booting a new generation of workers");
         self.notify.reloading();
+        self.hook("on_reload", serde_json::json!({}), None);
         self.generation += 1;
         self.phase = Phase::Reloading;
     }
@@ -157,6 +181,7 @@ impl Master {
             return;
         }
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
+        self.hook("pre_exec", serde_json::json!({}), None);
         match sys::fork() {
             Ok(sys::Fork::Parent(pid)) => {
                 tracing::info!(pid, "upgrading: started a new master");
@@ -252,6 +277,7 @@ impl Master {
             .collect();
         for pid in old {
             tracing::info!(pid, "stopping old worker");
+            self.totals.restarted(Restart::Reload);
             self.retire(pid);
         }
         tracing::info!(generation = current, "reload complete");
@@ -271,11 +297,17 @@ impl Master {
             self.reloader = None;
             return None;
         }
+        if self.hook_process.as_ref().is_some_and(|h| h.pid() == pid) {
+            tracing::warn!(pid, status = %status, "the hook process exited; master hooks are no longer called");
+            self.hook_process = None;
+            return None;
+        }
         let info = self.workers.remove(&pid)?;
-        self.slots
-            .get(info.slot)
-            .pid
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let slot = self.slots.get(info.slot);
+        self.totals.retire(slot);
+        let recycled =
+            slot.counters[crate::metrics::at::RECYCLED].load(std::sync::atomic::Ordering::Relaxed);
+        slot.pid.store(0, std::sync::atomic::Ordering::Relaxed);
         let death = Death {
             status,
             booted: info.booted,
@@ -287,7 +319,13 @@ impl Master {
         if status != ExitStatus::Code(0) {
             tracing::warn!(pid, status = %status, "worker exited");
         }
-        match policy::fate(&death, &mut self.record) {
+        let event = serde_json::json!({"worker": {"pid": pid, "age": info.age}});
+        self.hook("child_exit", event, None);
+        let fate = policy::fate(&death, &mut self.record);
+        if let Some(why) = policy::restart_reason(&death, fate, info.aborted.is_some(), recycled) {
+            self.totals.restarted(why);
+        }
+        match fate {
             Fate::Exited => tracing::info!(pid, "worker exited"),
             Fate::Recycled => tracing::info!(pid, "worker recycled"),
             Fate::Gone => {}
@@ -388,9 +426,19 @@ impl Master {
     }
 
     fn spawn(&mut self) -> Result<(), MasterError> {
+        self.spawned += 1;
+        let age = self.spawned;
+        self.hook(
+            "pre_fork",
+            serde_json::json!({"worker": {"pid": null, "age": age}}),
+            None,
+        );
         let slot = self.free_slot();
         let s = self.slots.get(slot);
         s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
+        for counter in &s.counters {
+            counter.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
         s.in_app_since
             .store(0, std::sync::atomic::Ordering::Relaxed);
         let forked = match &self.preloaded {
@@ -405,17 +453,23 @@ impl Master {
                     forked: Instant::now(),
                     booted: false,
                     aborted: None,
+                    age,
                 };
                 self.workers.insert(pid, info);
                 Ok(())
             }
             sys::Fork::Child => {
+                // The master's own sockets close in the worker.
+                self.exporter = None;
+                self.statsd = None;
+                self.hook_process = None;
                 let listeners = std::mem::take(&mut self.listeners);
                 let ctx = worker::Context {
                     config: &self.config,
                     boot: &self.boot,
                     slot: self.slots.get(slot),
                     preloaded: self.preloaded.take(),
+                    age: self.spawned,
                 };
                 let code = worker::run(ctx, listeners);
                 sys::exit_now(code)

@@ -1,12 +1,12 @@
-//! Memory shared by the master and every worker: one liveness [`Slot`] per worker in an
-//! anonymous mapping made before the first fork (no files on disk).
+//! Memory shared by the master and every worker: one [`Slot`] per worker — its liveness and
+//! its counters (what they count is `metrics`'s business) — in an anonymous mapping made
+//! before the first fork (no files on disk).
 #![allow(unsafe_code)]
 
 use std::io;
 
 /// One worker's liveness record in memory shared between the master and the workers.
 #[repr(C)]
-#[derive(Default)]
 pub struct Slot {
     /// The worker's pid (0 when the slot is free).
     pub pid: std::sync::atomic::AtomicI32,
@@ -14,6 +14,22 @@ pub struct Slot {
     pub beat: std::sync::atomic::AtomicU64,
     /// When the app call in progress started (monotonic ms; 0 when not in the app).
     pub in_app_since: std::sync::atomic::AtomicU64,
+    /// The worker's counters, written by the worker, read by the master.
+    pub counters: [std::sync::atomic::AtomicU64; COUNTERS],
+}
+
+/// How many counters a slot holds.
+pub const COUNTERS: usize = 64;
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot {
+            pid: Default::default(),
+            beat: Default::default(),
+            in_app_since: Default::default(),
+            counters: std::array::from_fn(|_| Default::default()),
+        }
+    }
 }
 
 /// An anonymous shared mapping of [`Slot`]s, created by the master before it forks, so every

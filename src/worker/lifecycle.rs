@@ -41,6 +41,7 @@ impl Lifecycle {
                 served,
                 "max requests reached; recycling"
             );
+            crate::metrics::recycling(crate::metrics::Recycle::MaxRequests);
             self.recycle.notify_one();
         }
     }
@@ -56,6 +57,7 @@ impl Lifecycle {
                 rss_mib = rss / (1024 * 1024),
                 "max RSS exceeded; recycling"
             );
+            crate::metrics::recycling(crate::metrics::Recycle::MaxRss);
             self.recycle.notify_one();
         }
     }

@@ -13,6 +13,8 @@ mod errors;
 pub mod executor;
 mod ffi;
 mod file_wrapper;
+mod hook_process;
+pub mod hooks;
 mod input;
 mod interpreter;
 mod pool;
@@ -24,6 +26,7 @@ mod runner;
 mod settings;
 mod start_response;
 mod timeout;
+mod traceback;
 
 use pyo3::prelude::*;
 
@@ -31,7 +34,9 @@ pub use app::{App, LoadError};
 pub use config_file::evaluate_config;
 pub use environ::RequestInfo;
 pub use executor::Executor;
-pub use interpreter::load;
+pub use hook_process::{HookProcess, MASTER_HOOKS};
+pub use hooks::{HookContext, WorkerHooks};
+pub use interpreter::{executable, hook_preloaded, load, load_hooked};
 pub use pool::OwnedRequest;
 pub use response::WsgiBody;
 pub use runner::Runner;

@@ -72,7 +72,10 @@ impl Pool {
 
     pub async fn call(&self, request: OwnedRequest) -> Response<Body> {
         let (reply, response) = oneshot::channel();
+        crate::metrics::queued(true);
         if self.queue.send(Job { request, reply }).await.is_err() {
+            crate::metrics::queued(false);
+            crate::metrics::refused(503);
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
         }
         response
@@ -98,6 +101,7 @@ fn serve(executor: &Executor, jobs: &Mutex<mpsc::Receiver<Job>>) {
         let Some(Job { mut request, reply }) = job else {
             return;
         };
+        crate::metrics::queued(false);
         let body = std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
         let response = executor.call(request.info(body));
         // The client may have gone; the response (and the app's close()) is then dropped here.

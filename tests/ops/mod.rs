@@ -4,5 +4,7 @@
 
 mod cli_forms;
 mod config;
+mod hooks;
 mod logging;
+mod metrics;
 mod notify;
