@@ -35,11 +35,12 @@ pub struct FileSettings {
 
 /// Reads `path` (by its extension). `has_flag` says whether this build has a flag (a gunicorn
 /// setting whose flag is missing falls back to its table entry); `venv` is the interpreter
-/// the Python file runs in.
+/// the Python file runs in, with `pythonpath` first on `sys.path`.
 pub fn read(
     path: &Path,
     has_flag: &dyn Fn(&str) -> bool,
     venv: Option<&Path>,
+    pythonpath: &[PathBuf],
 ) -> Result<FileSettings, ConfigError> {
     let fail = |why: String| ConfigError::File(format!("--config '{}': {why}", path.display()));
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -53,8 +54,9 @@ pub fn read(
                 return Err(fail("no such file".into()));
             }
             let absolute = super::parse::absolute(path);
-            let json = crate::wsgi::evaluate_config(&absolute, venv, &known_python_names())
-                .map_err(fail)?;
+            let json =
+                crate::wsgi::evaluate_config(&absolute, venv, pythonpath, &known_python_names())
+                    .map_err(fail)?;
             python_settings(&json, has_flag).map_err(fail)?
         }
         _ => return Err(fail("expected a .toml or a .py file".into())),

@@ -55,7 +55,11 @@ pub fn load(argv: Vec<OsString>) -> Result<Loaded, LoadError> {
     if let Some(path) = first.get_one::<PathBuf>("config") {
         let has_flag = |long: &str| cmd.get_arguments().any(|a| a.get_long() == Some(long));
         let venv = venv(&first)?;
-        let read = file::read(path, &has_flag, venv.as_deref())?;
+        let pythonpath: Vec<PathBuf> = first
+            .get_many::<PathBuf>("pythonpath")
+            .map(|p| p.cloned().collect())
+            .unwrap_or_default();
+        let read = file::read(path, &has_flag, venv.as_deref(), &pythonpath)?;
         let mut seen: Vec<&str> = Vec::new();
         let mut checked: Vec<OsString> = Vec::new();
         for setting in &read.settings {

@@ -6,7 +6,7 @@
 
 use std::ffi::CStr;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -59,13 +59,18 @@ def evaluate(path, known):
 /// JSON (`{"settings": {...}, "hooks": [...]}`), or why it could not (the file's traceback).
 /// `known` are the gunicorn setting names to report. Only call while the process has a
 /// single thread and no interpreter (the master, before anything starts).
-pub fn evaluate_config(path: &Path, venv: Option<&Path>, known: &[&str]) -> Result<String, String> {
+pub fn evaluate_config(
+    path: &Path,
+    venv: Option<&Path>,
+    pythonpath: &[PathBuf],
+    known: &[&str],
+) -> Result<String, String> {
     let (mut parent, mut child) =
         std::os::unix::net::UnixStream::pair().map_err(|e| format!("cannot start Python: {e}"))?;
     match sys::fork().map_err(|e| format!("cannot start Python: {e}"))? {
         sys::Fork::Child => {
             drop(parent);
-            let reply = match run(path, venv, known) {
+            let reply = match run(path, venv, pythonpath, known) {
                 Ok(json) => format!("ok\n{json}"),
                 Err(why) => format!("error\n{why}"),
             };
@@ -90,13 +95,21 @@ pub fn evaluate_config(path: &Path, venv: Option<&Path>, known: &[&str]) -> Resu
     }
 }
 
-fn run(path: &Path, venv: Option<&Path>, known: &[&str]) -> Result<String, String> {
+fn run(
+    path: &Path,
+    venv: Option<&Path>,
+    pythonpath: &[PathBuf],
+    known: &[&str],
+) -> Result<String, String> {
     let executable = match venv {
         Some(venv) => venv.join("bin/python"),
         None => std::path::PathBuf::from(env!("PYRITE_PYTHON_EXECUTABLE")),
     };
     ffi::initialize(&executable)?;
     Python::attach(|py| {
+        // As for the app: --pythonpath and the working directory first, so the file can import
+        // the project's own modules.
+        super::interpreter::extend_sys_path(py, pythonpath).map_err(|e| traceback(py, &e))?;
         let module = PyModule::from_code(py, EVALUATE, c"pyrite_config.py", c"pyrite_config")
             .map_err(|e| traceback(py, &e))?;
         let known = PyList::new(py, known).map_err(|e| traceback(py, &e))?;

@@ -7,6 +7,7 @@ logging at several levels, and answers with what the environment says.
 - /log-warning, /log-info: a record on a logger nobody configured (Python's lastResort)
 - /handler-warning: a logging.StreamHandler writing to wsgi.errors (what Flask does)
 - /raise: an exception (a traceback in the error log)
+- /spin: loops in Python, swallowing even pyrite's RequestTimeout (a worker the master aborts)
 - /env?NAME: os.environ[NAME] (or "<unset>")
 - /environ?KEY: environ[KEY]
 - anything else: "ok"
@@ -15,6 +16,7 @@ logging at several levels, and answers with what the environment says.
 import logging
 import os
 import sys
+import time
 
 log = logging.getLogger("ops.app")
 
@@ -46,6 +48,12 @@ def application(environ, start_response):
             flaskish.warning("a handler-written warning")
         finally:
             flaskish.removeHandler(handler)
+    elif path == "/spin":
+        while True:
+            try:
+                time.sleep(0.05)
+            except BaseException:
+                pass
     elif path == "/raise":
         raise RuntimeError("boom-for-the-level-test")
     elif path == "/env":

@@ -67,3 +67,7 @@ def nworkers_changed(server, new, old):
 
 def on_exit(server):
     _record("on_exit")
+
+
+def worker_abort(worker):
+    _record("worker_abort", worker.pid)

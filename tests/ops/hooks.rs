@@ -182,3 +182,40 @@ fn start_up_hooks_that_raise_stop_the_start() {
         );
     }
 }
+
+/// A worker stuck in Python past --timeout (swallowing the RequestTimeout) gets SIGABRT from
+/// the master: worker_abort runs, then the worker exits and is replaced.
+#[test]
+fn worker_abort_runs_when_the_master_aborts_a_hung_worker() {
+    let log = log_path("hooks-abort");
+    let server = pyrite()
+        .args(&[
+            "-c",
+            &conf(),
+            "--timeout",
+            "1",
+            "--pythonpath",
+            &apps_dir(),
+            "ops_app",
+        ])
+        .env("HOOK_LOG", log.to_str().unwrap())
+        .start();
+    let worker = server.worker_pids()[0];
+    let _ = crate::support::try_fetch(&server.addr, "GET", "/spin", &[], b"");
+    let line = {
+        let mut found = String::new();
+        let ok = eventually(LONG_WAIT, || {
+            found = read(&log)
+                .lines()
+                .find(|l| l.starts_with("worker_abort"))
+                .unwrap_or("")
+                .to_owned();
+            !found.is_empty()
+        });
+        assert!(ok, "no worker_abort:\n{}\n{}", read(&log), server.stderr());
+        found
+    };
+    assert_eq!(line, format!("worker_abort {worker}"));
+    assert!(server.wait_for_stderr(BOOTED, 2, LONG_WAIT));
+    assert_eq!(get(&server.addr, "/").status, 200);
+}

@@ -234,3 +234,36 @@ fn metrics_count_restarts_by_reason_and_keep_counts_of_gone_workers() {
     assert!(eventually(LONG_WAIT, || restarts("reload") == 1.0));
     assert_eq!(restarts("crash"), 1.0);
 }
+
+#[test]
+fn statsd_gets_gunicorns_names() {
+    let statsd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    statsd
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let target = statsd.local_addr().unwrap().to_string();
+    let server = pyrite()
+        .args(&["--statsd-host", &target, "--statsd-prefix", "shop"])
+        .app("ops_app")
+        .start();
+    for _ in 0..4 {
+        assert_eq!(get(&server.addr, "/").status, 200);
+    }
+    let mut seen = String::new();
+    let got = eventually(LONG_WAIT, || {
+        let mut buf = [0u8; 1024];
+        if let Ok(n) = statsd.recv(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            seen.push('\n');
+        }
+        let requests: u64 = seen
+            .lines()
+            .filter_map(|l| l.strip_prefix("shop.gunicorn.requests:"))
+            .filter_map(|v| v.strip_suffix("|c")?.parse::<u64>().ok())
+            .sum();
+        requests >= 4 && seen.contains("shop.gunicorn.workers:1|g")
+    });
+    assert!(got, "statsd lines: {seen}");
+    assert!(seen.contains("shop.gunicorn.request.status.2xx:"), "{seen}");
+    assert!(seen.contains("shop.gunicorn.workers:1|g"), "{seen}");
+}
