@@ -3,13 +3,15 @@
 //! The process tree:
 //!
 //! ```text
-//! pyrite (master)   main.rs → config (flags → Config) → master: bind listener, fork, then
-//!  │                supervise — master::policy decides, master::supervisor does (sys calls);
-//!  │                reloader (a child watching Python files under --reload)
+//! pyrite (master)   main.rs → config (flags, PYRITE_*, -c FILE → Config) → master: bind
+//!  │                listener, fork, then supervise — master::policy decides,
+//!  │                master::supervisor does (sys calls); /metrics, statsd and sd_notify from
+//!  │                the same loop; reloader (a child watching Python files under --reload);
+//!  │                the hook process (wsgi::HookProcess, a gunicorn.conf.py's master hooks)
 //!  ├── worker 1     worker: wsgi::interpreter (CPython, import the app once), then a
 //!  └── worker N     current-thread tokio runtime: http::server (accept, graceful stop);
 //!                   worker::lifecycle recycles it (--max-requests, --max-rss); heartbeat
-//!                   tells the master it is alive
+//!                   tells the master it is alive, metrics what it served
 //! ```
 //!
 //! The request path inside a worker:
@@ -24,7 +26,7 @@
 //!
 //! The layers point one way (`scripts/check-layers` fails on an import cycle between files):
 //! entry → master → worker → config → service → router, static_files, wsgi → http →
-//! listener, logging, heartbeat → sys, text, exit. `http` knows nothing of routes, files or
+//! listener, logging, heartbeat, metrics → sys, text, exit. `http` knows nothing of routes, files or
 //! apps: it calls a [`http::Service`] and writes the body kinds it owns, so another connection
 //! driver can call the same service. Each module owns its settings type; `config` builds them.
 //!
