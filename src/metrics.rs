@@ -69,26 +69,33 @@ fn counter(index: usize) -> Option<&'static AtomicU64> {
 /// Adds `n` to a counter only this worker's I/O thread writes: a load and a store, no locked
 /// instruction.
 #[inline]
+fn add(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+#[inline]
 fn bump(index: usize, n: u64) {
     if let Some(c) = counter(index) {
-        c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+        add(c, n);
     }
 }
 
 /// One answered request (called once its last byte went out, or it was abandoned).
 #[inline]
 pub fn response(app: bool, status: u16, bytes: u64, elapsed: Duration) {
+    let Some(slot) = SLOT.get() else { return };
+    let c = &slot.counters;
     let route = usize::from(app);
     let class = usize::from(status / 100).clamp(1, 5) - 1;
-    bump(at::REQUESTS + route * 5 + class, 1);
+    add(&c[at::REQUESTS + route * 5 + class], 1);
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     let bucket = BUCKETS_US
         .iter()
         .position(|&bound| micros <= bound)
         .unwrap_or(BUCKETS_US.len());
-    bump(at::DURATION + route * (BUCKETS_US.len() + 1) + bucket, 1);
-    bump(at::DURATION_SUM + route, micros);
-    bump(at::SENT, bytes);
+    add(&c[at::DURATION + route * (BUCKETS_US.len() + 1) + bucket], 1);
+    add(&c[at::DURATION_SUM + route], micros);
+    add(&c[at::SENT], bytes);
 }
 
 /// Bytes read from clients.
