@@ -3,13 +3,17 @@
 //! The process tree:
 //!
 //! ```text
-//! pyrite (master)   main.rs → config (flags → Config) → master: bind listener, fork, then
-//!  │                supervise — master::policy decides, master::supervisor does (sys calls);
-//!  │                reloader (a child watching Python files under --reload)
-//!  ├── worker 1     worker: wsgi::interpreter (CPython, import the app once), then a
+//! pyrite (master)   entry → config (flags, PYRITE_*, -c FILE → Config) → master: bind
+//!  │                listener, fork, then supervise — master::policy decides,
+//!  │                master::supervisor does (sys calls); /metrics, statsd and sd_notify from
+//!  │                the same loop; reloader (a child watching Python files under --reload);
+//!  │                the hook process (wsgi::HookProcess, a gunicorn.conf.py's master hooks)
+//!  ├── worker 1     worker: wsgi::interpreter (start CPython, or find it running under the
+//!  │                Python entry; import the app once), then a
 //!  └── worker N     current-thread tokio runtime: http::server (accept, graceful stop);
+//!                   worker::stop walks it through a stop (an http::Phase: drain, close),
 //!                   worker::lifecycle recycles it (--max-requests, --max-rss); heartbeat
-//!                   tells the master it is alive
+//!                   tells the master it is alive, metrics what it served
 //! ```
 //!
 //! The request path inside a worker:
@@ -22,9 +26,13 @@
 //!           → http::write (render the head, send the body: frames or sendfile)
 //! ```
 //!
+//! Two entry points, one core: the standalone binary (`main.rs`, libpython linked in) and the
+//! Python package's `pyrite` command (the extension crate `crates/pyrite-py`, inside the venv's
+//! own interpreter) both call [`entry::run`]; an [`entry::Host`] says what differs.
+//!
 //! The layers point one way (`scripts/check-layers` fails on an import cycle between files):
 //! entry → master → worker → config → service → router, static_files, wsgi → http →
-//! listener, logging, heartbeat → sys, text, exit. `http` knows nothing of routes, files or
+//! listener, logging, heartbeat, metrics → sys, text, exit, deadline. `http` knows nothing of routes, files or
 //! apps: it calls a [`http::Service`] and writes the body kinds it owns, so another connection
 //! driver can call the same service. Each module owns its settings type; `config` builds them.
 //!
@@ -34,12 +42,15 @@
 
 pub mod access_log;
 pub mod config;
+pub mod deadline;
+pub mod entry;
 pub mod exit;
 pub mod heartbeat;
 pub mod http;
 pub mod listener;
 pub mod logging;
 pub mod master;
+pub mod metrics;
 pub mod reloader;
 pub mod router;
 pub mod service;

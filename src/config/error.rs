@@ -11,6 +11,15 @@ pub enum ConfigError {
     Workers,
     #[error("--threads must be at least 1")]
     Threads,
+    #[error("{0} {1}: at most {2}")]
+    TooMany(&'static str, u64, usize),
+    #[error("--workers {workers} with --threads {threads}: up to {tasks} processes and threads (twice over during a reload), more than this machine allows ({limit}: the least of kernel.threads-max, kernel.pid_max and RLIMIT_NPROC)")]
+    Machine {
+        workers: usize,
+        threads: usize,
+        tasks: u64,
+        limit: u64,
+    },
     #[error("{flag} '{path}': {why}")]
     Path {
         flag: &'static str,
@@ -31,8 +40,27 @@ pub enum ConfigError {
     ForwardedAllowIps(String),
     #[error("--access-logformat: {0}")]
     AccessLogFormat(String),
-    #[error("--log-level '{0}': not a log filter")]
+    #[error("--log-level '{0}': expected debug, info, warning (or warn), error or critical")]
     LogLevel(String),
+    #[error("--health-path '{0}': expected a path starting with '/' (e.g. /healthz), without query or spaces")]
+    HealthPath(String),
+    #[error("WEB_CONCURRENCY '{0}': expected a number of workers, at least 1")]
+    WebConcurrency(String),
+    #[error("--env '{0}': expected KEY=VALUE")]
+    Env(String),
+    #[error("--backlog must be at least 1")]
+    Backlog,
+    #[error("--metrics-bind '{0}': {1}")]
+    MetricsBind(String, String),
+    #[error("--statsd-host '{0}': {1}")]
+    StatsdHost(String, String),
+    #[error("--reload-extra-file '{path}': {why}")]
+    ReloadExtraFile { path: String, why: String },
+    #[error("{0}")]
+    File(String),
+    /// The entry refused a setting (e.g. a `--venv` the Python package does not run in).
+    #[error("{0}")]
+    Entry(String),
     #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
     ScriptName(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]

@@ -71,6 +71,8 @@ pub struct Rendered {
     pub length: Option<u64>,
     /// The service asked for the connection to close after this response.
     pub close: bool,
+    /// The app's side answered (not the server on the spot): the route kind of the metrics.
+    pub by_app: bool,
 }
 
 impl Drop for Rendered {
@@ -86,17 +88,20 @@ enum Kind {
     Stream(Box<dyn BodyStream>),
 }
 
-/// What the access-log line needs (when the access log is on), filled in by the connection
-/// once the status is known; the line is written when the body is dropped.
+/// What a response's metrics and access-log line need, filled in by the connection once the
+/// status is known; both are written when the body is dropped (finished, aborted or never
+/// polled). The request's head is copied only when the access log is on.
 pub struct AccessLog {
     /// The client, after trusted-proxy resolution.
     pub client: Option<IpAddr>,
-    /// A copy of the request's head; `None` for a request refused before its request line
-    /// could be trusted (logged as `-`).
+    /// A copy of the request's head (with the access log on); `None` for a request refused
+    /// before its request line could be trusted (logged as `-`).
     pub head: Option<Head>,
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
+    /// The app answered (not the server on the spot): the route kind of the metrics.
+    pub app: bool,
     /// The response's head as sent, when the format names response headers.
     pub response_head: Vec<u8>,
     /// The environ variables the format names, as the app left them ([`LogEnviron`]).
@@ -109,20 +114,21 @@ pub struct AccessLog {
 pub struct LogEnviron(pub Vec<Option<String>>);
 
 impl AccessLog {
-    /// Starts the line of a request about to be answered, if the access log is on; the status
-    /// and the bytes sent are filled in as they become known.
+    /// Starts the record of a request about to be answered; the status and the bytes sent are
+    /// filled in as they become known.
     #[inline]
-    pub fn start(client: Option<IpAddr>, head: Option<&Head>) -> Option<Box<AccessLog>> {
-        crate::access_log::format()?;
-        Some(Box::new(AccessLog {
+    pub fn start(client: Option<IpAddr>, head: Option<&Head>) -> Box<AccessLog> {
+        let logged = crate::access_log::format().is_some();
+        Box::new(AccessLog {
             client,
-            head: head.cloned(),
+            head: head.filter(|_| logged).cloned(),
             status: 0,
             started: Instant::now(),
             bytes: 0,
+            app: false,
             response_head: Vec::new(),
             environ: Vec::new(),
-        }))
+        })
     }
 }
 
@@ -136,6 +142,11 @@ fn version_str(version: http::Version) -> &'static str {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
+        let elapsed = self.started.elapsed();
+        crate::metrics::response(self.app, self.status, self.bytes, elapsed);
+        if crate::access_log::format().is_none() {
+            return;
+        }
         let head = self.head.as_ref();
         let header = move |name: &[u8]| head.and_then(|h| h.fields.last_named(name));
         let request = self.head.as_ref().map(|head| crate::access_log::Request {
@@ -151,7 +162,7 @@ impl Drop for AccessLog {
             request,
             status: self.status,
             bytes: self.bytes,
-            elapsed: self.started.elapsed(),
+            elapsed,
             response_head: &self.response_head,
             environ: &self.environ,
             pid: std::process::id(),

@@ -36,10 +36,11 @@ pub enum Known {
     IfRange,
     Range,
     AcceptEncoding,
+    ProxyAuthorization,
 }
 
 /// How many `Known` tags there are (`Other` included): one bit each in a `u32`.
-pub const KNOWN_COUNT: usize = Known::AcceptEncoding as usize + 1;
+pub const KNOWN_COUNT: usize = Known::ProxyAuthorization as usize + 1;
 const _: () = assert!(KNOWN_COUNT <= 32);
 
 impl Known {
@@ -68,8 +69,28 @@ impl Known {
             17 if is(b"x-forwarded-proto") => Known::XForwardedProto,
             17 if is(b"if-modified-since") => Known::IfModifiedSince,
             19 if is(b"if-unmodified-since") => Known::IfUnmodifiedSince,
+            19 if is(b"proxy-authorization") => Known::ProxyAuthorization,
             _ => Known::Other,
         }
+    }
+
+    /// Fields whose definition allows one value, not a list (RFC 9110 §5.3): a repeat leaves
+    /// the request ambiguous — two hosts, two lengths, two media types, two credentials, two
+    /// preconditions a cache and the server could each read differently — so it is refused
+    /// (gunicorn 23 and later refuse a repeated Host and Content-Type too).
+    pub fn is_singleton(self) -> bool {
+        matches!(
+            self,
+            Known::Host
+                | Known::ContentLength
+                | Known::ContentType
+                | Known::Authorization
+                | Known::ProxyAuthorization
+                | Known::Range
+                | Known::IfRange
+                | Known::IfModifiedSince
+                | Known::IfUnmodifiedSince
+        )
     }
 
     fn bit(self) -> u32 {

@@ -5,6 +5,7 @@
 
 use http::{Method, StatusCode, Uri, Version};
 
+use super::authority::valid_host;
 use super::fields::{Fields, Known, Span};
 pub use super::incoming::RequestFraming;
 use super::parse::{is_tchar, RawHead};
@@ -37,7 +38,11 @@ pub fn interpret(raw: RawHead) -> Result<RequestHead, Reject> {
         Form::Plain => target,
         // RFC 9112 §3.2.2: with an absolute-form target the target's authority is the host.
         Form::Absolute(uri) => {
+            // It holds no userinfo (RFC 9110 §4.2.4) and follows the Host grammar.
             let authority = uri.authority().map_or("", |a| a.as_str());
+            if !valid_host(authority.as_bytes()) {
+                return Err(Reject::bad("invalid authority"));
+            }
             fields.set(Known::Host, "host", authority.as_bytes());
             let path = fields.append(uri.path().as_bytes());
             match uri.query() {
@@ -135,34 +140,6 @@ fn plain_origin_form(target: &[u8]) -> bool {
                         | b'*'
                 )
         })
-}
-
-/// RFC 9110 §7.2, RFC 3986 §3.2.2: `uri-host [ ":" port ]`, no userinfo, no path.
-fn valid_host(host: &[u8]) -> bool {
-    host.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-                    | b'['
-                    | b']'
-                    | b':'
-            )
-    })
 }
 
 /// RFC 9112 §6.1–§6.3.
@@ -285,5 +262,27 @@ mod tests {
         assert_eq!(head.head.query(), Some("q"));
         assert_eq!(head.head.path_and_query(), "/p?q");
         assert_eq!(head.head.target(), "http://a.example/p?q");
+        for bad in [
+            "http://user:pw@a.example/p",
+            "http://a.example:x/p",
+            "http://a.example:99999/p",
+            "http://[zz]/p",
+        ] {
+            let raw = format!("GET {bad} HTTP/1.1\r\nHost: b\r\n\r\n");
+            assert!(interpret_raw(&raw).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hosts_follow_the_grammar() {
+        let host = |h: &str| interpret_raw(&format!("GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"));
+        for bad in ["a:xyz", "a:-1", "a:+80", "a:80:80", "[::1", "[zz]"] {
+            assert_eq!(
+                host(bad).err().map(|r| r.status),
+                Some(StatusCode::BAD_REQUEST),
+                "{bad}"
+            );
+        }
+        assert!(host("a:8080").is_ok());
     }
 }

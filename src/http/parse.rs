@@ -167,6 +167,10 @@ fn parse_within(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>,
             Span::new(start + value.start, value.len()),
             known,
         );
+        // A repeat is looked for only among the fields that may appear once.
+        if known.is_singleton() && fields.is_repeated(known) {
+            return Err(Reject::bad("a field that must appear once is repeated"));
+        }
     }
     let head = RawHead {
         method,
@@ -337,6 +341,28 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.status, 431);
+    }
+
+    #[test]
+    fn singleton_fields_appear_once() {
+        let twice = |name: &str| {
+            status(
+                format!("GET / HTTP/1.1\r\nHost: x\r\n{name}: a\r\n{name}: b\r\n\r\n").as_bytes(),
+            )
+        };
+        for name in [
+            "Content-Type",
+            "content-type",
+            "Host",
+            "Content-Length",
+            "Authorization",
+            "Proxy-Authorization",
+            "Range",
+        ] {
+            assert_eq!(twice(name), Some(400), "{name}");
+        }
+        assert_eq!(twice("Accept"), Some(200), "a list field");
+        assert_eq!(twice("Cookie"), Some(200));
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! The master's supervision loop: it waits on the signal and boot pipes (and a 100 ms tick),
 //! asks `policy` what each signal, boot, death and heartbeat means, and carries the answer out —
-//! fork, kill, close the listeners, re-execute.
+//! fork, kill, close the listeners (refusing new connections first when the server stops for
+//! good), re-execute.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use super::error::MasterError;
+use super::exporter::Exporter;
 use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
+use super::relaunch::Relaunch;
+use super::stats::{Restart, Statsd, Totals};
 use crate::config::Config;
 use crate::heartbeat;
-use crate::listener::Listener;
-use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe};
-use crate::{exit, worker, wsgi};
+use crate::listener::{self, Listener};
+use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe, StopKind};
+use crate::{exit, wsgi};
 
 /// Set in the environment of a master started by USR2, naming the master it replaces.
 pub(super) const UPGRADE_ENV: &str = "PYRITE_UPGRADE_FROM";
@@ -25,6 +29,8 @@ pub(super) struct WorkerInfo {
     pub(super) forked: Instant,
     pub(super) booted: bool,
     pub(super) aborted: Option<Instant>,
+    /// gunicorn's `worker.age`.
+    pub(super) age: u64,
 }
 
 pub(super) struct Master {
@@ -42,16 +48,38 @@ pub(super) struct Master {
     pub(super) upgrade_child: Option<Pid>,
     /// The old master this one replaces (USR2), stopped once our workers serve.
     pub(super) upgrade_from: Option<Pid>,
+    /// A USR2 that came before this master took over from `upgrade_from`: carried out then.
+    pub(super) upgrade_later: bool,
     pub(super) reloader: Option<Pid>,
     /// The app imported in the master (`--preload`).
     pub(super) preloaded: Option<wsgi::App>,
+    /// How USR2 starts the new master: the same entry again.
+    pub(super) relaunch: Relaunch,
+    /// systemd's `NOTIFY_SOCKET`.
+    pub(super) notify: super::notify::Notifier,
+    /// `READY=1` was sent (every worker of the first generation serves).
+    pub(super) ready: bool,
+    pub(super) exporter: Option<Exporter>,
+    pub(super) statsd: Option<Statsd>,
+    /// What gone workers counted, and restarts by reason.
+    pub(super) totals: Totals,
+    /// Workers started so far (gunicorn's `worker.age` of the last one).
+    pub(super) spawned: u64,
+    /// The configuration file's master hooks, run in a helper process.
+    pub(super) hook_process: Option<wsgi::HookProcess>,
 }
 
 impl Master {
     pub(super) fn supervise(&mut self, signals: &SignalPipe) -> Result<u8, MasterError> {
         self.spawn_missing()?;
         loop {
-            sys::poll_readable(&[signals.fd(), self.boot.fd()], TICK);
+            let mut fds = vec![signals.fd(), self.boot.fd()];
+            if let Some(exporter) = &self.exporter {
+                fds.extend(exporter.fds());
+            }
+            sys::poll_readable(&fds, TICK);
+            self.notify.tick();
+            self.report_metrics();
             for sig in signals.drain() {
                 self.on_signal(sig);
             }
@@ -66,9 +94,13 @@ impl Master {
             self.check_hung();
             match self.phase {
                 Phase::Stopping {
+                    drained,
                     deadline,
                     exit_code,
                 } => {
+                    if !self.listeners.is_empty() && Instant::now() >= drained {
+                        self.close_listeners();
+                    }
                     if self.workers.is_empty() {
                         tracing::info!(exit_code, "master stopped");
                         return Ok(exit_code);
@@ -100,10 +132,16 @@ impl Master {
             Action::OneMore => {
                 self.config.workers += 1;
                 tracing::info!(workers = self.config.workers, "one worker more (TTIN)");
+                let event =
+                    serde_json::json!({"new": self.config.workers, "old": self.config.workers - 1});
+                self.hook("nworkers_changed", event, None);
             }
             Action::OneLess => {
                 self.config.workers -= 1;
                 tracing::info!(workers = self.config.workers, "one worker less (TTOU)");
+                let event =
+                    serde_json::json!({"new": self.config.workers, "old": self.config.workers + 1});
+                self.hook("nworkers_changed", event, None);
                 let current = self.generation;
                 let oldest = self
                     .workers
@@ -121,7 +159,17 @@ impl Master {
                     sys::kill(pid, sys::SIGUSR1);
                 }
             }
-            Action::Upgrade => self.upgrade(),
+            Action::Upgrade => {
+                let taking_over = self.upgrade_from.is_some();
+                match policy::upgrade(taking_over, self.upgrade_child.is_some()) {
+                    policy::Upgrade::Start => self.upgrade(),
+                    policy::Upgrade::Later => {
+                        tracing::info!("upgrade (USR2) deferred until this master's workers serve");
+                        self.upgrade_later = true;
+                    }
+                    policy::Upgrade::Busy => tracing::warn!("an upgrade is already in progress"),
+                }
+            }
             Action::Ignore => {}
         }
     }
@@ -131,6 +179,8 @@ impl Master {
             return;
         }
         tracing::info!("reloading: booting a new generation of workers");
+        self.notify.reloading();
+        self.hook("on_reload", serde_json::json!({}), None);
         self.generation += 1;
         self.phase = Phase::Reloading;
     }
@@ -139,41 +189,57 @@ impl Master {
     fn retire(&mut self, pid: Pid) {
         if let Some(info) = self.workers.get_mut(&pid) {
             info.generation = u64::MAX;
+            self.slots.get(info.slot).ask_stop(StopKind::Retire);
         }
         sys::kill(pid, sys::SIGTERM);
     }
 
-    /// USR2: re-executes the binary with the listening sockets inherited. The new master stops
-    /// this one once its own workers serve.
+    /// USR2: starts the same entry again (the binary, or `python -m pyrite`) with the listening
+    /// sockets inherited. The new master stops this one once its own workers serve.
     fn upgrade(&mut self) {
-        if self.upgrade_child.is_some() {
-            tracing::warn!("an upgrade is already in progress");
-            return;
-        }
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
+        self.hook("pre_exec", serde_json::json!({}), None);
         match sys::fork() {
             Ok(sys::Fork::Parent(pid)) => {
-                tracing::info!(pid, "upgrading: started a new master");
+                tracing::info!(pid, command = ?self.relaunch.args, "upgrading: started a new master");
                 self.upgrade_child = Some(pid);
             }
             Ok(sys::Fork::Child) => {
-                let err =
-                    sys::exec_with_listeners(&fds, &[(UPGRADE_ENV, sys::getppid().to_string())]);
-                eprintln!("pyrite: cannot re-execute for the upgrade: {err}");
+                let err = sys::exec_with_listeners(
+                    &self.relaunch.program,
+                    &self.relaunch.args,
+                    &fds,
+                    &[(UPGRADE_ENV, sys::getppid().to_string())],
+                );
+                crate::logging::stderr_line(format_args!(
+                    "pyrite: cannot re-execute for the upgrade: {err}"
+                ));
                 sys::exit_now(1)
             }
             Err(err) => tracing::error!(error = %err, "cannot fork for the upgrade"),
         }
     }
 
-    /// Closes the master's copies of the listeners and asks every worker to finish up.
+    /// Asks every worker to finish up: the whole server stops (drain, then refuse new
+    /// connections), unless a new master (USR2) serves on the same sockets now, in which case
+    /// the workers just retire. The master's own copies of the listeners close once the drain
+    /// is over (at once without one; see `supervise`).
     pub(super) fn begin_stop(&mut self, grace: Duration, exit_code: u8) {
-        let stop = policy::stop(self.phase, Instant::now(), grace, exit_code);
+        let drain = self.config.drain_timeout;
+        let stop = policy::stop(self.phase, Instant::now(), drain, grace, exit_code);
         self.phase = stop.phase;
+        if stop.first && self.upgrade_child.is_none() {
+            // After a USR2 upgrade the new master is the service now: it is not stopping.
+            self.notify.stopping();
+        }
         if stop.first {
-            self.close_listeners();
             if let Some(pid) = self.reloader.take() {
                 sys::kill(pid, sys::SIGKILL);
+            }
+        }
+        if let Phase::Stopping { drained, .. } = self.phase {
+            if Instant::now() >= drained {
+                self.close_listeners();
             }
         }
         let sig = match stop.ask {
@@ -181,19 +247,33 @@ impl Master {
             Some(Ask::Kill) => sys::SIGKILL,
             None => return,
         };
-        for &pid in self.workers.keys() {
+        let kind = if self.upgrade_child.is_some() {
+            StopKind::Retire
+        } else {
+            StopKind::ServerStops
+        };
+        for (&pid, info) in &self.workers {
+            self.slots.get(info.slot).ask_stop(kind);
             sys::kill(pid, sig);
         }
     }
 
-    /// Drops the master's sockets; a unix socket's file goes too, unless a new master (USR2)
-    /// serves on it now.
+    /// Drops the master's sockets. When the server stops for good, new connection requests
+    /// are refused first, so that whatever the kernel queued is left for the workers to take
+    /// rather than reset when the last copy closes (`listener::refuse_new`). A unix socket's
+    /// file goes too. Neither when a new master (USR2) serves on them now.
     fn close_listeners(&mut self) {
         let handed_over = self.upgrade_child.is_some();
         for listener in self.listeners.drain(..) {
-            if !handed_over {
-                listener.cleanup();
+            if handed_over {
+                continue;
             }
+            if let Listener::Tcp(socket, true) = &listener {
+                if let Err(err) = listener::refuse_new(socket) {
+                    tracing::warn!(error = %err, "cannot refuse new connections");
+                }
+            }
+            listener.cleanup();
         }
     }
 
@@ -223,9 +303,17 @@ impl Master {
         if !policy::serves_in_full(ready, self.config.workers) {
             return;
         }
+        if !self.ready {
+            self.ready = true;
+            self.notify.ready(ready);
+        }
         if let Some(old) = self.upgrade_from.take() {
             tracing::info!(old_master = old, "new master serving; stopping the old one");
             sys::kill(old, sys::SIGTERM);
+            if std::mem::take(&mut self.upgrade_later) {
+                tracing::info!("carrying out the deferred upgrade (USR2)");
+                self.upgrade();
+            }
         }
         if self.phase != Phase::Reloading {
             return;
@@ -238,9 +326,11 @@ impl Master {
             .collect();
         for pid in old {
             tracing::info!(pid, "stopping old worker");
+            self.totals.restarted(Restart::Reload);
             self.retire(pid);
         }
         tracing::info!(generation = current, "reload complete");
+        self.notify.ready(ready);
         self.phase = Phase::Running;
     }
 
@@ -256,11 +346,17 @@ impl Master {
             self.reloader = None;
             return None;
         }
+        if self.hook_process.as_ref().is_some_and(|h| h.pid() == pid) {
+            tracing::warn!(pid, status = %status, "the hook process exited; master hooks are no longer called");
+            self.hook_process = None;
+            return None;
+        }
         let info = self.workers.remove(&pid)?;
-        self.slots
-            .get(info.slot)
-            .pid
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let slot = self.slots.get(info.slot);
+        self.totals.retire(slot);
+        let recycled =
+            slot.counters[crate::metrics::at::RECYCLED].load(std::sync::atomic::Ordering::Relaxed);
+        slot.pid.store(0, std::sync::atomic::Ordering::Relaxed);
         let death = Death {
             status,
             booted: info.booted,
@@ -269,10 +365,18 @@ impl Master {
             replaced: info.generation != self.generation,
             reloading: self.phase == Phase::Reloading,
         };
-        if status != ExitStatus::Code(0) {
+        // A clean exit is news only from a worker that never booted (`os._exit(0)` at import).
+        let expected = info.booted || death.stopping || death.replaced;
+        if status != ExitStatus::Code(0) || !expected {
             tracing::warn!(pid, status = %status, "worker exited");
         }
-        match policy::fate(&death, &mut self.record) {
+        let event = serde_json::json!({"worker": {"pid": pid, "age": info.age}});
+        self.hook("child_exit", event, None);
+        let fate = policy::fate(&death, &mut self.record);
+        if let Some(why) = policy::restart_reason(&death, fate, info.aborted.is_some(), recycled) {
+            self.totals.restarted(why);
+        }
+        match fate {
             Fate::Exited => tracing::info!(pid, "worker exited"),
             Fate::Recycled => tracing::info!(pid, "worker recycled"),
             Fate::Gone => {}
@@ -317,6 +421,8 @@ impl Master {
         }
         self.generation -= 1;
         self.phase = Phase::Running;
+        self.notify
+            .send("READY=1\nSTATUS=reload failed: the app no longer loads");
     }
 
     /// `--timeout`: a worker stuck in one app call (or whose loop stopped) past the timeout and
@@ -339,90 +445,6 @@ impl Master {
                 }
                 Hung::Kill => sys::kill(pid, sys::SIGKILL),
                 Hung::Leave => {}
-            }
-        }
-    }
-
-    /// Forks workers of the current generation until there are `--workers` of them.
-    fn spawn_missing(&mut self) -> Result<(), MasterError> {
-        let now = Instant::now();
-        if self.respawn_at.is_some_and(|at| now < at) {
-            return Ok(());
-        }
-        self.respawn_at = None;
-        let current = self.generation;
-        let running = self
-            .workers
-            .values()
-            .filter(|w| w.generation == current)
-            .count();
-        for _ in 0..policy::to_spawn(running, self.config.workers, None, now) {
-            self.spawn()?;
-        }
-        Ok(())
-    }
-
-    fn free_slot(&self) -> usize {
-        let used: std::collections::HashSet<usize> =
-            self.workers.values().map(|w| w.slot).collect();
-        (0..self.slots.len())
-            .find(|i| !used.contains(i))
-            .unwrap_or(0)
-    }
-
-    fn spawn(&mut self) -> Result<(), MasterError> {
-        let slot = self.free_slot();
-        let s = self.slots.get(slot);
-        s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
-        s.in_app_since
-            .store(0, std::sync::atomic::Ordering::Relaxed);
-        let forked = match &self.preloaded {
-            Some(_) => wsgi::fork_with_hooks(),
-            None => sys::fork(),
-        };
-        match forked.map_err(MasterError::Fork)? {
-            sys::Fork::Parent(pid) => {
-                let info = WorkerInfo {
-                    generation: self.generation,
-                    slot,
-                    forked: Instant::now(),
-                    booted: false,
-                    aborted: None,
-                };
-                self.workers.insert(pid, info);
-                Ok(())
-            }
-            sys::Fork::Child => {
-                let listeners = std::mem::take(&mut self.listeners);
-                let ctx = worker::Context {
-                    config: &self.config,
-                    boot: &self.boot,
-                    slot: self.slots.get(slot),
-                    preloaded: self.preloaded.take(),
-                };
-                let code = worker::run(ctx, listeners);
-                sys::exit_now(code)
-            }
-        }
-    }
-
-    /// `--preload`: imports the app here, before any fork. Returns an exit code if it fails.
-    pub(super) fn preload(&mut self) -> Option<u8> {
-        let spec = self.config.app.clone()?;
-        match wsgi::load(&self.config.python, &spec, self.config.workers > 1) {
-            Ok(app) => {
-                if self.config.timeout.is_some() {
-                    if let Err(err) = wsgi::install_timeout_handler() {
-                        tracing::warn!(error = %err, "cannot install the request-timeout handler");
-                    }
-                }
-                tracing::info!(app = %spec, "app preloaded in the master");
-                self.preloaded = Some(app);
-                None
-            }
-            Err(err) => {
-                worker::report_load_error(&spec, err);
-                Some(exit::APP_LOAD_ERROR)
             }
         }
     }

@@ -75,6 +75,11 @@ impl EnvironCache {
         }
         env.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, &app.script_name)?)?;
         env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.1"))?;
+        // As gunicorn's `gunicorn/VERSION`: some apps and middleware read it.
+        env.set_item(
+            intern!(py, "SERVER_SOFTWARE"),
+            concat!("pyrite/", env!("CARGO_PKG_VERSION")),
+        )?;
         env.set_item(intern!(py, "wsgi.version"), (1, 0))?;
         env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
         env.set_item(intern!(py, "wsgi.errors"), errors.clone_ref(py))?;
@@ -143,6 +148,7 @@ const KNOWN_NAMES: [Option<&str>; KNOWN_COUNT] = [
     Some("if-range"),
     Some("range"),
     Some("accept-encoding"),
+    Some("proxy-authorization"),
 ];
 
 pub fn build<'py>(
@@ -167,7 +173,9 @@ pub fn build<'py>(
         Some(query) if !query.is_empty() => set(intern!(py, "QUERY_STRING"), query.as_bytes())?,
         _ => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
     }
-    set(intern!(py, "RAW_URI"), head.path_and_query().as_bytes())?;
+    // As gunicorn passes it: an absolute-form target whole (RFC 9112 §3.2.2), else the path
+    // and query.
+    set(intern!(py, "RAW_URI"), head.target().as_bytes())?;
     if head.version == http::Version::HTTP_10 {
         env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
     }
@@ -230,6 +238,10 @@ pub fn logged(env: &Bound<'_, PyDict>, names: &[String]) -> Vec<Option<String>> 
 /// path after the prefix, which must end there or at a `/`. `None` means the path is outside
 /// the app.
 pub fn path_info<'a>(script_name: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    // `OPTIONS *` (RFC 9112 §3.2.4) reaches the app with `PATH_INFO` `*`, as in gunicorn.
+    if path == b"*" {
+        return Some(path);
+    }
     let rest = path.strip_prefix(script_name)?;
     (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
 }
@@ -331,6 +343,7 @@ mod tests {
         assert_eq!(path_info(b"/app", b"/app"), Some(&b""[..]));
         assert_eq!(path_info(b"/app", b"/apple"), None);
         assert_eq!(path_info(b"/app", b"/other"), None);
+        assert_eq!(path_info(b"/app", b"*"), Some(&b"*"[..]));
     }
 
     #[test]

@@ -285,6 +285,7 @@ pub fn build(head: &mut HeadState) -> Result<(Response<Body>, BodyLength), Strin
         // 204 never carries one (RFC 9110 §8.6); a 304's says what a 200 would have.
         length: head.length.filter(|_| code != StatusCode::NO_CONTENT),
         close: head.close,
+        by_app: true,
     };
     let mut response = Response::new(Body::empty().with_rendered(rendered));
     *response.status_mut() = code;

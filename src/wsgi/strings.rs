@@ -156,8 +156,10 @@ pub fn server_name_port(host: Option<&[u8]>, local: Option<SocketAddr>) -> (Stri
                 return (ip6.to_owned(), port.map_or(default_port, str::to_owned));
             }
         }
+        // An empty port (`Host: a:`, valid per RFC 3986 §3.2.3) means the default one.
         return match host.rsplit_once(':') {
-            Some((name, port)) => (name.to_owned(), port.to_owned()),
+            Some((name, port)) if !port.is_empty() => (name.to_owned(), port.to_owned()),
+            Some((name, _)) => (name.to_owned(), default_port),
             None => (host.to_owned(), default_port),
         };
     }
@@ -185,6 +187,10 @@ mod tests {
         );
         assert_eq!(pair(Some("[::1]:81")), ("::1".into(), "81".into()));
         assert_eq!(pair(Some("[::1]")), ("::1".into(), "8080".into()));
+        assert_eq!(
+            pair(Some("example.com:")),
+            ("example.com".into(), "8080".into())
+        );
         assert_eq!(pair(None), ("127.0.0.1".into(), "8080".into()));
     }
 }

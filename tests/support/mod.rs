@@ -6,12 +6,16 @@
 //! - `client` and `response`: raw HTTP/1.1 bytes out, responses parsed by hand;
 //! - `fixture`: the executable, `tests/apps`, temporary directories, app call logs;
 //! - `process`: signals and `/proc` readings of the master and its workers;
-//! - `json`: the apps' JSON answers.
+//! - `json`: the apps' JSON answers;
+//! - `netns` and `load`: private networks of namespaces for the balancer tests, and an exact
+//!   load of client threads to run through them.
 
 pub mod capture;
 pub mod client;
 pub mod fixture;
 pub mod json;
+pub mod load;
+pub mod netns;
 pub mod process;
 pub mod response;
 pub mod server;

@@ -37,6 +37,9 @@ pub struct Builder {
     launcher: Vec<String>,
     pre_exec: Option<PreExec>,
     no_default_bind: bool,
+    hang_up_logs: bool,
+    /// Workers to wait for when no `-w` is given (set by `without_defaults`).
+    workers: Option<usize>,
 }
 
 pub fn pyrite() -> Builder {
@@ -89,6 +92,22 @@ impl Builder {
         self
     }
 
+    /// Whoever reads the server's output goes away once it has booted (`pyrite … 2>&1 | head`):
+    /// stdout is closed at once, stderr after the "listening on" and "booted worker" lines
+    /// [`Builder::start`] waits for. Every later write of the server meets a closed pipe.
+    pub fn hang_up_logs(mut self) -> Self {
+        self.hang_up_logs = true;
+        self
+    }
+
+    /// Adds neither `-b` nor `-w` (a configuration file or the environment gives them); the
+    /// server is ready once `workers` workers booted.
+    pub fn without_defaults(mut self, workers: usize) -> Self {
+        self.no_default_bind = true;
+        self.workers = Some(workers);
+        self
+    }
+
     /// Runs `f` in the child between fork and exec (async-signal-safe calls only).
     pub fn pre_exec(mut self, f: impl Fn() -> std::io::Result<()> + Send + Sync + 'static) -> Self {
         self.pre_exec = Some(Arc::new(f));
@@ -112,7 +131,10 @@ impl Builder {
         {
             args.extend(["-b".to_string(), "127.0.0.1:0".to_string()]);
         }
-        if !has_flag(&self.args, "-w", "--workers") && self.env_value("PYRITE_WORKERS").is_none() {
+        if !has_flag(&self.args, "-w", "--workers")
+            && self.env_value("PYRITE_WORKERS").is_none()
+            && self.workers.is_none()
+        {
             args.extend(["-w".to_string(), "1".to_string()]);
         }
         args.extend(self.args.iter().cloned());
@@ -132,6 +154,7 @@ impl Builder {
         flag_value(&self.args, "-w", "--workers")
             .or_else(|| self.env_value("PYRITE_WORKERS").map(str::to_string))
             .and_then(|v| v.parse().ok())
+            .or(self.workers)
             .unwrap_or(1)
     }
 
@@ -177,8 +200,23 @@ impl Builder {
             .command()
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
-        let out = Captured::pump(child.stdout.take().unwrap());
-        let err = Captured::pump(child.stderr.take().unwrap());
+        let (out, err) = if self.hang_up_logs {
+            let (listeners, workers) = (self.expected_listeners(), self.expected_workers());
+            let booted = move |text: &str| {
+                text.matches(LISTENING).count() >= listeners
+                    && text.matches(BOOTED).count() >= workers
+            };
+            drop(child.stdout.take());
+            (
+                Captured::hung_up(),
+                Captured::pump_until(child.stderr.take().unwrap(), booted),
+            )
+        } else {
+            (
+                Captured::pump(child.stdout.take().unwrap()),
+                Captured::pump(child.stderr.take().unwrap()),
+            )
+        };
         Server {
             child,
             addrs: Vec::new(),

@@ -2,7 +2,10 @@
 //! one response. The router picks a static file (answered here and now, never touching Python)
 //! or the app, whose response comes later through the WSGI bridge: the body read completely
 //! first, then the app called (at once, with no future, when there is no body to wait for and
-//! the app runs on this thread).
+//! the app runs on this thread). Before any route, `health` answers the health probe from the
+//! worker's own state.
+
+mod health;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,11 +21,18 @@ use crate::router::{Route, Router};
 use crate::static_files;
 use crate::wsgi::{OwnedRequest, RequestInfo, Runner};
 
+pub use health::Health;
+
 /// What the service needs besides its routes (`config` builds it).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// `--limit-request-body`; `None` means unlimited.
     pub limit_request_body: Option<u64>,
+    /// `--body-memory`: bytes of request bodies one worker holds in memory while reading them;
+    /// past it, bodies go to disk.
+    pub body_memory: usize,
+    /// The path of the health probe (`--health-path`); none by default.
+    pub health_path: Option<String>,
 }
 
 /// Routes each request to a static file or the app.
@@ -32,6 +42,7 @@ pub struct Dispatcher {
     static_files: static_files::Options,
     /// The app's side, shared with the future of each app call; `None` without an app.
     app: Option<Rc<AppSide>>,
+    health: Health,
 }
 
 struct AppSide {
@@ -45,11 +56,13 @@ impl Dispatcher {
         static_files: static_files::Options,
         runner: Option<Runner>,
         settings: Settings,
+        health: Health,
     ) -> Dispatcher {
         Dispatcher {
             router,
             static_files,
             app: runner.map(|runner| Rc::new(AppSide { runner, settings })),
+            health,
         }
     }
 
@@ -58,6 +71,9 @@ impl Dispatcher {
     #[allow(clippy::result_large_err)]
     #[inline]
     fn dispatch(&self, req: Request) -> Result<Response<Body>, Request> {
+        if let Some(response) = self.health.answer(&req) {
+            return Ok(response);
+        }
         let route = self.router.route(req.head.path());
         tracing::debug!(route = ?route, "routed");
         match route {
@@ -118,14 +134,14 @@ impl AppSide {
             scheme: url_scheme,
         } = req;
         if let Some(refused) = self.refuse(&head, &body) {
-            return Reply::Ready(refused);
+            return Reply::Ready(by_app(refused));
         }
         let has_body = head.fields.contains(Known::ContentLength)
             || head.fields.contains(Known::TransferEncoding);
         if body.is_end_stream() {
             if let Runner::Inline(executor) = &self.runner {
                 let path = crate::text::decode_path(head.path());
-                return Reply::Ready(executor.call(RequestInfo {
+                return Reply::Ready(by_app(executor.call(RequestInfo {
                     head: &head,
                     path: &path,
                     peer,
@@ -133,7 +149,7 @@ impl AppSide {
                     body: RequestBody::Memory(Default::default()),
                     has_body,
                     url_scheme,
-                }));
+                })));
             }
         }
         let app = self.clone();
@@ -141,10 +157,11 @@ impl AppSide {
         Reply::Later(Box::pin(async move {
             let body = match app.read_body(body).await {
                 Ok(body) => body,
-                Err(refused) => return refused,
+                Err(refused) => return by_app(refused),
             };
             let path = crate::text::decode_path(head.path()).into_owned();
-            app.runner
+            let response = app
+                .runner
                 .call(OwnedRequest {
                     head,
                     path,
@@ -154,7 +171,8 @@ impl AppSide {
                     has_body,
                     url_scheme,
                 })
-                .await
+                .await;
+            by_app(response)
         }))
     }
 
@@ -182,7 +200,8 @@ impl AppSide {
 
     /// Reads the whole body (in memory, or spooled to a file); a failure is the response.
     async fn read_body(&self, body: Incoming) -> Result<RequestBody, Response<Body>> {
-        match request_body::read(body, self.settings.limit_request_body).await {
+        let limit = self.settings.limit_request_body;
+        match request_body::read(body, limit, self.settings.body_memory).await {
             Ok(body) => Ok(body),
             Err(BodyReadError::TooLarge) => {
                 Err(closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE)))
@@ -199,8 +218,27 @@ impl AppSide {
     }
 }
 
-/// Marks a response as the last on its connection (framing of what follows is in doubt).
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            limit_request_body: None,
+            body_memory: 32 * 1024 * 1024,
+            health_path: None,
+        }
+    }
+}
+
+/// Marks a response as the app's (the route kind of the metrics), whoever wrote it.
+#[inline]
+fn by_app(mut response: Response<Body>) -> Response<Body> {
+    response.body_mut().rendered_mut().by_app = true;
+    response
+}
+
+/// Marks a response as the last on its connection (framing of what follows is in doubt); the
+/// server refused the request itself.
 fn closing(mut response: Response<Body>) -> Response<Body> {
+    crate::metrics::refused(response.status().as_u16());
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
