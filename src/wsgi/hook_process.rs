@@ -69,7 +69,7 @@ impl HookProcess {
             }
             sys::Fork::Child => {
                 drop(parent);
-                let _ = sys::prepare_worker_signals();
+                let _ = sys::prepare_helper_signals();
                 sys::set_process_title(&format!("pyrite: hooks [{}]", ctx.proc_name));
                 let code = match serve(child, file, executable, pythonpath, chdir, ctx) {
                     Ok(()) => 0,

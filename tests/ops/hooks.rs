@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::support::process::{cmdline, ppid_of};
 use crate::support::{
     app_path, apps_dir, eventually, fetch, get, kill, pyrite, tmpdir, BOOTED, LONG_WAIT, WAIT,
 };
@@ -126,6 +127,42 @@ fn master_hooks_run_outside_the_master_at_gunicorns_moments() {
     server.signal(libc::SIGTERM);
     assert_eq!(server.expect_exit(LONG_WAIT, "SIGTERM").code(), Some(0));
     wait_line(&log, "on_exit");
+}
+
+#[test]
+fn on_exit_runs_when_the_whole_process_group_is_told_to_stop() {
+    // systemd's default stop (KillMode=control-group), Ctrl-C and `timeout` signal every
+    // process of the server at once, the hook process too: it must leave the stop to the
+    // master, which still calls on_exit.
+    let log = log_path("hooks-group-stop");
+    let mut server = pyrite()
+        .args(&["-c", &conf(), "--pythonpath", &apps_dir(), "ops_app"])
+        .env("HOOK_LOG", log.to_str().unwrap())
+        .start();
+    wait_line(&log, "pre_fork");
+    let master = server.pid();
+    let children: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&pid| ppid_of(pid) == Some(master))
+        .collect();
+    let hooks: Vec<i32> = children
+        .iter()
+        .copied()
+        .filter(|&pid| cmdline(pid).contains("hooks"))
+        .collect();
+    assert_eq!(hooks.len(), 1, "children {children:?}");
+    for pid in children {
+        kill(pid, libc::SIGTERM);
+    }
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.expect_exit(LONG_WAIT, "SIGTERM").code(), Some(0));
+    wait_line(&log, "on_exit");
+    assert!(
+        !server.stderr().contains("the hook process exited"),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]
