@@ -44,6 +44,10 @@ enum Value<'a> {
     Bytes(&'a [u8]),
     Owned(Vec<u8>),
     Number(u64),
+    /// `h`, written out without an allocation.
+    Ip(IpAddr),
+    /// `r`: method, target, protocol, written with spaces between them.
+    Line(&'a str, &'a str, &'a str),
 }
 
 fn value<'a: 'b, 'b>(
@@ -59,9 +63,7 @@ fn value<'a: 'b, 'b>(
     };
     let micros = u64::try_from(e.elapsed.as_micros()).unwrap_or(u64::MAX);
     match atom {
-        Atom::RemoteAddr => e.client.map_or(Value::Missing, |ip| {
-            Value::Owned(ip.to_string().into_bytes())
-        }),
+        Atom::RemoteAddr => e.client.map_or(Value::Missing, Value::Ip),
         Atom::Dash | Atom::Unknown => Value::Missing,
         Atom::User => req
             .and_then(|r| (r.header)(b"authorization"))
@@ -69,9 +71,7 @@ fn value<'a: 'b, 'b>(
             .map_or(Value::Missing, Value::Owned),
         Atom::Time => Value::Bytes(time.as_bytes()),
         Atom::RequestLine => match req {
-            Some(r) => {
-                Value::Owned(format!("{} {} {}", r.method, r.target, r.protocol).into_bytes())
-            }
+            Some(r) => Value::Line(r.method, r.target, r.protocol),
             None => Value::Missing,
         },
         Atom::Method => req.map_or(Value::Missing, |r| Value::Bytes(r.method.as_bytes())),
@@ -82,7 +82,7 @@ fn value<'a: 'b, 'b>(
         Atom::Protocol => req.map_or(Value::Missing, |r| Value::Bytes(r.protocol.as_bytes())),
         Atom::Status => Value::Number(u64::from(e.status)),
         Atom::Bytes => Value::Number(e.bytes),
-        Atom::BytesOrDash => Value::Owned(e.bytes.to_string().into_bytes()),
+        Atom::BytesOrDash => Value::Number(e.bytes),
         Atom::Referer => header(b"referer"),
         Atom::UserAgent => header(b"user-agent"),
         Atom::Seconds => Value::Number(micros / 1_000_000),
@@ -168,8 +168,18 @@ pub fn text(format: &Format, entry: &Entry<'_>, time: &str, out: &mut Vec<u8>) {
                     Value::Number(n) => {
                         out.extend_from_slice(crate::text::decimal(n, &mut [0; 20]))
                     }
+                    Value::Ip(ip) => ip_text(ip, out),
+                    Value::Line(method, target, protocol) => {
+                        escaped(method.as_bytes(), out);
+                        out.push(b' ');
+                        escaped(target.as_bytes(), out);
+                        out.push(b' ');
+                        escaped(protocol.as_bytes(), out);
+                    }
                 }
-                pad(out, start, *left, *width);
+                if *width > 0 {
+                    pad(out, start, *left, *width);
+                }
             }
         }
     }
@@ -201,24 +211,63 @@ pub fn json(format: &Format, entry: &Entry<'_>, time: &str, out: &mut Vec<u8>) {
             Value::Bytes(b) => json_string(b, out),
             Value::Owned(b) => json_string(&b, out),
             Value::Number(n) => out.extend_from_slice(crate::text::decimal(n, &mut [0; 20])),
+            Value::Ip(ip) => {
+                out.push(b'"');
+                ip_text(ip, out);
+                out.push(b'"');
+            }
+            Value::Line(method, target, protocol) => {
+                json_string(format!("{method} {target} {protocol}").as_bytes(), out)
+            }
         }
     }
     out.extend_from_slice(b"}\n");
 }
 
-/// Latin-1 bytes as UTF-8, `"` as `\"`, controls as `\xNN`.
-fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
-    for &b in bytes {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            0..=0x1f | 0x7f => {
-                out.extend_from_slice(b"\\x");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 15)]);
+/// An address as text: IPv4 digit by digit (the usual case, and `Display` costs several times
+/// more), IPv6 through `Display`.
+fn ip_text(ip: IpAddr, out: &mut Vec<u8>) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(crate::text::decimal(u64::from(octet), &mut [0; 20]));
             }
-            0x80.. => utf8(b, out),
-            _ => out.push(b),
         }
+        IpAddr::V6(v6) => {
+            use std::io::Write;
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// Latin-1 bytes as UTF-8, `"` as `\"`, controls as `\xNN`. Runs of bytes that need none of
+/// that are copied whole.
+fn escaped(mut bytes: &[u8], out: &mut Vec<u8>) {
+    while let Some(at) = bytes.iter().position(|&b| needs_escape(b)) {
+        out.extend_from_slice(&bytes[..at]);
+        escape_byte(bytes[at], out);
+        bytes = &bytes[at + 1..];
+    }
+    out.extend_from_slice(bytes);
+}
+
+fn needs_escape(b: u8) -> bool {
+    b == b'"' || !(0x20..0x7f).contains(&b)
+}
+
+fn escape_byte(b: u8, out: &mut Vec<u8>) {
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        0..=0x1f | 0x7f => {
+            out.extend_from_slice(b"\\x");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 15)]);
+        }
+        0x80.. => utf8(b, out),
+        _ => out.push(b),
     }
 }
 
