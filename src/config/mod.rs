@@ -7,6 +7,7 @@ mod args;
 mod build;
 mod error;
 mod parse;
+mod protocols;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub struct Config {
     pub service: crate::service::Settings,
     /// Request limits, timeouts and response options of every connection.
     pub http: crate::http::Settings,
+    /// TLS listeners and certificates, `--http`, the HTTP/2 limits.
+    pub protocols: crate::negotiate::Settings,
     /// `--log-level`, `--access-logfile`, `--error-logfile`.
     pub logging: crate::logging::Settings,
     /// `None` means no limit.
@@ -64,6 +67,7 @@ impl Config {
         let (mounts, static_files) = build::routing(&args)?;
         let logging = build::logging(&args)?;
         let (http, service) = build::connections(&args)?;
+        let protocols = protocols::protocols(&args)?;
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
         }
@@ -83,6 +87,7 @@ impl Config {
             graceful_timeout: build::seconds(args.graceful_timeout),
             service,
             http,
+            protocols,
             logging,
             timeout: build::nonzero(args.timeout).map(Duration::from_secs),
             max_requests: build::nonzero(args.max_requests),

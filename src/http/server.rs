@@ -13,7 +13,8 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use super::conn::{self, Shared};
+use super::accepted::{Connections, Http1};
+use super::conn::Shared;
 use super::service::{ConnInfo, Service};
 use super::settings::Settings;
 use super::transport::Io;
@@ -26,14 +27,27 @@ pub async fn run<S: Service + 'static>(
     service: S,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    run_with(listeners, settings, service, Http1, shutdown).await
+}
+
+/// [`run`], each accepted connection served by `connections` (TLS, HTTP/2 …).
+pub async fn run_with<S: Service + 'static, C: Connections<S>>(
+    listeners: Vec<Listener>,
+    settings: Settings,
+    service: S,
+    connections: C,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let shared = Rc::new(Shared { settings, service });
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection holds a sender; recv() returns None once the last one is gone.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     // `--max-connections`: past it, accept() is not called and clients wait in the backlog.
     let slots = Arc::new(Semaphore::new(shared.settings.max_connections));
-    for listener in listeners {
+    for (index, listener) in listeners.into_iter().enumerate() {
         let accept = Accept {
+            index,
+            connections: connections.clone(),
             shared: shared.clone(),
             stop: stop_rx.clone(),
             alive: alive_tx.clone(),
@@ -61,14 +75,17 @@ pub async fn run<S: Service + 'static>(
     Ok(())
 }
 
-struct Accept<S> {
+struct Accept<S, C> {
+    /// The listener's place in the worker's list.
+    index: usize,
+    connections: C,
     shared: Rc<Shared<S>>,
     stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
     slots: Arc<Semaphore>,
 }
 
-impl<S: Service + 'static> Accept<S> {
+impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
     /// Waits for a free connection slot; `None` once the worker is stopping.
     async fn slot(&mut self) -> Option<OwnedSemaphorePermit> {
         tokio::select! {
@@ -96,6 +113,8 @@ impl<S: Service + 'static> Accept<S> {
                     let shared = self.shared.clone();
                     let stop = self.stop.clone();
                     let alive = self.alive.clone();
+                    let connections = self.connections.clone();
+                    let index = self.index;
                     // Every line the connection logs carries its number and peer. Below debug
                     // the span is disabled and the connection runs bare, with no wrapper to
                     // enter and leave on every poll. One spawn with the span inside: a wrapper
@@ -104,9 +123,12 @@ impl<S: Service + 'static> Accept<S> {
                     tokio::task::spawn_local(async move {
                         // Built where it is awaited (a local would be one more copy).
                         if span.is_disabled() {
-                            conn::serve(io, info, shared, stop).await;
+                            connections.serve(index, io, info, shared, stop).await;
                         } else {
-                            conn::serve(io, info, shared, stop).instrument(span).await;
+                            connections
+                                .serve(index, io, info, shared, stop)
+                                .instrument(span)
+                                .await;
                         }
                         drop(slot);
                         drop(alive);
@@ -145,6 +167,7 @@ impl Bound {
                     peer: Some(peer),
                     local: *local,
                     label: peer.to_string().into(),
+                    tls: None,
                 };
                 Ok((Box::new(stream), info))
             }
@@ -154,6 +177,7 @@ impl Bound {
                     peer: None,
                     local: None,
                     label: "unix".into(),
+                    tls: None,
                 };
                 Ok((Box::new(stream), info))
             }

@@ -16,6 +16,7 @@ use crate::exit::{
 };
 use crate::http::server;
 use crate::listener::Listener;
+use crate::negotiate::Front;
 use crate::router::Router;
 use crate::service::Dispatcher;
 use crate::sys::{self, BootPipe, Slot};
@@ -133,13 +134,20 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         });
         ctx.boot.announce();
         tracing::info!(pid, "booted worker");
-        server::run(listeners, config.http.clone(), service, async move {
+        let shutdown = async move {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = lifecycle.recycle.notified() => {}
             }
-        })
-        .await
+        };
+        let http = config.http.clone();
+        // Plain HTTP/1.1 alone runs the accept loop without the protocol layer.
+        if config.protocols.needed() {
+            let front = Front::new(config.protocols.clone());
+            server::run_with(listeners, http, service, front, shutdown).await
+        } else {
+            server::run(listeners, http, service, shutdown).await
+        }
     });
     logging::flush_access();
     match served {

@@ -22,6 +22,7 @@ mod runner;
 mod settings;
 mod start_response;
 mod timeout;
+mod tls_environ;
 
 use pyo3::prelude::*;
 
