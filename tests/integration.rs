@@ -8,6 +8,7 @@
 //! - `wsgi`: the PEP 3333 bridge: request, response, environ, a real Python, the thread pool
 //! - `supervision`: the master: signals, respawn, timeouts, recycling, reload, upgrade,
 //!   preload, process hygiene
+//! - `tls`: HTTPS, HTTP/2 with real clients, and the attacks on HTTP/2
 //! - `logs`: the access log and the error log
 //! - `seed`, `frameworks`: the demo in `examples/seed`, and real framework apps from a venv
 
@@ -20,4 +21,5 @@ mod logs;
 mod seed;
 mod static_files;
 mod supervision;
+mod tls;
 mod wsgi;

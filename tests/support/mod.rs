@@ -6,7 +6,8 @@
 //! - `client` and `response`: raw HTTP/1.1 bytes out, responses parsed by hand;
 //! - `fixture`: the executable, `tests/apps`, temporary directories, app call logs;
 //! - `process`: signals and `/proc` readings of the master and its workers;
-//! - `json`: the apps' JSON answers.
+//! - `json`: the apps' JSON answers;
+//! - `tls`: the test certificates, a TLS client, the Python HTTP/2 tools.
 
 pub mod capture;
 pub mod client;
@@ -15,6 +16,7 @@ pub mod json;
 pub mod process;
 pub mod response;
 pub mod server;
+pub mod tls;
 
 pub use client::{chunked, exchange, fetch, get, post, request, try_fetch, Conn};
 pub use fixture::{app_dir, app_path, apps_dir, bin, manifest_dir, tmpdir, write_module, CallLog};
