@@ -6,10 +6,13 @@
 /sleep?s=N   logs "tls app: sleep started" to wsgi.errors, sleeps N seconds, answers "slept"
 /gen         a generator of 20 growing chunks (no Content-Length)
 /file        this file through wsgi.file_wrapper
+/gate?f=PATH yields "first", then waits (up to 10 s) for PATH to exist before yielding "second"
+             (or "timeout"): the client can only make PATH once "first" has reached it
 """
 
 import hashlib
 import json
+import os
 import time
 from urllib.parse import parse_qs
 
@@ -25,6 +28,16 @@ CHUNKS = [("chunk-%02d|" % i).encode("ascii") * (i + 1) for i in range(20)]
 def respond(start_response, body, content_type="text/plain"):
     start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def gate(path):
+    yield b"first"
+    for _ in range(1000):
+        if os.path.exists(path):
+            yield b"second"
+            return
+        time.sleep(0.01)
+    yield b"timeout"
 
 
 def application(environ, start_response):
@@ -45,6 +58,9 @@ def application(environ, start_response):
     if path == "/gen":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return iter(CHUNKS)
+    if path == "/gate":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return gate(query["f"])
     if path == "/file":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return environ["wsgi.file_wrapper"](open(__file__, "rb"), 4096)

@@ -430,7 +430,33 @@ def parallel(args):
     print(json.dumps({"bodies": [bodies[sid].decode("latin-1") for sid in sids]}))
 
 
+def gate(args):
+    """Asks for /gate?f=FILE and makes FILE once the first block has arrived."""
+    sock, conn = connect(args.addr, args.tls)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, headers_for(args.addr, "/gate?f=" + args.path), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    body = [b""]
+    handled = [0]
+
+    def done(events):
+        fresh, handled[0] = events[handled[0]:], len(events)
+        for e in fresh:
+            if isinstance(e, h2.events.DataReceived):
+                body[0] += e.data
+                conn.acknowledge_received_data(e.flow_controlled_length, sid)
+                if body[0] == b"first":
+                    open(args.path, "w").close()
+            elif isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)):
+                return True
+        return False
+
+    pump(sock, conn, done, deadline=15)
+    print(json.dumps({"body": body[0].decode()}))
+
+
 MODES = {
+    "gate": gate,
     "parallel": parallel,
     "stalled-body": stalled_body,
     "rapid-reset": rapid_reset,

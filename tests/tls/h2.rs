@@ -138,6 +138,20 @@ fn request_bodies_past_the_windows_and_streamed_responses() {
 }
 
 #[test]
+fn a_yielded_block_reaches_the_client_before_the_next_is_asked_for() {
+    for tls in [false, true] {
+        let server = if tls {
+            tls_server(&[])
+        } else {
+            plain_server(&[])
+        };
+        let gate = crate::support::tmpdir("h2-gate").join("open");
+        let result = h2tool(&server.addr, tls, &["gate", &gate.to_string_lossy()]);
+        assert_eq!(result.at("body").str(), "firstsecond", "tls: {tls}");
+    }
+}
+
+#[test]
 fn static_files_over_h2_with_ranges_validators_and_precompressed_siblings() {
     let root = crate::support::tmpdir("h2-static");
     std::fs::write(root.join("a.txt"), "0123456789abcdef").unwrap();
@@ -199,7 +213,7 @@ fn the_access_log_shows_http2() {
 }
 
 #[test]
-fn header_limits_apply_over_h2() {
+fn request_limits_apply_over_h2() {
     let server = plain_server(&["--limit-request-field-size", "1000"]);
     let long = format!("x-long:{}", "v".repeat(2000));
     let refused = h2tool(&server.addr, false, &["request", "/", "--header", &long]);
@@ -207,6 +221,20 @@ fn header_limits_apply_over_h2() {
     let path = format!("/{}", "p".repeat(5000));
     let refused = h2tool(&server.addr, false, &["request", &path]);
     assert_eq!(refused.at("status").num(), 414.0);
+    let limited = plain_server(&["--limit-request-body", "1000"]);
+    let refused = h2tool(
+        &limited.addr,
+        false,
+        &[
+            "request",
+            "/echo",
+            "--method",
+            "POST",
+            "--body-bytes",
+            "5000",
+        ],
+    );
+    assert_eq!(refused.at("status").num(), 413.0);
     // The connection-level limit: the whole header list (the h2 crate answers 431 itself).
     let small = plain_server(&["--http2-max-header-list-size", "4096"]);
     let big = format!("x-big:{}", "v".repeat(6000));
