@@ -80,10 +80,7 @@ pub fn response(parts: &ResponseParts, body: &Body, server_header: bool) -> Resp
         add_rendered(&mut headers, piece);
     }
     if !headers.contains_key(DATE) {
-        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-        if let Ok(value) = HeaderValue::from_str(&date) {
-            headers.insert(DATE, value);
-        }
+        headers.insert(DATE, date());
     }
     if !headers.contains_key(CONTENT_LENGTH) && !bodiless(parts.status) {
         if let Some(len) = body.size_hint().exact() {
@@ -94,6 +91,28 @@ pub fn response(parts: &ResponseParts, body: &Body, server_header: bool) -> Resp
     *response.status_mut() = parts.status;
     *response.headers_mut() = headers;
     response
+}
+
+/// The IMF-fixdate of now (RFC 9110 §5.6.7), formatted once per second.
+fn date() -> HeaderValue {
+    thread_local! {
+        static CACHE: std::cell::RefCell<(u64, HeaderValue)> =
+            std::cell::RefCell::new((0, HeaderValue::from_static("")));
+    }
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != secs {
+            let text = httpdate::fmt_http_date(now);
+            if let Ok(value) = HeaderValue::from_str(&text) {
+                *cache = (secs, value);
+            }
+        }
+        cache.1.clone()
+    })
 }
 
 /// Fields rendered ahead of time for HTTP/1.1 (`Name: value\r\n` each), back as fields.
