@@ -1,6 +1,9 @@
 //! The integration tests, one binary: every suite drives the real `pyrite` executable over
 //! real sockets through the one harness in `support/`, with the apps of `tests/apps`.
 //! Suites are named by feature; filter with e.g. `cargo nextest run -E 'test(/^http::/)'`.
+//! One binary rather than one per suite (`autotests = false`, as ripgrep does): the harness is
+//! compiled and the tests are linked once, which roughly halved `cargo build --tests`; nextest
+//! still runs every test in a process of its own.
 //!
 //! - `cli`: flags, their `PYRITE_*` twins, exit codes, app specs, python paths, venvs, binds
 //! - `http`: the HTTP/1.1 codec: framing, strict parsing, limits, proxies, timeouts
