@@ -3,7 +3,11 @@
 //! slot). A watchdog thread interrupts an app call that overruns `--timeout` — on the main
 //! thread with a signal whose Python handler raises `RequestTimeout` (this also breaks a
 //! `time.sleep`), on a pool thread with an asynchronous exception — and the master, reading the
-//! same slot, kills a worker that stays stuck past the grace period.
+//! same slot, kills a worker that stays stuck past the grace period. A pool thread's call is
+//! the worker's own business once interrupted (the I/O thread has answered 504): it is left out
+//! of what the master sees, and if it is still there a grace period later — stuck in C code,
+//! where no exception reaches it — the worker is told ([`stuck`]) so that it stops taking work,
+//! lets its other requests finish and exits to be replaced.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +37,17 @@ struct Running {
     /// `None` for the main thread; a pool thread's Python thread ident otherwise.
     python_thread: Option<u64>,
     interrupted: bool,
+    /// A pool call that outlived its interruption by [`GRACE`]: the worker replaces itself.
+    stuck: bool,
+}
+
+/// Set once a pool thread is stuck in an app call (see [`stuck`]).
+static STUCK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a pool thread of this worker is stuck in an app call that no interruption ends
+/// (`--threads` > 1): the worker should stop taking work and be replaced.
+pub fn stuck() -> bool {
+    STUCK.load(Ordering::Relaxed)
 }
 
 static HEARTBEAT: OnceLock<Heartbeat> = OnceLock::new();
@@ -51,7 +66,7 @@ pub fn register_pool_thread(ident: u64) {
 pub fn install(slot: &'static Slot, timeout: Option<Duration>, interrupt: Interrupt) {
     slot.pid.store(sys::getpid(), Ordering::Relaxed);
     slot.in_app_since.store(0, Ordering::Relaxed);
-    let timeout_ms = timeout.map(|t| t.as_millis() as u64);
+    let timeout_ms = timeout.map(crate::deadline::millis);
     let heartbeat = Heartbeat {
         slot,
         timeout_ms,
@@ -90,6 +105,23 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
                     Some(ident) => overdue_pool.push(ident),
                 }
             }
+            if !overdue_pool.is_empty() {
+                publish(hb, &running);
+            }
+            let grace = crate::deadline::millis(GRACE);
+            let mut newly_stuck = false;
+            for call in running.iter_mut().filter(|c| {
+                c.python_thread.is_some()
+                    && c.interrupted
+                    && !c.stuck
+                    && now.saturating_sub(c.since) >= limit.saturating_add(grace)
+            }) {
+                call.stuck = true;
+                newly_stuck = true;
+            }
+            if newly_stuck {
+                STUCK.store(true, Ordering::Relaxed);
+            }
         }
         // Outside the lock: interrupting takes the GIL, which an app thread may hold while it
         // waits for this lock.
@@ -120,15 +152,24 @@ pub fn enter_app() -> AppGuard {
             since,
             python_thread,
             interrupted: false,
+            stuck: false,
         });
         publish(hb, &running);
     }
     AppGuard { token }
 }
 
-/// The oldest running call's start goes to the slot (0 when none), for the master to judge.
+/// The oldest running call's start goes to the slot (0 when none), for the master to judge. An
+/// interrupted pool call is left out: its client has had its 504 from the I/O thread, and a call
+/// that stays stuck has the worker replace itself, letting its other requests finish (its loop
+/// still beats, so the master still sees the worker if that stops).
 fn publish(hb: &Heartbeat, running: &[Running]) {
-    let oldest = running.iter().map(|c| c.since).min().unwrap_or(0);
+    let oldest = running
+        .iter()
+        .filter(|c| !(c.interrupted && c.python_thread.is_some()))
+        .map(|c| c.since)
+        .min()
+        .unwrap_or(0);
     hb.slot.in_app_since.store(oldest, Ordering::Relaxed);
 }
 
@@ -178,7 +219,7 @@ pub enum Verdict {
 
 /// Judges a worker from its slot (master side).
 pub fn judge(slot: &Slot, timeout: Duration, now_ms: u64) -> Verdict {
-    let limit = (timeout + GRACE).as_millis() as u64;
+    let limit = crate::deadline::millis(crate::deadline::sum(timeout, GRACE));
     let since = slot.in_app_since.load(Ordering::Relaxed);
     let beat = slot.beat.load(Ordering::Relaxed);
     let reference = if since != 0 { since } else { beat };
@@ -189,7 +230,9 @@ pub fn judge(slot: &Slot, timeout: Duration, now_ms: u64) -> Verdict {
         BEAT_EVERY.as_millis() as u64
     };
     match now_ms.saturating_sub(reference) {
-        age if reference != 0 && age > limit + allowance => Verdict::Stuck { for_ms: age },
+        age if reference != 0 && age > limit.saturating_add(allowance) => {
+            Verdict::Stuck { for_ms: age }
+        }
         _ => Verdict::Alive,
     }
 }
@@ -219,5 +262,8 @@ mod tests {
             judge(&slot, timeout, 108_500),
             Verdict::Stuck { .. }
         ));
+        // `--timeout 18446744073709551615`: never stuck, never an overflow.
+        let forever = Duration::from_secs(u64::MAX);
+        assert_eq!(judge(&slot, forever, u64::MAX), Verdict::Alive);
     }
 }

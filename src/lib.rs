@@ -3,11 +3,13 @@
 //! The process tree:
 //!
 //! ```text
-//! pyrite (master)   main.rs → config (flags → Config) → master: bind listener, fork, then
+//! pyrite (master)   entry → config (flags → Config) → master: bind listener, fork, then
 //!  │                supervise — master::policy decides, master::supervisor does (sys calls);
 //!  │                reloader (a child watching Python files under --reload)
-//!  ├── worker 1     worker: wsgi::interpreter (CPython, import the app once), then a
+//!  ├── worker 1     worker: wsgi::interpreter (start CPython, or find it running under the
+//!  │                Python entry; import the app once), then a
 //!  └── worker N     current-thread tokio runtime: http::server (accept, graceful stop);
+//!                   worker::stop walks it through a stop (an http::Phase: drain, close),
 //!                   worker::lifecycle recycles it (--max-requests, --max-rss); heartbeat
 //!                   tells the master it is alive
 //! ```
@@ -23,17 +25,24 @@
 //!           → http::write (render the head, send the body: frames or sendfile)
 //! ```
 //!
+//! Two entry points, one core: the standalone binary (`main.rs`, libpython linked in) and the
+//! Python package's `pyrite` command (the extension crate `crates/pyrite-py`, inside the venv's
+//! own interpreter) both call [`entry::run`]; an [`entry::Host`] says what differs.
+//!
 //! The layers point one way (`scripts/check-layers` fails on an import cycle between files):
 //! entry → master → worker → config → service → router, static_files, wsgi → negotiate, h2,
-//! tls → http → listener, logging, heartbeat → sys, text, exit. `http` knows nothing of routes,
-//! files or apps: it calls a [`http::Service`] and writes the body kinds it owns, so the HTTP/2
-//! driver (`h2`) calls the same service, and TLS (`tls`) is a stream under either. Each module owns its settings type; `config` builds them.
+//! tls → http → listener, logging, heartbeat → sys, text, exit, deadline. `http` knows nothing of
+//! routes, files or apps: it calls a [`http::Service`] and writes the body kinds it owns, so the
+//! HTTP/2 driver (`h2`) calls the same service, and TLS (`tls`) is a stream under either. Each
+//! module owns its settings type; `config` builds them.
 //!
 //! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up),
 //! each block with a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks`).
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod deadline;
+pub mod entry;
 pub mod exit;
 pub mod h2;
 pub mod heartbeat;

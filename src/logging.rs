@@ -24,13 +24,23 @@ pub struct Settings {
 }
 
 /// Installs the stderr subscriber. `level` is a `tracing` filter (`info`, `debug`, `pyrite=debug`).
+/// A line that cannot be written (its reader went away: EPIPE) is dropped: the server never
+/// dies, nor stops serving, because a log reader did (tracing-subscriber would otherwise report
+/// the failure with `eprintln!`, which panics on that same broken stderr).
 pub fn init(level: &str) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
+        .log_internal_errors(false)
         .init();
+}
+
+/// Writes one line to stderr outside `tracing` (a traceback, a usage error); if nobody reads
+/// stderr any more, the line is dropped (`eprintln!` would panic).
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Access lines not yet written.

@@ -45,6 +45,14 @@ impl Router {
 
     /// `path` is the request path as received (still percent-encoded).
     pub fn route<'a>(&'a self, path: &'a str) -> Route<'a> {
+        // `OPTIONS *` (RFC 9112 §3.2.4) asks about the server as a whole: no file, the app's.
+        if path == "*" {
+            return if self.has_app {
+                Route::App
+            } else {
+                Route::NotFound
+            };
+        }
         for mount in &self.mounts.statics {
             let bare = &mount.prefix[..mount.prefix.len() - 1];
             if let Some(rel) = path
@@ -147,6 +155,18 @@ mod tests {
         let no_app = Router::new(mounts(false, Some(".py")), false);
         assert_eq!(no_app.route("/app.py"), Route::NotFound);
         assert_eq!(no_app.route("/x.html"), Route::NotFound);
+    }
+
+    #[test]
+    fn asterisk_form_goes_to_the_app() {
+        assert_eq!(
+            Router::new(mounts(true, Some(".py")), true).route("*"),
+            Route::App
+        );
+        assert_eq!(
+            Router::new(mounts(true, None), false).route("*"),
+            Route::NotFound
+        );
     }
 
     #[test]

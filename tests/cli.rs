@@ -21,11 +21,14 @@ fn s(p: &Path) -> String {
 fn version_flag_prints_version() {
     let out = pyrite().arg("--version").run_to_exit(WAIT);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stdout.contains(env!("CARGO_PKG_VERSION")),
-        "stdout: {}",
-        out.stdout
-    );
+    // `pyrite 0.2.0 (CPython 3.11.7, /usr/local)`: the version and the Python it runs.
+    let line = out.stdout.trim();
+    let python = line
+        .strip_prefix(&format!("pyrite {} (CPython 3.", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("stdout: {line}"));
+    let (_, prefix) = python.split_once(", ").expect("no Python prefix");
+    assert!(Path::new(prefix).is_dir(), "stdout: {line}");
 }
 
 #[test]
@@ -151,6 +154,26 @@ fn bad_flags_and_env_values_exit_2_with_one_line_naming_them() {
             None,
             "--script-name",
         ),
+        (
+            with(vec!["--drain-timeout=-1".into()], hello()),
+            None,
+            "--drain-timeout",
+        ),
+        (
+            with(flag("--drain-timeout", "soon"), hello()),
+            None,
+            "--drain-timeout",
+        ),
+        (
+            with(flag("--health-path", "healthz"), hello()),
+            None,
+            "--health-path",
+        ),
+        (
+            with(flag("--health-path", "/health?x"), hello()),
+            None,
+            "--health-path",
+        ),
     ];
     for (args, env, names) in cases {
         let mut builder = pyrite().args(&args);
@@ -173,6 +196,58 @@ fn bad_flags_and_env_values_exit_2_with_one_line_naming_them() {
         );
         assert!(!out.stderr.contains(BOOTED), "{what} booted a worker");
     }
+}
+
+/// Counts beyond what the master supervises or the machine allows, and log files that cannot
+/// be written, are refused at start-up — not accepted and found out later (a fork that fails,
+/// logs silently lost). One line naming the flag, exit code 2, no worker booted.
+#[test]
+fn absurd_counts_and_unwritable_log_files_exit_2() {
+    let root = s(&manifest_dir());
+    let missing = tmpdir("no-log-dir").join("missing/dir");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["-w".into(), "100000".into()], "--workers"),
+        (vec!["-w".into(), "4294967296".into()], "--workers"),
+        (vec!["--threads".into(), "100000".into()], "--threads"),
+        (
+            vec!["-w".into(), "512".into(), "--threads".into(), "1024".into()],
+            "this machine allows",
+        ),
+        (
+            vec!["--max-connections".into(), u64::MAX.to_string()],
+            "--max-connections",
+        ),
+        (
+            vec!["--access-logfile".into(), s(&missing.join("access.log"))],
+            "--access-logfile",
+        ),
+        (
+            vec!["--error-logfile".into(), s(&missing.join("error.log"))],
+            "--error-logfile",
+        ),
+    ];
+    for (args, names) in cases {
+        let out = pyrite()
+            .args(&["--docroot", &root])
+            .args(&args)
+            .run_to_exit(WAIT);
+        assert_eq!(
+            out.code,
+            Some(2),
+            "{args:?} → {:?}\n{}",
+            out.code,
+            out.stderr
+        );
+        assert_eq!(
+            out.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(names), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains(BOOTED), "{args:?} booted a worker");
+    }
+    assert!(!missing.exists(), "no directory is created for a log file");
 }
 
 #[test]

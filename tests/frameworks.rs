@@ -8,15 +8,21 @@
 //! gets the admin's static files from pyrite's `--static`.
 //!
 //! `PYRITE_TEST_BIN=/path/to/pyrite` runs these against another build of pyrite (e.g. the
-//! console script of a pip-installed wheel): `cargo nextest run -E 'test(/^frameworks::/)'`.
+//! console script of a pip-installed wheel), and `PYRITE_TEST_VENV` takes the frameworks from
+//! another venv (the one that wheel is installed in, as `scripts/test-wheels` does):
+//! `cargo nextest run -E 'test(/^frameworks::/)'`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::{apps_dir, manifest_dir, pyrite, tmpdir, Server};
 
-/// The framework venv; a missing one fails the test with what to run.
+/// The framework venv (`PYRITE_TEST_VENV`, where `scripts/test-wheels` installed the wheel
+/// beside the frameworks, or `target/pyenv`); a missing one fails the test with what to run.
 fn venv() -> PathBuf {
+    if let Some(venv) = std::env::var_os("PYRITE_TEST_VENV") {
+        return PathBuf::from(venv);
+    }
     let venv = manifest_dir().join("target").join("pyenv");
     if !venv.join("bin/python").exists() || !venv.join(".pyrite-pins").exists() {
         panic!(

@@ -13,10 +13,13 @@
 //!   preload, process hygiene
 //! - `tls`: HTTPS, HTTP/2 with real clients, and the attacks on HTTP/2
 //! - `logs`: the access log and the error log
+//! - `balancer`: the graceful stop behind a balancer (health probe, drain, listen queue), and
+//!   rolling restarts through nginx and HAProxy in network namespaces
 //! - `seed`, `frameworks`: the demo in `examples/seed`, and real framework apps from a venv
 
 mod support;
 
+mod balancer;
 mod cli;
 mod frameworks;
 mod http;

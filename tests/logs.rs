@@ -1,12 +1,14 @@
 //! The logs: one access-log line per request on stdout (app and static files alike, with the
 //! status and the bytes sent), and USR1 reopening `--access-logfile` and `--error-logfile`:
 //! after a rotation (rename) and USR1, new lines go to a fresh file at the original path, from
-//! the master and from the workers.
+//! the master and from the workers. A log reader that goes away (`| head -1`) costs nothing
+//! but the lines.
 
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
+use crate::support::process::ppid_of;
 use crate::support::{
     apps_dir, eventually, fetch, get, kill, pyrite, tmpdir, LISTENING, STARTUP_TIMEOUT, WAIT,
 };
@@ -226,4 +228,59 @@ fn usr1_reopens_the_error_log_in_master_and_workers() {
     server.signal(libc::SIGTERM);
     let status = server.wait_exit(WAIT).expect("master did not stop");
     assert_eq!(status.code(), Some(0));
+}
+
+/// `pyrite … 2>&1 | head -1`: the reader of both streams is gone once the server has booted.
+/// Every line from then on (access lines, a worker's death and replacement, USR1, TTIN, the
+/// stop) meets a closed pipe; the master must neither panic nor stop serving. The timeouts are
+/// the largest a flag takes, 2^64 − 1 seconds, which must not overflow either.
+#[test]
+fn a_log_reader_that_goes_away_stops_nothing() {
+    let forever = u64::MAX.to_string();
+    let mut server = pyrite()
+        .args(&[
+            "-w",
+            "2",
+            "--timeout",
+            &forever,
+            "--graceful-timeout",
+            &forever,
+        ])
+        .app("supervised")
+        .hang_up_logs()
+        .start();
+    let pid_answering = |addr: &str| {
+        let r = get(addr, "/");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json().at("pid").num() as i32
+    };
+    for _ in 0..20 {
+        pid_answering(&server.addr);
+    }
+    // The master logs a dead worker and boots its replacement: lines nobody reads.
+    let workers = server.worker_pids();
+    assert_eq!(workers.len(), 2);
+    kill(workers[0], libc::SIGKILL);
+    let children = |master: i32| {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| ppid_of(pid) == Some(master))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(WAIT, || {
+            let now = children(server.pid());
+            now.len() == 2 && !now.contains(&workers[0])
+        }),
+        "the killed worker was not replaced: {:?}",
+        children(server.pid())
+    );
+    server.signal(libc::SIGUSR1);
+    server.signal(libc::SIGTTIN);
+    for _ in 0..20 {
+        pid_answering(&server.addr);
+    }
+    let status = server.terminate().expect("the master stops on TERM");
+    assert_eq!(status.code(), Some(0), "{status:?} (101 is a panic)");
 }

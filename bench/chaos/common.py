@@ -10,7 +10,7 @@ import time
 
 import procs
 from load import Load
-from server import Server, reap
+from server import Peer, Server, reap
 
 
 class Ctx:
@@ -27,9 +27,14 @@ class Ctx:
         self.workers = workers
         self.clients = clients
         self.logs = None  # a directory for each scenario's server log, when set
+        self.peer = None  # (gunicorn, threads): run gunicorn gthread instead of pyrite
+        self.extra = ()  # flags added to every pyrite command line (--pyrite-args)
 
     def server(self, extra=(), workers=None):
-        return Server(self.binary, self.tmp, self.files_dir, workers or self.workers, extra)
+        if self.peer:
+            return Peer(*self.peer, self.tmp, workers or self.workers)
+        return Server(self.binary, self.tmp, self.files_dir, workers or self.workers,
+                      (*self.extra, *extra))
 
 
 class Result:

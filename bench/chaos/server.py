@@ -131,6 +131,37 @@ class Server:
         return took
 
 
+class Peer(Server):
+    """gunicorn with its gthread worker serving the same app, for comparing a scenario that only
+    needs the app (`--peer`, accept-fairness): `gunicorn -k gthread --threads T -w W`."""
+
+    def __init__(self, gunicorn, threads, tmp, workers=1):
+        super().__init__(gunicorn, tmp, None, workers)
+        self.argv = [
+            gunicorn, "-k", "gthread", "--threads", str(threads), "-w", str(workers),
+            "-b", f"127.0.0.1:{self.port}", "--pid", self.pidfile, "--log-level", "info",
+            "--chdir", os.path.join(HERE, "apps"), "chaos_app:application",
+        ]
+
+    def wait_workers(self, n, limit=30.0, exclude=()):
+        until = time.monotonic() + limit
+        while time.monotonic() < until:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as s:
+                    s.sendall(b"GET /app/hello?t=up HTTP/1.0\r\n\r\n")
+                    if s.recv(12)[8:12] == b" 200":
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def live_workers(self):
+        return [p for p, (ppid, _) in procs.group_members(self.pgrp).items() if ppid == self.pgrp]
+
+
 EXITED = {}
 
 

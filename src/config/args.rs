@@ -55,7 +55,8 @@ pub struct Args {
     #[arg(long, env = "PYRITE_CHDIR", value_name = "DIR")]
     pub chdir: Option<PathBuf>,
 
-    /// Virtual environment whose packages the app imports (default: $VIRTUAL_ENV).
+    /// Virtual environment whose packages the app imports (default: $VIRTUAL_ENV). The
+    /// pip-installed pyrite serves from the venv it is installed in: this may only name it.
     #[arg(long, env = "PYRITE_VENV", value_name = "DIR")]
     pub venv: Option<PathBuf>,
 
@@ -84,6 +85,17 @@ pub struct Args {
         default_value_t = 30
     )]
     pub graceful_timeout: u64,
+
+    /// Seconds a stopping server (SIGTERM) keeps accepting and serving before it stops taking
+    /// connections, every response closing its connection and the health probe saying 503,
+    /// so a balancer can take it out first. 0 = stop taking connections at once.
+    #[arg(long, env = "PYRITE_DRAIN_TIMEOUT", value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    pub drain_timeout: Duration,
+
+    /// A path the worker answers itself, without the app: 200 while it serves, 503 once it
+    /// drains or stops (for balancer health checks and readiness probes). Off by default.
+    #[arg(long, env = "PYRITE_HEALTH_PATH", value_name = "PATH")]
+    pub health_path: Option<String>,
 
     /// Largest request body accepted, in bytes; larger → 413 (0 = no limit).
     #[arg(
@@ -217,6 +229,26 @@ pub struct Args {
     /// Seconds a request body read may stall; longer → 408 and close.
     #[arg(long, env = "PYRITE_BODY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub body_timeout: Duration,
+
+    /// Bytes a second a request body must average over each --body-timeout window; slower →
+    /// 408 and close (0 = no minimum).
+    #[arg(
+        long,
+        env = "PYRITE_BODY_MIN_RATE",
+        value_name = "BYTES",
+        default_value_t = 500
+    )]
+    pub body_min_rate: u64,
+
+    /// Mebibytes of request bodies one worker holds in memory while reading them; further
+    /// bodies are spooled to disk.
+    #[arg(
+        long,
+        env = "PYRITE_BODY_MEMORY",
+        value_name = "MIB",
+        default_value_t = 32
+    )]
+    pub body_memory: u64,
 
     /// Seconds an idle keep-alive connection is kept open (0 = no keep-alive).
     #[arg(long, env = "PYRITE_KEEP_ALIVE", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]

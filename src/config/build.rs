@@ -30,23 +30,57 @@ pub fn binds(args: &Args) -> Result<Vec<BindAddr>, ConfigError> {
     args.bind.iter().map(|b| parse_bind(b)).collect()
 }
 
-/// `--workers` (default: the number of CPUs) and `--threads`.
+/// The most workers one master runs: its table of liveness slots holds 1024, room for twice
+/// this many while a reload's new generation boots beside the old one.
+pub const MAX_WORKERS: usize = 512;
+/// The most app threads per worker.
+pub const MAX_THREADS: usize = 1024;
+
+/// The most connections per worker: no process can hold more descriptors than the kernel's
+/// default `fs.nr_open`.
+pub const MAX_CONNECTIONS: usize = 1 << 20;
+
+/// `--workers` (default: the number of CPUs) and `--threads`, within [`MAX_WORKERS`],
+/// [`MAX_THREADS`] and what the machine allows: every worker's threads (its app threads, the
+/// I/O thread and the watchdog), twice over for a reload, must fit in the tasks the kernel lets
+/// this user run (`sys::task_limit`).
 pub fn processes(args: &Args) -> Result<(usize, usize), ConfigError> {
     let workers = match args.workers {
         Some(0) => return Err(ConfigError::Workers),
+        Some(n) if n > MAX_WORKERS => {
+            return Err(ConfigError::TooMany("--workers", n as u64, MAX_WORKERS))
+        }
         Some(n) => n,
         None => std::thread::available_parallelism()
             .map(|n| n.get())
-            .unwrap_or(1),
+            .unwrap_or(1)
+            .min(MAX_WORKERS),
     };
     if args.threads == 0 {
         return Err(ConfigError::Threads);
     }
+    if args.threads > MAX_THREADS {
+        return Err(ConfigError::TooMany(
+            "--threads",
+            args.threads as u64,
+            MAX_THREADS,
+        ));
+    }
+    let tasks = (workers as u64) * (args.threads as u64 + 2) * 2;
+    if let Some(limit) = crate::sys::task_limit().filter(|&limit| tasks > limit) {
+        return Err(ConfigError::Machine {
+            workers,
+            threads: args.threads,
+            tasks,
+            limit,
+        });
+    }
     Ok((workers, args.threads))
 }
 
-/// `--pythonpath`, `--venv` (default `$VIRTUAL_ENV`) and `--script-name` (default
-/// `$SCRIPT_NAME`), with `--chdir`.
+/// `--pythonpath`, `--venv` and `--script-name` (default `$SCRIPT_NAME`), with `--chdir`.
+/// `$VIRTUAL_ENV` as `--venv`'s default is the entry's choice (the binary adopts it; the Python
+/// package serves from the venv it runs in), settled before the flags get here.
 pub fn python(args: &Args) -> Result<(crate::wsgi::Settings, Option<PathBuf>), ConfigError> {
     let pythonpath = args
         .pythonpath
@@ -58,13 +92,7 @@ pub fn python(args: &Args) -> Result<(crate::wsgi::Settings, Option<PathBuf>), C
         .as_deref()
         .map(|p| existing_dir("--chdir", p))
         .transpose()?;
-    let venv = match &args.venv {
-        Some(dir) => Some(dir.clone()),
-        None => std::env::var_os("VIRTUAL_ENV")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
-    };
-    let venv = venv.as_deref().map(check_venv).transpose()?;
+    let venv = args.venv.as_deref().map(check_venv).transpose()?;
     let script_name = match &args.script_name {
         Some(prefix) => Some(prefix.clone()),
         None => std::env::var("SCRIPT_NAME").ok(),
@@ -124,6 +152,13 @@ pub fn connections(
             "must be at least 1",
         ));
     }
+    if args.max_connections > MAX_CONNECTIONS {
+        return Err(ConfigError::TooMany(
+            "--max-connections",
+            args.max_connections as u64,
+            MAX_CONNECTIONS,
+        ));
+    }
     if args.limit_request_fields > MAX_FIELDS {
         return Err(ConfigError::Limit(
             "--limit-request-fields",
@@ -132,9 +167,14 @@ pub fn connections(
     }
     let forwarded_allow =
         AllowList::parse(&args.forwarded_allow_ips).map_err(ConfigError::ForwardedAllowIps)?;
+    let body_memory =
+        usize::try_from(args.body_memory.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let health_path = args.health_path.as_deref().map(health_path).transpose()?;
     let service = crate::service::Settings {
         limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
+        body_memory,
         forwarded_allow: forwarded_allow.clone(),
+        health_path,
     };
     let http = crate::http::Settings {
         limits: Limits {
@@ -147,14 +187,29 @@ pub fn connections(
         },
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
+        body_min_rate: args.body_min_rate,
         keep_alive: args.keep_alive,
         write_timeout: args.write_timeout,
         server_header: !args.no_server_header,
         forwarded_allow,
         proxy_protocol: args.proxy_protocol,
         max_connections: args.max_connections,
+        graceful_timeout: seconds(args.graceful_timeout),
     };
     Ok((http, service))
+}
+
+/// `--health-path`: an origin-form path (RFC 9112 §3.2.1) without a query, as requests carry it.
+fn health_path(raw: &str) -> Result<String, ConfigError> {
+    let fine = raw.starts_with('/')
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+    if fine {
+        Ok(raw.to_owned())
+    } else {
+        Err(ConfigError::HealthPath(raw.to_owned()))
+    }
 }
 
 /// `--log-level`, `--access-logfile` and `--error-logfile` (`-` is the standard stream).
@@ -162,16 +217,35 @@ pub fn logging(args: &Args) -> Result<crate::logging::Settings, ConfigError> {
     if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
         return Err(ConfigError::LogLevel(args.log_level.clone()));
     }
-    let file = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .filter(|p| p.as_os_str() != "-")
-            .map(|p| absolute(p))
-    };
     Ok(crate::logging::Settings {
         level: args.log_level.clone(),
-        access_logfile: file(&args.access_logfile),
-        error_logfile: file(&args.error_logfile),
+        access_logfile: log_file("--access-logfile", &args.access_logfile)?,
+        error_logfile: log_file("--error-logfile", &args.error_logfile)?,
     })
+}
+
+/// A log file flag: `-` (or none) is the standard stream; a file must open for appending now
+/// (created if missing), so a missing directory or a read-only place is a start-up error,
+/// not logs silently lost.
+fn log_file(flag: &'static str, path: &Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") else {
+        return Ok(None);
+    };
+    let path = absolute(path);
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .mode(0o644)
+        .create(true)
+        .append(true)
+        .open(&path);
+    match opened {
+        Ok(_) => Ok(Some(path)),
+        Err(err) => Err(ConfigError::Path {
+            flag,
+            path: path.display().to_string(),
+            why: err.to_string(),
+        }),
+    }
 }
 
 /// Who the workers run as, and the umask: `(user, group, umask)`.

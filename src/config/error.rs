@@ -11,6 +11,15 @@ pub enum ConfigError {
     Workers,
     #[error("--threads must be at least 1")]
     Threads,
+    #[error("{0} {1}: at most {2}")]
+    TooMany(&'static str, u64, usize),
+    #[error("--workers {workers} with --threads {threads}: up to {tasks} processes and threads (twice over during a reload), more than this machine allows ({limit}: the least of kernel.threads-max, kernel.pid_max and RLIMIT_NPROC)")]
+    Machine {
+        workers: usize,
+        threads: usize,
+        tasks: u64,
+        limit: u64,
+    },
     #[error("{flag} '{path}': {why}")]
     Path {
         flag: &'static str,
@@ -31,6 +40,8 @@ pub enum ConfigError {
     ForwardedAllowIps(String),
     #[error("--log-level '{0}': not a log filter")]
     LogLevel(String),
+    #[error("--health-path '{0}': expected a path starting with '/' (e.g. /healthz), without query or spaces")]
+    HealthPath(String),
     #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
     ScriptName(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]

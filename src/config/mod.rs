@@ -34,6 +34,8 @@ pub struct Config {
     /// How files are served (`--static-max-age`, `--static-dotfiles`, `--static-autoindex`).
     pub static_files: crate::static_files::Options,
     pub graceful_timeout: Duration,
+    /// How long a stopping server keeps serving before it stops taking connections.
+    pub drain_timeout: Duration,
     /// `--limit-request-body` and `--forwarded-allow-ips`, for the app's requests.
     pub service: crate::service::Settings,
     /// Request limits, timeouts and response options of every connection.
@@ -85,6 +87,7 @@ impl Config {
             mounts,
             static_files,
             graceful_timeout: build::seconds(args.graceful_timeout),
+            drain_timeout: args.drain_timeout,
             service,
             http,
             protocols,
@@ -92,7 +95,7 @@ impl Config {
             timeout: build::nonzero(args.timeout).map(Duration::from_secs),
             max_requests: build::nonzero(args.max_requests),
             max_requests_jitter: args.max_requests_jitter,
-            max_rss: build::nonzero(args.max_rss).map(|mib| mib * 1024 * 1024),
+            max_rss: build::nonzero(args.max_rss).map(|mib| mib.saturating_mul(1024 * 1024)),
             preload: args.preload,
             reload: args.reload,
             pid_file: args.pid.map(|p| parse::absolute(&p)),

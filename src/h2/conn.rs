@@ -18,7 +18,7 @@ use super::settings::Settings;
 use super::state::ConnState;
 use super::stream;
 use crate::http::conn::Shared;
-use crate::http::{ConnInfo, Io, Service};
+use crate::http::{ConnInfo, Io, Phase, Service};
 
 /// How a connection winds down.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub async fn serve<S: Service + 'static>(
     io: Box<dyn Io>,
     info: ConnInfo,
     shared: Rc<Shared<S>>,
-    mut stop: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
     settings: &Settings,
 ) {
     let http = &shared.settings;
@@ -64,7 +64,9 @@ pub async fn serve<S: Service + 'static>(
     let mut closing = Closing::No;
     let span = tracing::Span::current();
     loop {
-        if *stop.borrow() && closing == Closing::No {
+        // Draining or closing: as an HTTP/1.1 response would close its connection, a GOAWAY
+        // sends the client to a new one (another worker's, or this one's while it drains).
+        if !phase.borrow().persists() && closing == Closing::No {
             conn.graceful_shutdown();
             closing = Closing::Graceful;
         }
@@ -115,7 +117,13 @@ pub async fn serve<S: Service + 'static>(
                 }
                 None => break,
             },
-            _ = stop.changed(), if closing == Closing::No => {}
+            changed = phase.changed(), if closing == Closing::No => {
+                if changed.is_err() {
+                    // The worker let go of the channel: it is closing.
+                    conn.graceful_shutdown();
+                    closing = Closing::Graceful;
+                }
+            }
             _ = state.changed() => {
                 if state.open() == 0 && idle_since.is_none() {
                     idle_since = Some(Instant::now());

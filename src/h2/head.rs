@@ -97,7 +97,7 @@ pub fn response(parts: &ResponseParts, body: &Body, server_header: bool) -> Resp
 fn date() -> HeaderValue {
     thread_local! {
         static CACHE: std::cell::RefCell<(u64, HeaderValue)> =
-            std::cell::RefCell::new((0, HeaderValue::from_static("")));
+            const { std::cell::RefCell::new((0, HeaderValue::from_static(""))) };
     }
     let now = std::time::SystemTime::now();
     let secs = now

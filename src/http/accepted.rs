@@ -10,10 +10,11 @@ use std::rc::Rc;
 use tokio::sync::watch;
 
 use super::conn::{self, Shared};
+use super::phase::Phase;
 use super::service::{ConnInfo, Service};
 use super::transport::Io;
 
-/// Serves one accepted connection, to its end or until a graceful stop has let it finish.
+/// Serves one accepted connection, to its end or until the worker's [`Phase`] has let it finish.
 pub trait Connections<S>: Clone + 'static {
     /// `listener` is the index of the listener it came from, in the worker's list.
     fn serve(
@@ -22,7 +23,7 @@ pub trait Connections<S>: Clone + 'static {
         io: Box<dyn Io>,
         info: ConnInfo,
         shared: Rc<Shared<S>>,
-        stop: watch::Receiver<bool>,
+        phase: watch::Receiver<Phase>,
     ) -> impl Future<Output = ()> + 'static;
 }
 
@@ -38,8 +39,8 @@ impl<S: Service + 'static> Connections<S> for Http1 {
         io: Box<dyn Io>,
         info: ConnInfo,
         shared: Rc<Shared<S>>,
-        stop: watch::Receiver<bool>,
+        phase: watch::Receiver<Phase>,
     ) -> impl Future<Output = ()> + 'static {
-        conn::serve(io, info, shared, stop)
+        conn::serve(io, info, shared, phase)
     }
 }

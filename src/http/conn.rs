@@ -2,6 +2,9 @@
 //! timeout, refuse it or hand it to the service, write the response, and go round again while
 //! the connection may persist. Pipelined requests wait in the buffer and are answered in order.
 //! A refused request is answered with `Connection: close` and nothing after it is read.
+//! Once the worker drains or closes, every response carries `Connection: close`; an idle
+//! connection is never closed under a request that may be on its way (RFC 9112 §9.6): it ends
+//! after such a response, or at its usual keep-alive timeout.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use super::framing::{self, RequestHead};
 use super::incoming::Incoming;
 use super::pages;
 use super::parse;
+use super::phase::Phase;
 use super::proxy_protocol;
 use super::reject::Reject;
 use super::service::{ConnInfo, Reply, Service};
@@ -41,14 +45,11 @@ enum Next {
     Close,
 }
 
-/// How long an idle connection stays open once the worker is stopping.
-const LINGER: Duration = Duration::from_millis(1000);
-
 pub async fn serve<S: Service>(
     io: Box<dyn Io>,
     mut info: ConnInfo,
     shared: Rc<Shared<S>>,
-    stop: watch::Receiver<bool>,
+    phase: watch::Receiver<Phase>,
 ) {
     let settings = &shared.settings;
     let transport = Rc::new(Transport::new(io, settings.write_timeout));
@@ -70,9 +71,9 @@ pub async fn serve<S: Service>(
     let mut first = true;
     // Requests on this connection so far; with the connection's span, names a request in logs.
     let mut seq: u64 = 0;
-    let mut waits = Waits::new(stop.clone(), Instant::now() + settings.header_timeout);
+    let mut waits = Waits::new(Instant::now() + settings.header_timeout);
     loop {
-        let head = match next_head(&transport, settings, &stop, &mut waits, first).await {
+        let head = match next_head(&transport, settings, &mut waits, first).await {
             Next::Request(head) => head,
             Next::Close => {
                 let _ = transport.flush().await;
@@ -104,6 +105,7 @@ pub async fn serve<S: Service>(
             expect_continue,
             settings.limits,
             settings.body_timeout,
+            settings.body_min_rate,
         );
         tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
         // In a block of its own: a local's slot in this future lasts until its scope ends, even
@@ -125,7 +127,7 @@ pub async fn serve<S: Service>(
             keep_alive: answering.keep_alive
                 && transport.body_state() == BodyState::Complete
                 && !settings.keep_alive.is_zero()
-                && !*stop.borrow(),
+                && phase.borrow().persists(),
             ..answering
         };
         match write::response(&transport, response, &answering).await {
@@ -142,22 +144,17 @@ pub async fn serve<S: Service>(
     }
 }
 
-/// What an idle connection waits on besides its socket, set up once per connection rather than
-/// once per request: the deadline timer is moved only when a deadline comes earlier than the
-/// one it is set for (a later one is taken up when it fires), and the stop notification stays
-/// registered while the connection lives.
+/// The deadline an idle connection waits on besides its socket, set up once per connection
+/// rather than once per request: the timer is moved only when a deadline comes earlier than the
+/// one it is set for (a later one is taken up when it fires).
 struct Waits {
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
-    stop: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>,
 }
 
 impl Waits {
-    fn new(mut stop: watch::Receiver<bool>, deadline: Instant) -> Waits {
+    fn new(deadline: Instant) -> Waits {
         Waits {
             timer: Box::pin(tokio::time::sleep_until(deadline)),
-            stop: Some(Box::pin(async move {
-                let _ = stop.changed().await;
-            })),
         }
     }
 
@@ -170,22 +167,21 @@ impl Waits {
 }
 
 /// Waits for and parses the next request head. Before its first byte the wait is bounded by
-/// the keep-alive timeout (the header timeout for a new connection) and ends at a graceful
-/// stop; from its first byte the whole head must arrive within the header timeout (→ 408).
+/// the keep-alive timeout (the header timeout for a new connection), stop or not: a client
+/// may be sending its request on this connection right now, and closing under it would lose
+/// it. From its first byte the whole head must arrive within the header timeout (→ 408).
 async fn next_head(
     transport: &Transport,
     settings: &Settings,
-    stop: &watch::Receiver<bool>,
     waits: &mut Waits,
     first: bool,
 ) -> Next {
-    let mut idle_until = Instant::now()
+    let idle_until = Instant::now()
         + if first {
             settings.header_timeout
         } else {
             settings.keep_alive
         };
-    let mut draining = false;
     let mut head_until = first.then_some(idle_until);
     // How much of the buffer the last parse saw: a head that trickles in is parsed again only
     // once a line has ended or another `REPARSE_STEP` bytes came, not on every read, so a slow
@@ -218,13 +214,6 @@ async fn next_head(
         }
         if started {
             head_until.get_or_insert_with(|| Instant::now() + settings.header_timeout);
-        } else if *stop.borrow() && !draining {
-            // Stopping: a client about to use this idle connection (a keep-alive reuse, or a
-            // connection accepted just as the stop came) gets LINGER to send its request and be
-            // answered (with `Connection: close`), instead of having the connection shut under
-            // a request already on its way.
-            draining = true;
-            idle_until = idle_until.min(Instant::now() + LINGER);
         }
         // Responses held back for pipelining go out before waiting for the peer.
         if transport.pending() > 0 && transport.flush().await.is_err() {
@@ -232,7 +221,6 @@ async fn next_head(
         }
         let deadline = head_until.unwrap_or(idle_until);
         waits.arm(deadline);
-        let watch_stop = !started && !draining && waits.stop.is_some();
         tokio::select! {
             read = transport.read_more() => match read {
                 Ok(0) | Err(_) => return Next::Close,
@@ -250,9 +238,6 @@ async fn next_head(
                 } else {
                     Next::Close
                 };
-            }
-            _ = async { waits.stop.as_mut().expect("guarded").await }, if watch_stop => {
-                waits.stop = None;
             }
         }
     }

@@ -7,6 +7,7 @@ use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSF
 use http::request::Parts;
 use http::{Method, Request, StatusCode, Uri, Version};
 
+use super::authority::valid_host;
 use super::parse::{is_tchar, RawHead};
 use super::reject::Reject;
 
@@ -43,8 +44,12 @@ pub fn interpret(raw: RawHead) -> Result<RequestHead, Reject> {
         }
         _ => {}
     }
-    // RFC 9112 §3.2.2: with an absolute-form target the target's authority is the host.
+    // RFC 9112 §3.2.2: with an absolute-form target the target's authority is the host. It
+    // holds no userinfo (RFC 9110 §4.2.4) and follows the Host grammar.
     if let Some(authority) = uri.authority().filter(|_| method != Method::CONNECT) {
+        if !valid_host(authority.as_str().as_bytes()) {
+            return Err(Reject::bad("invalid authority"));
+        }
         let host = HeaderValue::from_str(authority.as_str())
             .map_err(|_| Reject::bad("invalid authority"))?;
         headers.insert(HOST, host);
@@ -94,34 +99,6 @@ fn target_uri(method: &Method, target: bytes::Bytes) -> Result<Uri, Reject> {
         }
         _ => Err(Reject::bad("invalid request target form")),
     }
-}
-
-/// RFC 9110 §7.2, RFC 3986 §3.2.2: `uri-host [ ":" port ]`, no userinfo, no path.
-fn valid_host(host: &[u8]) -> bool {
-    host.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-                    | b'['
-                    | b']'
-                    | b':'
-            )
-    })
 }
 
 /// RFC 9112 §6.1–§6.3.
@@ -243,5 +220,27 @@ mod tests {
         let head = interpret_raw("GET http://a.example/p?q HTTP/1.1\r\nHost: b\r\n\r\n").unwrap();
         assert_eq!(head.parts.headers[HOST], "a.example");
         assert_eq!(head.parts.uri.path(), "/p");
+        for bad in [
+            "http://user:pw@a.example/p",
+            "http://a.example:x/p",
+            "http://a.example:99999/p",
+            "http://[zz]/p",
+        ] {
+            let raw = format!("GET {bad} HTTP/1.1\r\nHost: b\r\n\r\n");
+            assert!(interpret_raw(&raw).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hosts_follow_the_grammar() {
+        let host = |h: &str| interpret_raw(&format!("GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"));
+        for bad in ["a:xyz", "a:-1", "a:+80", "a:80:80", "[::1", "[zz]"] {
+            assert_eq!(
+                host(bad).err().map(|r| r.status),
+                Some(StatusCode::BAD_REQUEST),
+                "{bad}"
+            );
+        }
+        assert!(host("a:8080").is_ok());
     }
 }

@@ -1,12 +1,18 @@
 //! The request body as the service sees it: read from the connection on demand, de-chunked,
-//! each read bounded by `--body-timeout`. `100 Continue` (RFC 9110 §10.1.1) goes out only when
-//! the body is actually wanted and not already here. Another driver (HTTP/2) hands its bodies
-//! over as a [`BodySource`], whose flow control it keeps: the service reads both the same way.
+//! each read bounded by `--body-timeout` (a stall, as nginx's `client_body_timeout`), and the
+//! whole body held to `--body-min-rate` (as Apache mod_reqtimeout's `MinRate`): over each
+//! window of `--body-timeout`, at least that many bytes a second must arrive, so a client
+//! trickling a byte a second cannot hold a connection (and its buffered body) for ever.
+//! `100 Continue` (RFC 9110 §10.1.1) goes out only when the body is actually wanted and not
+//! already here. Another driver (HTTP/2) hands its bodies over as a [`BodySource`], whose flow
+//! control it keeps: the service reads both the same way.
 
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -23,6 +29,8 @@ pub enum ReadError {
     Framing(Reject),
     #[error("the body stalled past the body timeout")]
     Timeout,
+    #[error("the body arrived slower than the minimum rate")]
+    TooSlow,
     #[error("the connection closed before the body was complete")]
     Closed,
     #[error("reading the body failed: {0}")]
@@ -33,7 +41,7 @@ impl ReadError {
     /// The status the server answers with (if the client is still there to read it).
     pub fn status(&self) -> StatusCode {
         match self {
-            ReadError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ReadError::Timeout | ReadError::TooSlow => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -64,6 +72,10 @@ pub struct Incoming {
     kind: Kind,
     expect_continue: bool,
     timeout: Duration,
+    /// `--body-min-rate`, bytes a second (0: none), measured over windows of `timeout`.
+    min_rate: u64,
+    /// The current window: when it started and the bytes read in it.
+    window: (Instant, u64),
 }
 
 impl Incoming {
@@ -74,6 +86,8 @@ impl Incoming {
             kind: Kind::Empty,
             expect_continue: false,
             timeout: Duration::ZERO,
+            min_rate: 0,
+            window: (Instant::now(), 0),
         }
     }
 
@@ -83,6 +97,7 @@ impl Incoming {
         expect_continue: bool,
         limits: Limits,
         timeout: Duration,
+        min_rate: u64,
     ) -> Incoming {
         let kind = match framing {
             RequestFraming::Empty => Kind::Empty,
@@ -98,16 +113,21 @@ impl Incoming {
             kind,
             expect_continue,
             timeout,
+            min_rate,
+            window: (Instant::now(), 0),
         }
     }
 
-    /// A body another driver delivers, each piece awaited at most `timeout`.
+    /// A body another driver delivers, each piece awaited at most `timeout` (`--body-min-rate`
+    /// is HTTP/1.1's: an HTTP/2 stream's body is bounded by its flow-control window instead).
     pub fn from_source(source: Box<dyn BodySource>, timeout: Duration) -> Incoming {
         Incoming {
             transport: None,
             kind: Kind::Source(source),
             expect_continue: false,
             timeout,
+            min_rate: 0,
+            window: (Instant::now(), 0),
         }
     }
 
@@ -191,12 +211,37 @@ impl Incoming {
             if let Err(err) = written {
                 return Some(Err(err.into()));
             }
-            match tokio::time::timeout(self.timeout, transport.read_more()).await {
-                Ok(Ok(0)) => return Some(Err(ReadError::Closed)),
-                Ok(Ok(_)) => {}
-                Ok(Err(err)) => return Some(Err(err.into())),
-                Err(_) => return Some(Err(ReadError::Timeout)),
+            if let Err(err) = self.read_more(transport).await {
+                return Some(Err(err));
             }
         }
+    }
+}
+
+impl Incoming {
+    /// One read of more body bytes, within the stall timeout and the minimum rate.
+    async fn read_more(&mut self, transport: &Transport) -> Result<(), ReadError> {
+        let now = Instant::now();
+        let stall = now + self.timeout;
+        let paced = self.min_rate > 0 && !self.timeout.is_zero();
+        let window_end = self.window.0 + self.timeout;
+        let deadline = if paced { stall.min(window_end) } else { stall };
+        match tokio::time::timeout_at(deadline, transport.read_more()).await {
+            Ok(Ok(0)) => return Err(ReadError::Closed),
+            Ok(Ok(n)) => self.window.1 = self.window.1.saturating_add(n as u64),
+            Ok(Err(err)) => return Err(err.into()),
+            Err(_) if Instant::now() >= stall => return Err(ReadError::Timeout),
+            Err(_) => {}
+        }
+        let now = Instant::now();
+        if paced && now >= window_end {
+            // At least `min_rate` a second over the window that just ended.
+            let wanted = (self.min_rate as f64 * self.timeout.as_secs_f64()) as u64;
+            if self.window.1 < wanted {
+                return Err(ReadError::TooSlow);
+            }
+            self.window = (now, 0);
+        }
+        Ok(())
     }
 }

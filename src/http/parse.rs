@@ -4,7 +4,7 @@
 //! builds a response head.)
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
 use super::reject::Reject;
@@ -136,7 +136,18 @@ fn parse_within(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>,
             ));
         }
         let (name, value) = field_line(line)?;
-        headers.append(name, value);
+        // One lookup either way; a repeat is checked only when there is one.
+        match headers.entry(name) {
+            Entry::Occupied(mut seen) => {
+                if is_singleton(seen.key()) {
+                    return Err(Reject::bad("a field that must appear once is repeated"));
+                }
+                seen.append(value);
+            }
+            Entry::Vacant(new) => {
+                new.insert(value);
+            }
+        }
     }
     let head = RawHead {
         method,
@@ -232,6 +243,25 @@ pub fn field_line(line: &[u8]) -> Result<(HeaderName, HeaderValue), Reject> {
     Ok((name, value))
 }
 
+/// Fields whose definition allows one value, not a list (RFC 9110 §5.3): a repeat leaves the
+/// request ambiguous — two hosts, two lengths, two media types, two credentials, two
+/// preconditions a cache and the server could each read differently — so it is refused
+/// (gunicorn 23 and later refuse a repeated Host and Content-Type too).
+fn is_singleton(name: &HeaderName) -> bool {
+    [
+        header::HOST,
+        header::CONTENT_LENGTH,
+        header::CONTENT_TYPE,
+        header::AUTHORIZATION,
+        header::PROXY_AUTHORIZATION,
+        header::RANGE,
+        header::IF_RANGE,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .contains(name)
+}
+
 pub fn trim_ows(mut value: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = value {
         value = rest;
@@ -301,6 +331,27 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.status, 431);
+    }
+
+    #[test]
+    fn singleton_fields_appear_once() {
+        let twice = |name: &str| {
+            status(
+                format!("GET / HTTP/1.1\r\nHost: x\r\n{name}: a\r\n{name}: b\r\n\r\n").as_bytes(),
+            )
+        };
+        for name in [
+            "Content-Type",
+            "content-type",
+            "Host",
+            "Content-Length",
+            "Authorization",
+            "Range",
+        ] {
+            assert_eq!(twice(name), Some(400), "{name}");
+        }
+        assert_eq!(twice("Accept"), Some(200), "a list field");
+        assert_eq!(twice("Cookie"), Some(200));
     }
 
     #[test]

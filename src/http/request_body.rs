@@ -2,7 +2,13 @@
 //! [`RequestBody`]: in memory up to a threshold, spooled to an unlinked temporary file past it,
 //! refused past `--limit-request-body`. `Incoming` de-chunks it and sends `100 Continue` when
 //! the first piece is wanted. The app's `wsgi.input` reads what this gathered.
+//!
+//! The bodies a worker is reading hold memory only within a budget (`--body-memory`): past it,
+//! the body that would cross it goes to disk instead, so however many slow uploads arrive at
+//! once, what they pin in memory is bounded. Once the bodies of a burst are gone, the freed
+//! memory is given back to the kernel.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{Seek, Write};
 
@@ -43,14 +49,74 @@ pub enum BodyReadError {
     Spool(#[from] std::io::Error),
 }
 
+/// Bytes of request bodies this worker holds in memory while reading them, and the most it
+/// held since memory was last given back.
+#[derive(Default)]
+struct Held {
+    now: Cell<usize>,
+    peak: Cell<usize>,
+}
+
+thread_local! {
+    static HELD: Held = Held::default();
+}
+
+/// After a burst that held at least this much, freed memory is given back once all is read.
+const TRIM_AFTER: usize = 8 * 1024 * 1024;
+
+/// One body's share of [`HELD`], given back however its read ends (done, failed, dropped).
+struct Share(usize);
+
+impl Share {
+    /// Takes `n` more bytes, if `budget` allows.
+    fn take(&mut self, n: usize, budget: usize) -> bool {
+        HELD.with(|held| {
+            let total = held.now.get().saturating_add(n);
+            if total > budget {
+                return false;
+            }
+            held.now.set(total);
+            held.peak.set(held.peak.get().max(total));
+            self.0 += n;
+            true
+        })
+    }
+
+    fn release(&mut self) {
+        let n = std::mem::take(&mut self.0);
+        if n == 0 {
+            return;
+        }
+        HELD.with(|held| {
+            let left = held.now.get().saturating_sub(n);
+            held.now.set(left);
+            if left == 0 && held.peak.get() >= TRIM_AFTER {
+                held.peak.set(0);
+                tracing::debug!("request bodies read: giving freed memory back");
+                crate::sys::trim_memory();
+            }
+        });
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Reads the whole body: refused past `limit`; in memory while it is at most [`MEMORY_LIMIT`]
+/// and this worker's bodies fit in `budget` bytes, else in a temporary file.
 pub async fn read(
     mut incoming: Incoming,
     limit: Option<u64>,
+    budget: usize,
 ) -> Result<RequestBody, BodyReadError> {
     if incoming.is_end_stream() {
         return Ok(RequestBody::Memory(Bytes::new()));
     }
     let mut chunks: Vec<Bytes> = Vec::new();
+    let mut share = Share(0);
     let mut total: u64 = 0;
     let mut spool: Option<std::fs::File> = None;
     while let Some(data) = incoming.data().await {
@@ -63,13 +129,15 @@ pub async fn read(
         }
         match &mut spool {
             Some(file) => file.write_all(&data)?,
-            None if total as usize > MEMORY_LIMIT => {
+            None if total as usize > MEMORY_LIMIT || !share.take(data.len(), budget) => {
                 let mut file = tempfile::tempfile()?;
                 for chunk in chunks.drain(..) {
                     file.write_all(&chunk)?;
                 }
                 file.write_all(&data)?;
                 spool = Some(file);
+                chunks = Vec::new();
+                share.release();
             }
             None => chunks.push(data),
         }

@@ -1,12 +1,16 @@
 //! The accept loops of one worker, on a current-thread runtime; each connection runs in
 //! `conn`, inside a `conn` span (its number in the worker and its peer) that ties every line it
-//! logs to it. A graceful stop closes the listeners, lets every in-flight request finish, closes
-//! idle keep-alive connections, and returns once no connection is left.
+//! logs to it. The worker's [`Phase`] drives the stop: draining changes nothing here but the
+//! connections' keep-alive; closing stops the accept loops — after taking what the kernel
+//! queued when the whole server stops — and then every connection is waited for, up to
+//! `--graceful-timeout`.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
@@ -15,19 +19,32 @@ use tracing::Instrument;
 
 use super::accepted::{Connections, Http1};
 use super::conn::Shared;
+use super::phase::Phase;
 use super::service::{ConnInfo, Service};
 use super::settings::Settings;
 use super::transport::Io;
-use crate::listener::Listener;
+use crate::listener::{self, Listener};
 
-/// Serves every listener with `service` until `shutdown` resolves, then drains the connections.
+/// Connections taken from the listen queue in one go before the loop lets the others run:
+/// enough that a worker busy with many clients still empties the queue each time it comes
+/// round (one connection per turn of a loop whose turn takes a round of app calls starved new
+/// clients for seconds), few enough that their first requests do not hold up the rest long.
+const ACCEPT_BATCH: usize = 16;
+
+/// Once new connection requests are refused, handshakes already under way (SYN-ACK sent, the
+/// client's ACK not yet back) still complete, within a round trip: the loop keeps accepting
+/// this long before it lets go of the socket, so none of them is left behind in the queue.
+const SETTLE: Duration = Duration::from_millis(250);
+
+/// Serves every listener with `service` until `phase` reaches [`Phase::Closing`], then waits
+/// for the connections (at most `settings.graceful_timeout`).
 pub async fn run<S: Service + 'static>(
     listeners: Vec<Listener>,
     settings: Settings,
     service: S,
-    shutdown: impl Future<Output = ()>,
+    phase: watch::Receiver<Phase>,
 ) -> std::io::Result<()> {
-    run_with(listeners, settings, service, Http1, shutdown).await
+    run_with(listeners, settings, service, Http1, phase).await
 }
 
 /// [`run`], each accepted connection served by `connections` (TLS, HTTP/2 …).
@@ -36,11 +53,10 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
     settings: Settings,
     service: S,
     connections: C,
-    shutdown: impl Future<Output = ()>,
+    mut phase: watch::Receiver<Phase>,
 ) -> std::io::Result<()> {
     let shared = Rc::new(Shared { settings, service });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    // Each connection holds a sender; recv() returns None once the last one is gone.
+    // Each accept loop and connection holds a sender; recv() returns None once all are gone.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     // `--max-connections`: past it, accept() is not called and clients wait in the backlog.
     let slots = Arc::new(Semaphore::new(shared.settings.max_connections));
@@ -49,30 +65,51 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
             index,
             connections: connections.clone(),
             shared: shared.clone(),
-            stop: stop_rx.clone(),
+            phase: phase.clone(),
             alive: alive_tx.clone(),
             slots: slots.clone(),
         };
         let bound = match listener {
-            Listener::Tcp(l) => {
+            Listener::Tcp(l, owned) => {
                 l.set_nonblocking(true)?;
                 let listener = TcpListener::from_std(l)?;
                 let local = listener.local_addr().ok();
-                Bound::Tcp(listener, local)
+                Bound::Tcp(listener, local, owned)
             }
-            Listener::Unix(l, _) => {
+            Listener::Unix(l, path) => {
                 l.set_nonblocking(true)?;
-                Bound::Unix(UnixListener::from_std(l)?)
+                Bound::Unix(UnixListener::from_std(l)?, path.is_some())
             }
         };
         tokio::task::spawn_local(accept.run(bound));
     }
     drop(alive_tx);
-    shutdown.await;
-    tracing::info!(pid = std::process::id(), "worker stopping gracefully");
-    let _ = stop_tx.send(true);
-    let _ = alive_rx.recv().await;
+    let pid = std::process::id();
+    loop {
+        match next_phase(&mut phase).await {
+            Phase::Serving => {}
+            Phase::Draining => tracing::info!(pid, "worker draining"),
+            Phase::Closing { .. } => break,
+        }
+    }
+    tracing::info!(pid, "worker stopping gracefully");
+    let grace = shared.settings.graceful_timeout;
+    if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
+        tracing::warn!(pid, "graceful timeout passed; closing the connections left");
+    }
     Ok(())
+}
+
+/// The phase after the next change; once the worker lets go of the channel, the last one if
+/// that was a closing, or a plain closing.
+async fn next_phase(phase: &mut watch::Receiver<Phase>) -> Phase {
+    match phase.changed().await {
+        Ok(()) => *phase.borrow_and_update(),
+        Err(_) => match *phase.borrow() {
+            closing @ Phase::Closing { .. } => closing,
+            _ => Phase::Closing { refuse: false },
+        },
+    }
 }
 
 struct Accept<S, C> {
@@ -80,67 +117,135 @@ struct Accept<S, C> {
     index: usize,
     connections: C,
     shared: Rc<Shared<S>>,
-    stop: watch::Receiver<bool>,
+    phase: watch::Receiver<Phase>,
     alive: mpsc::Sender<()>,
     slots: Arc<Semaphore>,
 }
 
 impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
-    /// Waits for a free connection slot; `None` once the worker is stopping.
-    async fn slot(&mut self) -> Option<OwnedSemaphorePermit> {
-        tokio::select! {
-            permit = self.slots.clone().acquire_owned() => permit.ok(),
-            _ = self.stop.changed() => None,
-        }
-    }
-
-    /// Accepts connections until the worker stops.
+    /// Accepts connections until the worker closes.
     async fn run(mut self, listener: Bound) {
+        let mut now = *self.phase.borrow_and_update();
         loop {
-            let Some(slot) = self.slot().await else {
-                return;
+            if let Phase::Closing { refuse } = now {
+                return self.close(listener, refuse).await;
+            }
+            // Biased: once the worker closes, it accepts nothing more here (the other workers,
+            // or the replacement, take the connections still queued on the shared socket).
+            let slot = tokio::select! {
+                biased;
+                phase = next_phase(&mut self.phase) => {
+                    now = phase;
+                    continue;
+                }
+                permit = self.slots.clone().acquire_owned() => permit.ok(),
             };
-            // Biased: once the worker stops, it accepts nothing more (the other workers, or the
-            // replacement, take the connections still queued on the shared socket).
             let accepted = tokio::select! {
                 biased;
-                _ = self.stop.changed() => return,
+                phase = next_phase(&mut self.phase) => {
+                    now = phase;
+                    continue;
+                }
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((io, info)) => {
-                    let span = tracing::debug_span!("conn", id = next_id(), peer = %info.label);
-                    let shared = self.shared.clone();
-                    let stop = self.stop.clone();
-                    let alive = self.alive.clone();
-                    let connections = self.connections.clone();
-                    let index = self.index;
-                    // Every line the connection logs carries its number and peer. Below debug
-                    // the span is disabled and the connection runs bare, with no wrapper to
-                    // enter and leave on every poll. One spawn with the span inside: a wrapper
-                    // around the task, or a helper taking it by value, would copy the
-                    // connection's whole future once more (measured with callgrind).
-                    tokio::task::spawn_local(async move {
-                        // Built where it is awaited (a local would be one more copy).
-                        if span.is_disabled() {
-                            connections.serve(index, io, info, shared, stop).await;
-                        } else {
-                            connections
-                                .serve(index, io, info, shared, stop)
-                                .instrument(span)
-                                .await;
-                        }
-                        drop(slot);
-                        drop(alive);
-                    });
-                    // Let the new connection start before accepting another: a worker busy in
-                    // the app then leaves the next connections to the other workers, instead
-                    // of one worker taking a whole burst of them.
-                    tokio::task::yield_now().await;
+                Ok(conn) => {
+                    self.start(conn, slot).await;
+                    if self.take_queued(&listener).await {
+                        // A full batch: let the connections already here have their turn.
+                        tokio::task::yield_now().await;
+                    }
                 }
                 Err(err) => accept_failed(err).await,
             }
         }
+    }
+
+    /// Accepts what else is queued, without waiting, up to a batch; true if it took a whole
+    /// batch (more may be waiting).
+    async fn take_queued(&self, listener: &Bound) -> bool {
+        for _ in 1..ACCEPT_BATCH {
+            // The worker may have begun to close while the last one was answered here.
+            if matches!(*self.phase.borrow(), Phase::Closing { .. }) {
+                return false;
+            }
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                return false;
+            };
+            match listener.try_accept() {
+                Some(Ok(conn)) => self.start(conn, Some(slot)).await,
+                Some(Err(err)) => {
+                    accept_failed(err).await;
+                    return false;
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Lets go of the listening socket. When the whole server stops, new connection requests
+    /// are refused first and what the kernel had queued is accepted and served, so nothing
+    /// queued is reset when the last copy of the socket closes. A socket inherited from
+    /// outside is left as it was: its owner keeps it, and what is queued, for the next server.
+    async fn close(self, listener: Bound, refuse: bool) {
+        if refuse && listener.owned() {
+            if let Bound::Tcp(socket, ..) = &listener {
+                if let Err(err) = listener::refuse_new(socket) {
+                    tracing::warn!(error = %err, "cannot refuse new connections; closing the listener");
+                }
+            }
+            let until = tokio::time::Instant::now() + SETTLE;
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    _ = tokio::time::sleep_until(until) => break,
+                };
+                match accepted {
+                    Ok(conn) => {
+                        let slot = self.slots.clone().try_acquire_owned().ok();
+                        self.start(conn, slot).await;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "accept failed while closing");
+                        break;
+                    }
+                }
+            }
+        }
+        drop(listener);
+    }
+
+    /// Starts serving a connection: its first request is read and answered right here, before
+    /// the connection gets a task of its own at the back of the run queue — a new client waits
+    /// one round of the busy connections (for this loop to come round), not two.
+    async fn start(&self, (io, info): (Box<dyn Io>, ConnInfo), slot: Option<OwnedSemaphorePermit>) {
+        let span = tracing::debug_span!("conn", id = next_id(), peer = %info.label);
+        let shared = self.shared.clone();
+        let phase = self.phase.clone();
+        // Every line the connection logs carries its number and peer. Below debug the span is
+        // disabled and the connection runs bare, with no wrapper to enter and leave on every
+        // poll. Boxed where it is built: it moves into its task after the first poll.
+        let mut conn: Pin<Box<dyn Future<Output = ()>>> = if span.is_disabled() {
+            Box::pin(self.connections.serve(self.index, io, info, shared, phase))
+        } else {
+            Box::pin(
+                self.connections
+                    .serve(self.index, io, info, shared, phase)
+                    .instrument(span),
+            )
+        };
+        let first = std::future::poll_fn(|cx| Poll::Ready(conn.as_mut().poll(cx))).await;
+        if first.is_ready() {
+            return;
+        }
+        // Its wakers are registered anew on the task's first poll.
+        let alive = self.alive.clone();
+        tokio::task::spawn_local(async move {
+            conn.await;
+            drop(slot);
+            drop(alive);
+        });
     }
 }
 
@@ -150,18 +255,38 @@ fn next_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A listening socket of either kind, as the worker's runtime sees it.
+/// A listening socket of either kind, as the worker's runtime sees it, and whether pyrite made
+/// it (see [`Listener::owned`]).
 enum Bound {
     /// With its local address, looked up once.
-    Tcp(TcpListener, Option<std::net::SocketAddr>),
-    Unix(UnixListener),
+    Tcp(TcpListener, Option<std::net::SocketAddr>, bool),
+    Unix(UnixListener, bool),
 }
 
+type Accepted = (Box<dyn Io>, ConnInfo);
+
 impl Bound {
-    async fn accept(&self) -> std::io::Result<(Box<dyn Io>, ConnInfo)> {
+    fn owned(&self) -> bool {
         match self {
-            Bound::Tcp(listener, local) => {
-                let (stream, peer) = listener.accept().await?;
+            Bound::Tcp(_, _, owned) | Bound::Unix(_, owned) => *owned,
+        }
+    }
+
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// A connection already queued, if there is one, without waiting.
+    fn try_accept(&self) -> Option<std::io::Result<Accepted>> {
+        match self.poll_accept(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(accepted) => Some(accepted),
+            Poll::Pending => None,
+        }
+    }
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<Accepted>> {
+        match self {
+            Bound::Tcp(listener, local, _) => listener.poll_accept(cx).map_ok(|(stream, peer)| {
                 let _ = stream.set_nodelay(true);
                 let info = ConnInfo {
                     peer: Some(peer),
@@ -169,18 +294,17 @@ impl Bound {
                     label: peer.to_string().into(),
                     tls: None,
                 };
-                Ok((Box::new(stream), info))
-            }
-            Bound::Unix(listener) => {
-                let (stream, _) = listener.accept().await?;
+                (Box::new(stream) as Box<dyn Io>, info)
+            }),
+            Bound::Unix(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
                 let info = ConnInfo {
                     peer: None,
                     local: None,
                     label: "unix".into(),
                     tls: None,
                 };
-                Ok((Box::new(stream), info))
-            }
+                (Box::new(stream) as Box<dyn Io>, info)
+            }),
         }
     }
 }

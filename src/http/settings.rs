@@ -1,5 +1,6 @@
 //! What every connection of a worker is held to: the request limits, the timeouts, the
-//! `Server` field, trusted proxies and how many connections at once. `config` builds it.
+//! `Server` field, trusted proxies, how many connections at once and how long a stopping
+//! worker waits for them. `config` builds it.
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// A body read may stall this long (`--body-timeout`).
     pub body_timeout: Duration,
+    /// A body must arrive at this many bytes a second at least, over each window of
+    /// `body_timeout` (`--body-min-rate`); 0 means no minimum.
+    pub body_min_rate: u64,
     /// An idle persistent connection is closed after this; zero disables persistence.
     pub keep_alive: Duration,
     /// A write may stall this long (`--write-timeout`).
@@ -25,6 +29,8 @@ pub struct Settings {
     pub proxy_protocol: bool,
     /// Connections one worker serves at once (`--max-connections`); more wait in the backlog.
     pub max_connections: usize,
+    /// How long a closing worker waits for its connections (`--graceful-timeout`).
+    pub graceful_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -33,6 +39,7 @@ impl Default for Settings {
             limits: Limits::default(),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            body_min_rate: 500,
             keep_alive: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
             server_header: true,
@@ -40,6 +47,7 @@ impl Default for Settings {
                 .unwrap_or_default(),
             proxy_protocol: false,
             max_connections: 4096,
+            graceful_timeout: Duration::from_secs(30),
         }
     }
 }

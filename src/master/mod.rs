@@ -1,11 +1,13 @@
 //! The master: binds every listener, forks the workers, then only supervises. Pure Rust — no
-//! Python (unless `--preload`), no tokio, no threads — so forking is always sound and no app
-//! code can take it down. Signals become a lifecycle `Phase`; `waitpid` becomes a respawn;
+//! Python code (unless `--preload`; under the pip-installed entry the interpreter is loaded but
+//! idle, its GIL released), no tokio, no threads — so forking is always sound and no app code
+//! can take it down. Signals become a lifecycle `Phase`; `waitpid` becomes a respawn;
 //! the workers' shared-memory slots become hung-worker kills. `policy` decides (pure functions,
 //! unit-tested), `supervisor` carries the decisions out with system calls.
 
 mod error;
 mod policy;
+mod relaunch;
 mod supervisor;
 
 use std::collections::HashMap;
@@ -19,12 +21,14 @@ use policy::{Phase, Record};
 use supervisor::{Master, UPGRADE_ENV};
 
 pub use error::MasterError;
+pub use relaunch::Relaunch;
 
 /// Shared-memory slots for workers (an upper bound on `--workers` plus a reload's overlap).
 const SLOTS: usize = 1024;
 
-/// Runs the server until it is stopped; returns the process exit code.
-pub fn run(config: Config) -> Result<u8, MasterError> {
+/// Runs the server until it is stopped; returns the process exit code. `relaunch` is what
+/// USR2 executes to start the new master.
+pub fn run(config: Config, relaunch: Relaunch) -> Result<u8, MasterError> {
     if let Some(mask) = config.umask {
         sys::set_umask(mask);
     }
@@ -71,8 +75,10 @@ pub fn run(config: Config) -> Result<u8, MasterError> {
         respawn_at: None,
         upgrade_child: None,
         upgrade_from,
+        upgrade_later: false,
         reloader: None,
         preloaded: None,
+        relaunch,
     };
     if master.config.preload {
         if let Some(code) = master.preload() {

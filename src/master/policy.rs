@@ -25,8 +25,10 @@ pub enum Phase {
     Running,
     /// HUP: a new generation boots; the old one is stopped once it all serves.
     Reloading,
-    /// Stop accepting, let in-flight requests finish until `deadline`, then SIGKILL.
+    /// Serve on until `drained` (`--drain-timeout`: the workers drain, the health probe says
+    /// 503), then stop accepting; in-flight requests finish until `deadline`, then SIGKILL.
     Stopping {
+        drained: Instant,
         deadline: Instant,
         exit_code: u8,
     },
@@ -85,21 +87,31 @@ pub struct Stop {
     pub ask: Option<Ask>,
 }
 
-/// A stop with `grace` for in-flight requests and `exit_code`, from `phase`: the earlier
-/// deadline wins, and so does a non-zero exit code already decided. The workers are asked on
-/// the first stop, and killed by any stop without grace.
-pub fn stop(phase: Phase, now: Instant, grace: Duration, exit_code: u8) -> Stop {
-    let deadline = now + grace;
-    let (deadline, exit_code, first) = match phase {
+/// A stop from `phase` that serves on for `drain`, then gives in-flight requests `grace`, and
+/// exits with `exit_code`: the earlier times win, and so does a non-zero exit code already
+/// decided. The workers are asked on the first stop, and killed by any stop without grace
+/// (which has no drain either).
+pub fn stop(phase: Phase, now: Instant, drain: Duration, grace: Duration, exit_code: u8) -> Stop {
+    let drain = if grace.is_zero() {
+        Duration::ZERO
+    } else {
+        drain
+    };
+    // `--drain-timeout` and `--graceful-timeout` may be any number of seconds, up to 2^64 - 1.
+    let drained = crate::deadline::after(now, drain);
+    let deadline = crate::deadline::after(drained, grace);
+    let (drained, deadline, exit_code, first) = match phase {
         Phase::Stopping {
+            drained: old_drained,
             deadline: old,
             exit_code: old_code,
         } => (
+            old_drained.min(drained),
             old.min(deadline),
             if old_code != 0 { old_code } else { exit_code },
             false,
         ),
-        _ => (deadline, exit_code, true),
+        _ => (drained, deadline, exit_code, true),
     };
     let ask = if grace.is_zero() {
         Some(Ask::Kill)
@@ -108,11 +120,38 @@ pub fn stop(phase: Phase, now: Instant, grace: Duration, exit_code: u8) -> Stop 
     };
     Stop {
         phase: Phase::Stopping {
+            drained,
             deadline,
             exit_code,
         },
         first,
         ask,
+    }
+}
+
+/// What a USR2 does now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Start the new master.
+    Start,
+    /// This master has not yet taken over from the one that started it (its workers do not all
+    /// serve, the old master still runs): upgrade once it has. Starting a newer master now
+    /// would leave the old one behind for good — its own successor would be stopped by ours
+    /// before it ever stopped the old one.
+    Later,
+    /// A new master started by an earlier USR2 is still taking over.
+    Busy,
+}
+
+/// What a USR2 does while this master is `taking_over` from an older one (or not) and
+/// `child_running` (a new master of its own already takes over, or not).
+pub fn upgrade(taking_over: bool, child_running: bool) -> Upgrade {
+    if child_running {
+        Upgrade::Busy
+    } else if taking_over {
+        Upgrade::Later
+    } else {
+        Upgrade::Start
     }
 }
 
@@ -160,14 +199,18 @@ pub enum Fate {
     Respawn { backoff: Option<Duration> },
 }
 
-/// Judges a death and updates the crash-loop counters.
+/// Judges a death and updates the crash-loop counters. A worker that exits before it boots is a
+/// boot failure whatever its status — `os._exit(0)` at import included — so a crash loop backs
+/// off and, after [`MAX_BOOT_FAILURES`], stops the server (or abandons a reload) instead of
+/// respawning forever.
 pub fn fate(death: &Death, record: &mut Record) -> Fate {
     let gone = death.stopping || death.replaced;
-    if death.status == ExitStatus::Code(0) {
-        return if gone { Fate::Exited } else { Fate::Recycled };
-    }
+    let clean = death.status == ExitStatus::Code(0);
     if gone {
-        return Fate::Gone;
+        return if clean { Fate::Exited } else { Fate::Gone };
+    }
+    if clean && death.booted {
+        return Fate::Recycled;
     }
     if !death.booted {
         if let ExitStatus::Code(code @ (exit::WORKER_APP_LOAD_ERROR | exit::WORKER_BOOT_ERROR)) =
@@ -180,12 +223,18 @@ pub fn fate(death: &Death, record: &mut Record) -> Fate {
         }
         record.boot_failures += 1;
         if record.boot_failures >= MAX_BOOT_FAILURES {
+            if death.reloading {
+                // The old generation still serves: it stays, the new one is given up.
+                record.boot_failures = 0;
+                return Fate::AbandonReload;
+            }
             return Fate::CannotBoot {
                 attempts: record.boot_failures,
             };
         }
     }
-    if death.lived < QUICK_DEATH {
+    // Before booting, however slow the start (a big import), a death is part of a loop.
+    if death.lived < QUICK_DEATH || !death.booted {
         record.quick_deaths += 1;
         return Fate::Respawn {
             backoff: Some(backoff(record.quick_deaths)),
@@ -238,150 +287,4 @@ pub fn to_spawn(running: usize, wanted: usize, respawn_at: Option<Instant>, now:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn death(status: ExitStatus) -> Death {
-        Death {
-            status,
-            booted: true,
-            lived: Duration::from_secs(60),
-            stopping: false,
-            replaced: false,
-            reloading: false,
-        }
-    }
-
-    #[test]
-    fn signals() {
-        assert_eq!(on_signal(sys::SIGTERM, true, 2), Action::GracefulStop);
-        assert_eq!(on_signal(sys::SIGQUIT, false, 2), Action::FastStop);
-        assert_eq!(on_signal(sys::SIGHUP, false, 2), Action::Reload);
-        assert_eq!(on_signal(sys::SIGHUP, true, 2), Action::Ignore);
-        assert_eq!(on_signal(sys::SIGTTOU, false, 1), Action::Ignore, "never 0");
-        assert_eq!(on_signal(sys::SIGTTOU, false, 2), Action::OneLess);
-        assert_eq!(on_signal(sys::SIGUSR1, true, 2), Action::ReopenLogs);
-        assert_eq!(on_signal(sys::SIGUSR2, true, 2), Action::Ignore);
-    }
-
-    #[test]
-    fn stops_merge() {
-        let now = Instant::now();
-        let graceful = stop(Phase::Running, now, Duration::from_secs(30), 0);
-        assert!(graceful.first);
-        assert_eq!(graceful.ask, Some(Ask::Finish));
-        // A second graceful stop asks nothing more; its later deadline does not win.
-        let again = stop(graceful.phase, now, Duration::from_secs(60), 3);
-        assert!(!again.first);
-        assert_eq!(again.ask, None);
-        assert_eq!(
-            again.phase,
-            Phase::Stopping {
-                deadline: now + Duration::from_secs(30),
-                exit_code: 3
-            }
-        );
-        // A fast stop kills at once and keeps the exit code already decided.
-        let fast = stop(again.phase, now, Duration::ZERO, 0);
-        assert_eq!(fast.ask, Some(Ask::Kill));
-        assert_eq!(
-            fast.phase,
-            Phase::Stopping {
-                deadline: now,
-                exit_code: 3
-            }
-        );
-    }
-
-    #[test]
-    fn clean_exits() {
-        let mut record = Record::default();
-        assert_eq!(
-            fate(&death(ExitStatus::Code(0)), &mut record),
-            Fate::Recycled
-        );
-        let stopping = Death {
-            stopping: true,
-            ..death(ExitStatus::Code(0))
-        };
-        assert_eq!(fate(&stopping, &mut record), Fate::Exited);
-        let crashed_while_stopping = Death {
-            stopping: true,
-            ..death(ExitStatus::Signal(9))
-        };
-        assert_eq!(fate(&crashed_while_stopping, &mut record), Fate::Gone);
-    }
-
-    #[test]
-    fn an_app_that_cannot_load_stops_the_server_unless_reloading() {
-        let mut record = Record::default();
-        let failed = Death {
-            booted: false,
-            ..death(ExitStatus::Code(exit::WORKER_APP_LOAD_ERROR))
-        };
-        assert_eq!(
-            fate(&failed, &mut record),
-            Fate::AppFailed {
-                code: exit::APP_LOAD_ERROR
-            }
-        );
-        let reloading = Death {
-            reloading: true,
-            ..failed
-        };
-        assert_eq!(fate(&reloading, &mut record), Fate::AbandonReload);
-    }
-
-    #[test]
-    fn crash_loops_back_off_then_give_up() {
-        let mut record = Record::default();
-        let early = Death {
-            booted: false,
-            lived: Duration::from_millis(10),
-            ..death(ExitStatus::Signal(11))
-        };
-        let mut waits = Vec::new();
-        for _ in 0..4 {
-            match fate(&early, &mut record) {
-                Fate::Respawn {
-                    backoff: Some(wait),
-                } => waits.push(wait.as_millis()),
-                other => panic!("{other:?}"),
-            }
-        }
-        assert_eq!(waits, [100, 200, 400, 800]);
-        assert_eq!(fate(&early, &mut record), Fate::CannotBoot { attempts: 5 });
-        // A booted worker that lived long resets the quick deaths.
-        let mut record = Record {
-            quick_deaths: 3,
-            boot_failures: 0,
-        };
-        assert_eq!(
-            fate(&death(ExitStatus::Signal(9)), &mut record),
-            Fate::Respawn { backoff: None }
-        );
-        assert_eq!(record.quick_deaths, 0);
-        assert_eq!(backoff(40), BACKOFF_CAP);
-    }
-
-    #[test]
-    fn hung_workers_are_aborted_then_killed() {
-        let now = Instant::now();
-        let stuck = Verdict::Stuck { for_ms: 5000 };
-        assert_eq!(hung(stuck, None, now), Hung::Abort { stuck_ms: 5000 });
-        assert_eq!(hung(Verdict::Alive, None, now), Hung::Leave);
-        assert_eq!(hung(stuck, Some(now), now), Hung::Leave, "grace");
-        let long_ago = now - Duration::from_secs(2);
-        assert_eq!(hung(Verdict::Alive, Some(long_ago), now), Hung::Kill);
-    }
-
-    #[test]
-    fn spawning_waits_for_the_backoff() {
-        let now = Instant::now();
-        assert_eq!(to_spawn(1, 4, None, now), 3);
-        assert_eq!(to_spawn(5, 4, None, now), 0);
-        assert_eq!(to_spawn(1, 4, Some(now + Duration::from_secs(1)), now), 0);
-        assert_eq!(to_spawn(1, 4, Some(now), now), 3);
-        assert!(serves_in_full(4, 4) && !serves_in_full(3, 4));
-    }
-}
+mod tests;

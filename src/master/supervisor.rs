@@ -1,6 +1,7 @@
 //! The master's supervision loop: it waits on the signal and boot pipes (and a 100 ms tick),
 //! asks `policy` what each signal, boot, death and heartbeat means, and carries the answer out —
-//! fork, kill, close the listeners, re-execute.
+//! fork, kill, close the listeners (refusing new connections first when the server stops for
+//! good), re-execute.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -8,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use super::error::MasterError;
 use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
+use super::relaunch::Relaunch;
 use crate::config::Config;
 use crate::heartbeat;
-use crate::listener::Listener;
-use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe};
+use crate::listener::{self, Listener};
+use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe, StopKind};
 use crate::{exit, worker, wsgi};
 
 /// Set in the environment of a master started by USR2, naming the master it replaces.
@@ -42,9 +44,13 @@ pub(super) struct Master {
     pub(super) upgrade_child: Option<Pid>,
     /// The old master this one replaces (USR2), stopped once our workers serve.
     pub(super) upgrade_from: Option<Pid>,
+    /// A USR2 that came before this master took over from `upgrade_from`: carried out then.
+    pub(super) upgrade_later: bool,
     pub(super) reloader: Option<Pid>,
     /// The app imported in the master (`--preload`).
     pub(super) preloaded: Option<wsgi::App>,
+    /// How USR2 starts the new master: the same entry again.
+    pub(super) relaunch: Relaunch,
 }
 
 impl Master {
@@ -66,9 +72,13 @@ impl Master {
             self.check_hung();
             match self.phase {
                 Phase::Stopping {
+                    drained,
                     deadline,
                     exit_code,
                 } => {
+                    if !self.listeners.is_empty() && Instant::now() >= drained {
+                        self.close_listeners();
+                    }
                     if self.workers.is_empty() {
                         tracing::info!(exit_code, "master stopped");
                         return Ok(exit_code);
@@ -121,7 +131,17 @@ impl Master {
                     sys::kill(pid, sys::SIGUSR1);
                 }
             }
-            Action::Upgrade => self.upgrade(),
+            Action::Upgrade => {
+                let taking_over = self.upgrade_from.is_some();
+                match policy::upgrade(taking_over, self.upgrade_child.is_some()) {
+                    policy::Upgrade::Start => self.upgrade(),
+                    policy::Upgrade::Later => {
+                        tracing::info!("upgrade (USR2) deferred until this master's workers serve");
+                        self.upgrade_later = true;
+                    }
+                    policy::Upgrade::Busy => tracing::warn!("an upgrade is already in progress"),
+                }
+            }
             Action::Ignore => {}
         }
     }
@@ -147,41 +167,52 @@ impl Master {
     fn retire(&mut self, pid: Pid) {
         if let Some(info) = self.workers.get_mut(&pid) {
             info.generation = u64::MAX;
+            self.slots.get(info.slot).ask_stop(StopKind::Retire);
         }
         sys::kill(pid, sys::SIGTERM);
     }
 
-    /// USR2: re-executes the binary with the listening sockets inherited. The new master stops
-    /// this one once its own workers serve.
+    /// USR2: starts the same entry again (the binary, or `python -m pyrite`) with the listening
+    /// sockets inherited. The new master stops this one once its own workers serve.
     fn upgrade(&mut self) {
-        if self.upgrade_child.is_some() {
-            tracing::warn!("an upgrade is already in progress");
-            return;
-        }
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
         match sys::fork() {
             Ok(sys::Fork::Parent(pid)) => {
-                tracing::info!(pid, "upgrading: started a new master");
+                tracing::info!(pid, command = ?self.relaunch.args, "upgrading: started a new master");
                 self.upgrade_child = Some(pid);
             }
             Ok(sys::Fork::Child) => {
-                let err =
-                    sys::exec_with_listeners(&fds, &[(UPGRADE_ENV, sys::getppid().to_string())]);
-                eprintln!("pyrite: cannot re-execute for the upgrade: {err}");
+                let err = sys::exec_with_listeners(
+                    &self.relaunch.program,
+                    &self.relaunch.args,
+                    &fds,
+                    &[(UPGRADE_ENV, sys::getppid().to_string())],
+                );
+                crate::logging::stderr_line(format_args!(
+                    "pyrite: cannot re-execute for the upgrade: {err}"
+                ));
                 sys::exit_now(1)
             }
             Err(err) => tracing::error!(error = %err, "cannot fork for the upgrade"),
         }
     }
 
-    /// Closes the master's copies of the listeners and asks every worker to finish up.
+    /// Asks every worker to finish up: the whole server stops (drain, then refuse new
+    /// connections), unless a new master (USR2) serves on the same sockets now, in which case
+    /// the workers just retire. The master's own copies of the listeners close once the drain
+    /// is over (at once without one; see `supervise`).
     pub(super) fn begin_stop(&mut self, grace: Duration, exit_code: u8) {
-        let stop = policy::stop(self.phase, Instant::now(), grace, exit_code);
+        let drain = self.config.drain_timeout;
+        let stop = policy::stop(self.phase, Instant::now(), drain, grace, exit_code);
         self.phase = stop.phase;
         if stop.first {
-            self.close_listeners();
             if let Some(pid) = self.reloader.take() {
                 sys::kill(pid, sys::SIGKILL);
+            }
+        }
+        if let Phase::Stopping { drained, .. } = self.phase {
+            if Instant::now() >= drained {
+                self.close_listeners();
             }
         }
         let sig = match stop.ask {
@@ -189,19 +220,33 @@ impl Master {
             Some(Ask::Kill) => sys::SIGKILL,
             None => return,
         };
-        for &pid in self.workers.keys() {
+        let kind = if self.upgrade_child.is_some() {
+            StopKind::Retire
+        } else {
+            StopKind::ServerStops
+        };
+        for (&pid, info) in &self.workers {
+            self.slots.get(info.slot).ask_stop(kind);
             sys::kill(pid, sig);
         }
     }
 
-    /// Drops the master's sockets; a unix socket's file goes too, unless a new master (USR2)
-    /// serves on it now.
+    /// Drops the master's sockets. When the server stops for good, new connection requests
+    /// are refused first, so that whatever the kernel queued is left for the workers to take
+    /// rather than reset when the last copy closes (`listener::refuse_new`). A unix socket's
+    /// file goes too. Neither when a new master (USR2) serves on them now.
     fn close_listeners(&mut self) {
         let handed_over = self.upgrade_child.is_some();
         for listener in self.listeners.drain(..) {
-            if !handed_over {
-                listener.cleanup();
+            if handed_over {
+                continue;
             }
+            if let Listener::Tcp(socket, true) = &listener {
+                if let Err(err) = listener::refuse_new(socket) {
+                    tracing::warn!(error = %err, "cannot refuse new connections");
+                }
+            }
+            listener.cleanup();
         }
     }
 
@@ -234,6 +279,10 @@ impl Master {
         if let Some(old) = self.upgrade_from.take() {
             tracing::info!(old_master = old, "new master serving; stopping the old one");
             sys::kill(old, sys::SIGTERM);
+            if std::mem::take(&mut self.upgrade_later) {
+                tracing::info!("carrying out the deferred upgrade (USR2)");
+                self.upgrade();
+            }
         }
         if self.phase != Phase::Reloading {
             return;
@@ -277,7 +326,9 @@ impl Master {
             replaced: info.generation != self.generation,
             reloading: self.phase == Phase::Reloading,
         };
-        if status != ExitStatus::Code(0) {
+        // A clean exit is news only from a worker that never booted (`os._exit(0)` at import).
+        let expected = info.booted || death.stopping || death.replaced;
+        if status != ExitStatus::Code(0) || !expected {
             tracing::warn!(pid, status = %status, "worker exited");
         }
         match policy::fate(&death, &mut self.record) {
@@ -384,11 +435,8 @@ impl Master {
         s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
         s.in_app_since
             .store(0, std::sync::atomic::Ordering::Relaxed);
-        let forked = match &self.preloaded {
-            Some(_) => wsgi::fork_with_hooks(),
-            None => sys::fork(),
-        };
-        match forked.map_err(MasterError::Fork)? {
+        s.ask_stop(StopKind::Retire);
+        match wsgi::fork().map_err(MasterError::Fork)? {
             sys::Fork::Parent(pid) => {
                 let info = WorkerInfo {
                     generation: self.generation,

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::http::accepted::Connections;
 use crate::http::conn::{self, Shared};
-use crate::http::{ConnInfo, Io, Service};
+use crate::http::{ConnInfo, Io, Phase, Service};
 
 pub use settings::{Settings, Versions};
 
@@ -43,19 +43,19 @@ impl<S: Service + 'static> Connections<S> for Front {
         io: Box<dyn Io>,
         info: ConnInfo,
         shared: Rc<Shared<S>>,
-        stop: watch::Receiver<bool>,
+        phase: watch::Receiver<Phase>,
     ) -> impl std::future::Future<Output = ()> + 'static {
         let front = self.settings.clone();
         async move {
             if front.is_tls(listener) {
-                Box::pin(over_tls(front, io, info, shared, stop)).await;
+                Box::pin(over_tls(front, io, info, shared, phase)).await;
                 return;
             }
             let sniff = front.versions != Versions::Http1 && !shared.settings.proxy_protocol;
-            if sniff && prior_knowledge(&*io, &shared, stop.clone()).await {
-                Box::pin(serve_h2(front, io, info, shared, stop)).await;
+            if sniff && prior_knowledge(&*io, &shared).await {
+                Box::pin(serve_h2(front, io, info, shared, phase)).await;
             } else {
-                conn::serve(io, info, shared, stop).await;
+                conn::serve(io, info, shared, phase).await;
             }
         }
     }
@@ -66,21 +66,19 @@ async fn serve_h2<S: Service + 'static>(
     io: Box<dyn Io>,
     info: ConnInfo,
     shared: Rc<Shared<S>>,
-    stop: watch::Receiver<bool>,
+    phase: watch::Receiver<Phase>,
 ) {
-    crate::h2::serve(io, info, shared, stop, &front.h2).await;
+    crate::h2::serve(io, info, shared, phase, &front.h2).await;
 }
 
 /// The start of the HTTP/2 connection preface: no HTTP/1.1 request begins with it.
 const PREFACE: &[u8] = b"PRI ";
 
 /// Whether the client's first bytes are the HTTP/2 preface. A client that sends nothing within
-/// the header timeout, or a graceful stop, leaves it to HTTP/1.1 (which closes it as it would).
-async fn prior_knowledge<S>(
-    io: &dyn Io,
-    shared: &Shared<S>,
-    mut stop: watch::Receiver<bool>,
-) -> bool {
+/// the header timeout leaves it to HTTP/1.1 (which closes it as it would). A stop does not cut
+/// the look short: the request may be on its way, and the driver that takes over finishes it
+/// (HTTP/2 with a GOAWAY, HTTP/1.1 closing after the response).
+async fn prior_knowledge<S>(io: &dyn Io, shared: &Shared<S>) -> bool {
     let look = async {
         loop {
             let mut first = [0u8; PREFACE.len()];
@@ -99,13 +97,9 @@ async fn prior_knowledge<S>(
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
-    if *stop.borrow() {
-        return false;
-    }
-    tokio::select! {
-        h2 = tokio::time::timeout(shared.settings.header_timeout, look) => h2.unwrap_or(false),
-        _ = stop.changed() => false,
-    }
+    tokio::time::timeout(shared.settings.header_timeout, look)
+        .await
+        .unwrap_or(false)
 }
 
 /// A connection on a TLS listener: PROXY header (if one is expected), handshake, driver.
@@ -114,7 +108,7 @@ async fn over_tls<S: Service + 'static>(
     io: Box<dyn Io>,
     mut info: ConnInfo,
     shared: Rc<Shared<S>>,
-    stop: watch::Receiver<bool>,
+    phase: watch::Receiver<Phase>,
 ) {
     let Some(acceptor) = &front.tls else {
         return;
@@ -150,8 +144,8 @@ async fn over_tls<S: Service + 'static>(
         Versions::Auto => handshake.alpn.as_deref() == Some(b"h2"),
     };
     if h2 {
-        crate::h2::serve(handshake.stream, info, shared, stop, &front.h2).await;
+        crate::h2::serve(handshake.stream, info, shared, phase, &front.h2).await;
     } else {
-        conn::serve(handshake.stream, info, shared, stop).await;
+        conn::serve(handshake.stream, info, shared, phase).await;
     }
 }

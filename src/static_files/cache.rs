@@ -19,7 +19,7 @@ use http::header::HeaderValue;
 
 use super::encoding::Coding;
 use super::headers;
-use super::resolve::OnDisk;
+use super::resolve::{self, OnDisk};
 
 /// Files up to this size are kept in memory; larger ones are streamed from disk.
 pub const SMALL_FILE_LIMIT: u64 = 256 * 1024;
@@ -149,8 +149,13 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-/// The entry cached under `key`, if the file on disk is still the one it describes.
-pub fn get(key: &Path) -> Option<Opened> {
+/// The entry cached under `key` (a name beneath `root`), if the file on disk is still the one
+/// it describes. Entries are only ever made from files opened beneath their root, and a hit is
+/// served only while the name still leads to that very file (device, inode, size and times;
+/// linking or moving a file changes its ctime): a name swapped for a symlink to another file
+/// is a miss, and the fresh resolution refuses what lies outside. A cached body is checked with
+/// one `stat`; a streamed one is opened beneath the root again and its descriptor checked.
+pub fn get(root: &Path, key: &Path) -> Option<Opened> {
     let entry = CACHE.with(|c| c.borrow().map.get(key.as_os_str()).cloned())?;
     let fresh = if entry.data.is_some() {
         std::fs::metadata(&entry.path)
@@ -158,10 +163,9 @@ pub fn get(key: &Path) -> Option<Opened> {
             .filter(|meta| FileId::of(meta) == entry.id)
             .map(|_| None)
     } else {
-        File::open(&entry.path).ok().and_then(|file| {
-            let meta = file.metadata().ok()?;
-            (FileId::of(&meta) == entry.id).then_some(Some(file))
-        })
+        resolve::open_file(root, &entry.path)
+            .filter(|on_disk| FileId::of(&on_disk.meta) == entry.id)
+            .map(|on_disk| Some(on_disk.file))
     };
     match fresh {
         Some(file) => Some(Opened { entry, file }),
@@ -224,9 +228,9 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
     // keeps its size and times. One modified moments ago is served but not remembered, so
     // such a second write cannot hide behind a cached copy ("racily clean" files, as git
     // calls them).
-    let settled = now
-        .duration_since(UNIX_EPOCH + Duration::new(id.mtime.0.max(0) as u64, id.mtime.1 as u32))
-        .is_ok_and(|age| age >= RACY_WINDOW);
+    let settled = since_epoch(id.mtime)
+        .and_then(|modified| now.duration_since(modified).ok())
+        .is_some_and(|age| age >= RACY_WINDOW);
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         if !settled {
@@ -313,11 +317,9 @@ impl<'a> DirCheck<'a> {
     /// name added within the same clock tick would not change its times again.
     pub fn remember_missing(&mut self, key: &Path) {
         let Some(stamp) = self.stamp() else { return };
-        let (secs, nanos) = stamp.mtime.max(stamp.ctime);
-        let changed = UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos as u32);
-        let settled = SystemTime::now()
-            .duration_since(changed)
-            .is_ok_and(|age| age >= RACY_WINDOW);
+        let settled = since_epoch(stamp.mtime.max(stamp.ctime))
+            .and_then(|changed| SystemTime::now().duration_since(changed).ok())
+            .is_some_and(|age| age >= RACY_WINDOW);
         if !settled {
             return;
         }
@@ -338,6 +340,13 @@ fn remove(key: &Path) {
             cache.bytes -= old.data.as_ref().map_or(0, Bytes::len);
         }
     });
+}
+
+/// A file time as a `SystemTime`; `None` past what one can hold (a file dated in the year
+/// 300 billion must not panic the worker).
+fn since_epoch((secs, nanos): (i64, i64)) -> Option<SystemTime> {
+    let nanos = u32::try_from(nanos).unwrap_or(0).min(999_999_999);
+    UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).unwrap_or(0), nanos))
 }
 
 fn whole_seconds(secs: i64) -> SystemTime {

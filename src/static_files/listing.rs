@@ -3,8 +3,10 @@
 //! `--static-dotfiles`.
 
 use std::fmt::Write;
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::PathBuf;
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Response, StatusCode};
@@ -39,9 +41,12 @@ const LINK: &AsciiSet = &CONTROLS
     .add(b'$')
     .add(b',');
 
-/// The listing of `dir`, shown at `request_path` (which ends in `/`).
-pub fn page(method: &Method, request_path: &str, dir: &Path, dotfiles: bool) -> Response<Body> {
-    let mut entries: Vec<(String, bool)> = match std::fs::read_dir(dir) {
+/// The listing of the directory `dir` (opened beneath its root), shown at `request_path` (which
+/// ends in `/`). It is read through its descriptor, so a directory swapped for a symlink since it
+/// was opened cannot have another directory listed in its place.
+pub fn page(method: &Method, request_path: &str, dir: &File, dotfiles: bool) -> Response<Body> {
+    let opened = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    let mut entries: Vec<(String, bool)> = match std::fs::read_dir(&opened) {
         Ok(read) => read
             .filter_map(Result::ok)
             .filter_map(|e| {
@@ -57,7 +62,7 @@ pub fn page(method: &Method, request_path: &str, dir: &Path, dotfiles: bool) -> 
             })
             .collect(),
         Err(err) => {
-            tracing::warn!(dir = %dir.display(), error = %err, "cannot list directory");
+            tracing::warn!(path = request_path, error = %err, "cannot list directory");
             return pages::error(StatusCode::NOT_FOUND);
         }
     };

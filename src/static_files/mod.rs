@@ -5,6 +5,7 @@
 //! owns: bytes, or a file body of bytes and file ranges), and `listing` the optional directory
 //! index.
 
+mod beneath;
 mod cache;
 mod conditional;
 mod encoding;
@@ -35,7 +36,7 @@ pub fn serve<B>(
 ) -> Option<Response<Body>> {
     let target = resolve::target(root, rel, options.dotfiles)?;
     // Known and unchanged: from the cache; else looked up on disk, and a file is cached.
-    let found = match cache::get(&target.key) {
+    let found = match cache::get(root, &target.key) {
         Some(opened) => Found::File(opened),
         None => match resolve::find(root, &target)? {
             resolve::Found::File(on_disk) => {
@@ -60,10 +61,10 @@ pub fn serve<B>(
     }
 }
 
-/// A request's target: a cached (or just cached) file, or a directory.
+/// A request's target: a cached (or just cached) file, or a directory (opened).
 enum Found {
     File(cache::Opened),
-    Directory(std::path::PathBuf),
+    Directory(std::fs::File),
 }
 
 /// RFC 9110 §15.5.6: a 405 names the methods the resource has.

@@ -95,7 +95,7 @@ fn precompressed(headers: &HeaderMap, root: &Path, main: &Entry) -> Option<Opene
             raw.push(b'.');
             raw.extend_from_slice(coding.extension().as_bytes());
             let key = PathBuf::from(std::ffi::OsString::from_vec(raw));
-            if let Some(opened) = cache::get(&key) {
+            if let Some(opened) = cache::get(root, &key) {
                 return Some(opened);
             }
             if dir.known_missing(&key) {
@@ -105,7 +105,7 @@ fn precompressed(headers: &HeaderMap, root: &Path, main: &Entry) -> Option<Opene
                 dir.remember_missing(&key);
                 return None;
             }
-            let on_disk = resolve::open_inside(root, &key)?;
+            let on_disk = resolve::open_file(root, &key)?;
             cache::insert(&key, on_disk, Some(coding))
         })
 }

@@ -1,11 +1,15 @@
 //! Request path → file under a root, never outside it. The path is percent-decoded once;
 //! `..` segments, encoded slashes and backslashes, NUL, dotfiles (unless allowed) and symlinks
-//! that lead out of the root all resolve to "not found" (a 404, never a 500).
+//! that lead out of the root all resolve to "not found" (a 404, never a 500). The name is
+//! opened beneath the root in one step (`beneath`), and what was opened is checked, not the
+//! path: only a regular file is served; a FIFO, socket or device is "not found", as in nginx.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use super::beneath;
 
 /// A request path checked segment by segment and joined onto its root, not yet looked up.
 #[derive(Debug)]
@@ -15,17 +19,20 @@ pub struct Target {
     pub trailing_slash: bool,
 }
 
-/// What a target names on disk.
+/// What a target names on disk. Short-lived, on the stack: a boxed file would cost an
+/// allocation per lookup.
+#[allow(clippy::large_enum_variant)]
 pub enum Found {
     /// A file, open: the cache takes it from here.
     File(OnDisk),
-    /// A directory inside the root (its canonical path) with no `index.html` to serve.
-    Directory(PathBuf),
+    /// A directory inside the root (opened) with no `index.html` to serve.
+    Directory(File),
 }
 
-/// A file found on disk, open, with the metadata of the open handle.
+/// A regular file found on disk, open, with the metadata of the open handle.
 pub struct OnDisk {
-    /// The path as requested (symlinks not followed): revalidating it sees a retargeted link.
+    /// The path as requested (symlinks not followed): the cache's revalidation looks it up
+    /// afresh.
     pub path: PathBuf,
     pub file: File,
     pub meta: std::fs::Metadata,
@@ -78,35 +85,40 @@ pub fn target(root: &Path, rel: &str, dotfiles: bool) -> Option<Target> {
 
 /// Looks `target` up on disk: a file (opened), a directory, or nothing.
 pub fn find(root: &Path, target: &Target) -> Option<Found> {
-    let meta = std::fs::metadata(&target.key).ok()?;
+    let rel = target.key.strip_prefix(root).ok()?;
+    let dir = beneath::root(root).ok()?;
+    let file = beneath::open(&dir, root, rel).ok()?;
+    let meta = file.metadata().ok()?;
     if meta.is_dir() {
-        let real = target.key.canonicalize().ok()?;
-        if !real.starts_with(root) {
-            return None;
-        }
         if !target.trailing_slash {
-            return Some(Found::Directory(real));
+            return Some(Found::Directory(file));
         }
         let index = target.key.join("index.html");
-        return match open_inside(root, &index) {
+        return match open_in(&dir, root, &index) {
             Some(on_disk) => Some(Found::File(on_disk)),
-            None => Some(Found::Directory(real)),
+            None => Some(Found::Directory(file)),
         };
     }
-    if target.trailing_slash {
+    if target.trailing_slash || !meta.is_file() {
         return None;
     }
-    open_inside(root, &target.key).map(Found::File)
+    Some(Found::File(OnDisk {
+        path: target.key.clone(),
+        file,
+        meta,
+    }))
 }
 
-/// Opens `path` if it is a regular file whose real location is inside `root`.
-pub fn open_inside(root: &Path, path: &Path) -> Option<OnDisk> {
-    // A symlink anywhere on the way may lead out of the root.
-    let real = path.canonicalize().ok()?;
-    if !real.starts_with(root) {
-        return None;
-    }
-    let file = File::open(&real).ok()?;
+/// Opens `path` (the root joined with a checked relative path) if it is a regular file beneath
+/// `root`.
+pub fn open_file(root: &Path, path: &Path) -> Option<OnDisk> {
+    let dir = beneath::root(root).ok()?;
+    open_in(&dir, root, path)
+}
+
+fn open_in(dir: &File, root: &Path, path: &Path) -> Option<OnDisk> {
+    let rel = path.strip_prefix(root).ok()?;
+    let file = beneath::open(dir, root, rel).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() {
         return None;
@@ -177,6 +189,20 @@ mod tests {
         assert!(target(&root, "/.env", false).is_none());
         assert!(target(&root, "/sub/.git/config", false).is_none());
         assert!(target(&root, "/.env", true).is_some());
+    }
+
+    #[test]
+    fn only_regular_files_are_served() {
+        let (_dir, root) = root();
+        let made = std::process::Command::new("mkfifo")
+            .arg(root.join("pipe"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Would block forever if opened for reading without O_NONBLOCK.
+        assert!(file(&root, "/pipe").is_none());
+        std::os::unix::fs::symlink("sub/a b.txt", root.join("in.txt")).unwrap();
+        assert!(file(&root, "/in.txt").is_some(), "a symlink staying inside");
     }
 
     #[test]

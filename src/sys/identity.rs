@@ -7,7 +7,6 @@ use std::io;
 /// Replaces what `ps` shows for this process by overwriting the argv area (whose bounds the
 /// kernel reports in /proc/self/stat), and sets the thread name (`comm`) too.
 pub fn set_process_title(title: &str) {
-    original_args();
     // Valgrind reads its own options back from this memory in forked children; profiling runs
     // keep the original command line.
     if std::env::var_os("LD_PRELOAD").is_some_and(|p| p.to_string_lossy().contains("vgpreload")) {
@@ -23,7 +22,7 @@ pub fn set_process_title(title: &str) {
     let bytes = title.as_bytes();
     let n = bytes.len().min(len - 1);
     // SAFETY: [start, end) is this process's own argv block, mapped and writable for the
-    // process's whole life; nothing in pyrite keeps references into it after start-up (clap
+    // process's whole life; nothing in pyrite keeps references into it after start-up (the entry
     // copied the arguments).
     unsafe {
         let dst = start as *mut u8;
@@ -41,12 +40,6 @@ pub fn set_process_title(title: &str) {
     unsafe {
         libc::prctl(libc::PR_SET_NAME, comm.as_ptr() as libc::c_ulong, 0, 0, 0);
     }
-}
-
-/// The command line as started, saved before the first title change overwrites it.
-pub fn original_args() -> &'static [std::ffi::OsString] {
-    static ARGS: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
-    ARGS.get_or_init(|| std::env::args_os().collect())
 }
 
 fn argv_area() -> Option<(usize, usize)> {

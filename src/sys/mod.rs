@@ -2,11 +2,16 @@
 //! `undocumented_unsafe_blocks`); everything else in the crate is safe code, but for the few raw
 //! CPython calls of `wsgi::ffi`. `process` forks, reaps and signals processes, `signals` turns
 //! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
-//! liveness memory shared with the workers, `identity` users, groups and process titles, and
-//! `io` the system calls of a file response (pread, sendfile, MSG_MORE).
+//! liveness memory shared with the workers, `identity` users, groups and process titles,
+//! `io` the system calls of a file response (pread, sendfile, MSG_MORE), `openat` opening a
+//! name beneath a directory (static files), `limits` how many tasks the machine allows, and
+//! `memory` giving freed memory back.
 
 mod identity;
 mod io;
+mod limits;
+mod memory;
+mod openat;
 mod pipe;
 mod process;
 mod shm;
@@ -14,6 +19,9 @@ mod signals;
 
 pub use identity::*;
 pub use io::*;
+pub use limits::*;
+pub use memory::*;
+pub use openat::*;
 pub use pipe::*;
 pub use process::*;
 pub use shm::*;

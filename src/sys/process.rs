@@ -1,6 +1,5 @@
 //! Processes: fork, reap, signal and leave them; the boot pipe on which a worker announces it
-//! serves; re-execute this binary with its listening
-//! sockets (USR2); adopt inherited descriptors; the clocks and memory figures the master and
+//! serves; execute the same entry again with the listening sockets (USR2); adopt inherited descriptors; the clocks and memory figures the master and
 //! workers compare.
 #![allow(unsafe_code)]
 
@@ -8,7 +7,6 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
-use super::identity::original_args;
 use super::pipe::{drain_bytes, pipe};
 use super::signals::signal_name;
 
@@ -120,14 +118,15 @@ pub fn set_umask(mask: u32) {
     }
 }
 
-/// Re-executes this binary with the given listening descriptors inherited as fds 3, 4, …
-/// (`LISTEN_FDS`, as systemd passes them). Called in a freshly forked child; returns only on
-/// failure.
-pub fn exec_with_listeners(fds: &[RawFd], extra_env: &[(&str, String)]) -> io::Error {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(err) => return err,
-    };
+/// Executes `program` with `args` (`argv[0]` first) and the given listening descriptors
+/// inherited as fds 3, 4, … (`LISTEN_FDS`, as systemd passes them). Called in a freshly forked
+/// child; returns only on failure.
+pub fn exec_with_listeners(
+    program: &std::path::Path,
+    args: &[std::ffi::OsString],
+    fds: &[RawFd],
+    extra_env: &[(&str, String)],
+) -> io::Error {
     // Move the listeners out of the way first, so placing them at 3.. never clobbers one.
     let mut high = Vec::with_capacity(fds.len());
     for &fd in fds {
@@ -150,11 +149,11 @@ pub fn exec_with_listeners(fds: &[RawFd], extra_env: &[(&str, String)]) -> io::E
     for (key, value) in extra_env {
         std::env::set_var(key, value);
     }
-    let args: Vec<std::ffi::CString> = original_args()
+    let args: Vec<std::ffi::CString> = args
         .iter()
         .filter_map(|a| std::ffi::CString::new(a.as_bytes()).ok())
         .collect();
-    let Ok(path) = std::ffi::CString::new(exe.as_os_str().as_bytes()) else {
+    let Ok(path) = std::ffi::CString::new(program.as_os_str().as_bytes()) else {
         return io::Error::new(io::ErrorKind::InvalidInput, "binary path holds NUL");
     };
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();

@@ -1,5 +1,6 @@
-//! Memory shared by the master and every worker: one liveness [`Slot`] per worker in an
-//! anonymous mapping made before the first fork (no files on disk).
+//! Memory shared by the master and every worker: one [`Slot`] per worker (its liveness, and
+//! what the master's next SIGTERM means) in an anonymous mapping made before the first fork
+//! (no files on disk).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -14,6 +15,35 @@ pub struct Slot {
     pub beat: std::sync::atomic::AtomicU64,
     /// When the app call in progress started (monotonic ms; 0 when not in the app).
     pub in_app_since: std::sync::atomic::AtomicU64,
+    /// What the master's SIGTERM asks: a [`StopKind`], written before the signal is sent.
+    pub stop: std::sync::atomic::AtomicU32,
+}
+
+/// What a SIGTERM from the master asks of a worker. A worker told nothing (or signalled by
+/// anyone else) retires: that is always safe, as the other processes keep the listening
+/// sockets open; only the master knows when the whole server stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopKind {
+    /// This worker alone goes (a reload, one worker less, an upgrade's old master).
+    Retire = 0,
+    /// The whole server stops (TERM to the master): drain, then refuse new connections.
+    ServerStops = 1,
+}
+
+impl Slot {
+    /// Tells the worker what its next SIGTERM means.
+    pub fn ask_stop(&self, kind: StopKind) {
+        self.stop
+            .store(kind as u32, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What the master's SIGTERM asked.
+    pub fn asked_stop(&self) -> StopKind {
+        match self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            1 => StopKind::ServerStops,
+            _ => StopKind::Retire,
+        }
+    }
 }
 
 /// An anonymous shared mapping of [`Slot`]s, created by the master before it forks, so every

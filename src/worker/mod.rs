@@ -1,24 +1,26 @@
 //! A worker, right after fork: restore signal defaults, change directory, drop privileges,
 //! start CPython and import the app (unless the master preloaded it), then run a
 //! current-thread tokio runtime that serves until SIGTERM or until it recycles itself
-//! (`--max-requests`, `--max-rss`, counted by `lifecycle` around the service). Returns the
-//! process exit code.
+//! (`--max-requests`, `--max-rss`, counted by `lifecycle` around the service); `stop` walks it
+//! through its stop (a drain first when the whole server stops). Returns the process exit code.
 
 mod lifecycle;
+mod stop;
 
 use std::rc::Rc;
 
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::exit::{
     WORKER_APP_LOAD_ERROR as EXIT_APP_LOAD_ERROR, WORKER_BOOT_ERROR as EXIT_BOOT_ERROR,
 };
-use crate::http::server;
+use crate::http::{server, Phase};
 use crate::listener::Listener;
 use crate::negotiate::Front;
 use crate::router::Router;
-use crate::service::Dispatcher;
+use crate::service::{Dispatcher, Health};
 use crate::sys::{self, BootPipe, Slot};
 use crate::wsgi::{self, AppSpec, LoadError, Runner};
 use crate::{heartbeat, logging};
@@ -80,9 +82,14 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     }
     let max_requests = config
         .max_requests
-        .map(|n| n + jitter(config.max_requests_jitter));
-    let lifecycle = Rc::new(Lifecycle::new(max_requests, config.max_rss));
-    let runner = match app.map(|app| Runner::new(app, config.threads)).transpose() {
+        .map(|n| n.saturating_add(jitter(config.max_requests_jitter)));
+    let (phase, phase_rx) = watch::channel(Phase::Serving);
+    let lifecycle = Rc::new(Lifecycle::new(max_requests, config.max_rss, phase.clone()));
+    let timeout = config.timeout;
+    let runner = match app
+        .map(|app| Runner::new(app, config.threads, timeout))
+        .transpose()
+    {
         Ok(runner) => runner,
         Err(err) => {
             tracing::error!(pid, error = %err, "cannot start the app threads");
@@ -95,6 +102,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
             config.static_files.clone(),
             runner,
             config.service.clone(),
+            Health::new(config.service.health_path.clone(), phase_rx.clone()),
         ),
         lifecycle: lifecycle.clone(),
     };
@@ -127,6 +135,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                         heartbeat::beat();
                         logging::flush_access();
                         housekeeping.check_memory();
+                        housekeeping.check_stuck();
                     }
                     _ = usr1.recv() => logging::reopen(&log_settings),
                 }
@@ -134,19 +143,33 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         });
         ctx.boot.announce();
         tracing::info!(pid, "booted worker");
-        let shutdown = async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = lifecycle.recycle.notified() => {}
-            }
+        let term = async move {
+            term.recv().await;
         };
+        tokio::task::spawn_local(stop::on_term(phase, ctx.slot, config.drain_timeout, term));
         let http = config.http.clone();
         // Plain HTTP/1.1 alone runs the accept loop without the protocol layer.
-        if config.protocols.needed() {
-            let front = Front::new(config.protocols.clone());
-            server::run_with(listeners, http, service, front, shutdown).await
-        } else {
-            server::run(listeners, http, service, shutdown).await
+        let served: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>>>> =
+            if config.protocols.needed() {
+                let front = Front::new(config.protocols.clone());
+                Box::pin(server::run_with(listeners, http, service, front, phase_rx))
+            } else {
+                Box::pin(server::run(listeners, http, service, phase_rx))
+            };
+        // With an app thread stuck, the worker closes like a recycling one; its other requests
+        // get --graceful-timeout to finish, then it exits (the stuck thread with it) and the
+        // master replaces it.
+        let stuck = lifecycle.stuck();
+        let drain_limit = async {
+            stuck.await;
+            tokio::time::sleep(config.graceful_timeout).await;
+        };
+        tokio::select! {
+            served = served => served,
+            _ = drain_limit => {
+                tracing::warn!(pid, "graceful timeout passed with an app thread stuck; exiting");
+                Ok(())
+            }
         }
     });
     logging::flush_access();
@@ -169,7 +192,7 @@ pub fn report_load_error(spec: &AppSpec, err: LoadError) -> i32 {
         }
         LoadError::Import { traceback, summary } => {
             if !traceback.is_empty() {
-                eprintln!("{traceback}");
+                logging::stderr_line(format_args!("{traceback}"));
             }
             tracing::error!(pid, app = %spec, "failed to load the app: {summary}");
             EXIT_APP_LOAD_ERROR
@@ -185,5 +208,5 @@ fn jitter(max: u64) -> u64 {
     let seed = (sys::getpid() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ sys::monotonic_ms().rotate_left(17);
     let mixed = (seed ^ (seed >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    (mixed ^ (mixed >> 29)) % (max + 1)
+    (mixed ^ (mixed >> 29)) % max.saturating_add(1)
 }

@@ -131,8 +131,18 @@ pub fn build<'py>(
         Some(query) => set(intern!(py, "QUERY_STRING"), query.as_bytes())?,
         None => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
     }
-    let raw_uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    set(intern!(py, "RAW_URI"), raw_uri.as_bytes())?;
+    // As gunicorn passes it: an absolute-form target whole (RFC 9112 §3.2.2), else the path
+    // and query. (An HTTP/2 request's URI is always absolute, from its pseudo-header fields: its
+    // target is the path.)
+    match parts.uri.scheme() {
+        Some(_) if parts.version != http::Version::HTTP_2 => {
+            set(intern!(py, "RAW_URI"), parts.uri.to_string().as_bytes())?
+        }
+        _ => {
+            let raw_uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            set(intern!(py, "RAW_URI"), raw_uri.as_bytes())?
+        }
+    }
     match parts.version {
         http::Version::HTTP_10 => {
             env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?
@@ -181,6 +191,10 @@ pub fn build<'py>(
 /// path after the prefix, which must end there or at a `/`. `None` means the path is outside
 /// the app.
 pub fn path_info<'a>(script_name: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    // `OPTIONS *` (RFC 9112 §3.2.4) reaches the app with `PATH_INFO` `*`, as in gunicorn.
+    if path == b"*" {
+        return Some(path);
+    }
     let rest = path.strip_prefix(script_name)?;
     (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
 }
@@ -239,8 +253,10 @@ fn server_name_port(parts: &Parts, local: Option<SocketAddr>) -> (String, String
                 return (ip6.to_owned(), port.map_or(default_port, str::to_owned));
             }
         }
+        // An empty port (`Host: a:`, valid per RFC 3986 §3.2.3) means the default one.
         return match host.rsplit_once(':') {
-            Some((name, port)) => (name.to_owned(), port.to_owned()),
+            Some((name, port)) if !port.is_empty() => (name.to_owned(), port.to_owned()),
+            Some((name, _)) => (name.to_owned(), default_port),
             None => (host.to_owned(), default_port),
         };
     }
@@ -269,6 +285,7 @@ mod tests {
         assert_eq!(path_info(b"/app", b"/app"), Some(&b""[..]));
         assert_eq!(path_info(b"/app", b"/apple"), None);
         assert_eq!(path_info(b"/app", b"/other"), None);
+        assert_eq!(path_info(b"/app", b"*"), Some(&b"*"[..]));
     }
 
     #[test]

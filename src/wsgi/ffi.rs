@@ -9,11 +9,15 @@ use std::path::Path;
 
 use pyo3::ffi;
 
-/// Starts CPython in this process, then releases the GIL so PyO3 can attach per call.
+/// Starts CPython in this process, then releases the GIL so PyO3 can attach per call. Under
+/// the Python entry the interpreter that imported pyrite is running already: nothing to do.
 ///
 /// `executable` becomes `sys.executable` and `sys.argv[0]`; CPython also derives its prefix
 /// from it, which is how a venv's `pyvenv.cfg` (beside or above it) is found.
 pub fn initialize(executable: &Path) -> Result<(), String> {
+    if is_initialized() {
+        return Ok(());
+    }
     let exe = CString::new(executable.as_os_str().as_bytes())
         .map_err(|_| "the interpreter path contains a NUL byte".to_owned())?;
     // SAFETY: called once per process, before any other Python API, on the thread that will
@@ -21,9 +25,6 @@ pub fn initialize(executable: &Path) -> Result<(), String> {
     // or written, every string passed is a valid NUL-terminated C string that outlives the call,
     // and the config is cleared exactly once.
     unsafe {
-        if ffi::Py_IsInitialized() != 0 {
-            return Err("the interpreter is already initialised".to_owned());
-        }
         let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
         ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
         let config: *mut ffi::PyConfig = config.as_mut_ptr();
@@ -57,6 +58,24 @@ pub fn initialize(executable: &Path) -> Result<(), String> {
         ffi::PyEval_SaveThread();
     }
     Ok(())
+}
+
+/// Whether a Python interpreter runs in this process.
+pub fn is_initialized() -> bool {
+    // SAFETY: Py_IsInitialized may be called at any time, before or after start-up.
+    unsafe { ffi::Py_IsInitialized() != 0 }
+}
+
+/// The linked libpython's version (`3.11.7`), the first word of `Py_GetVersion()`.
+pub fn version() -> String {
+    // SAFETY: Py_GetVersion may be called before Py_Initialize; it returns a static
+    // NUL-terminated string.
+    let full = unsafe { std::ffi::CStr::from_ptr(ffi::Py_GetVersion()) };
+    full.to_string_lossy()
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Turns a failed `PyStatus` into its message.

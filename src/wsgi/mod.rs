@@ -34,6 +34,7 @@ pub use pool::OwnedRequest;
 pub use response::WsgiBody;
 pub use runner::Runner;
 pub use settings::{AppSpec, Settings};
+pub use timeout::RequestTimeout;
 
 /// Raises `RequestTimeout` in the Python thread `ident` (a pool thread past `--timeout`).
 pub fn interrupt_thread(ident: u64) {
@@ -45,8 +46,17 @@ pub fn install_timeout_handler() -> Result<(), String> {
     Python::attach(|py| timeout::install(py).map_err(|e| app::traceback(py, &e)))
 }
 
-/// Forks with CPython's fork hooks around the fork (`--preload`, where the master holds an
-/// initialised interpreter).
-pub fn fork_with_hooks() -> std::io::Result<crate::sys::Fork> {
-    ffi::fork_with_hooks()
+/// Forks a worker: with CPython's fork hooks around the fork when an interpreter runs in this
+/// process (`--preload`, or the Python entry), a plain fork otherwise.
+pub fn fork() -> std::io::Result<crate::sys::Fork> {
+    if ffi::is_initialized() {
+        ffi::fork_with_hooks()
+    } else {
+        crate::sys::fork()
+    }
+}
+
+/// The version of the linked libpython (`3.11.7`), read without starting it.
+pub fn libpython_version() -> String {
+    ffi::version()
 }

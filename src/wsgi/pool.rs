@@ -1,10 +1,14 @@
 //! The pool executor (`--threads N`, N > 1), for apps that wait on I/O (database calls, HTTP
 //! requests to other services): N Python threads take requests from a bounded queue while the
 //! runtime thread keeps doing all the socket I/O (DESIGN.md). A full queue makes the connection
-//! wait, so memory stays bounded however many clients arrive.
+//! wait, so memory stays bounded however many clients arrive. With `--timeout`, the runtime
+//! thread answers 504 itself when a call overruns it — counted from when a thread took the
+//! request, not from when it was queued — whether or not the interrupted thread ever comes back
+//! (one stuck in C code does not; `heartbeat` then has the worker replaced).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::request::Parts;
 use http::{Response, StatusCode};
@@ -45,17 +49,26 @@ impl OwnedRequest {
 
 struct Job {
     request: OwnedRequest,
+    /// Told when a thread takes the request: the timeout runs from then.
+    started: oneshot::Sender<()>,
     reply: oneshot::Sender<Response<Body>>,
 }
 
 pub struct Pool {
     queue: mpsc::Sender<Job>,
     executor: Arc<Executor>,
+    /// `--timeout`.
+    timeout: Option<Duration>,
 }
 
 impl Pool {
-    /// Starts `threads` Python threads, each calling the app for one request at a time.
-    pub fn start(executor: Executor, threads: usize) -> std::io::Result<Pool> {
+    /// Starts `threads` Python threads, each calling the app for one request at a time; a call
+    /// past `timeout` is answered 504 by the runtime thread.
+    pub fn start(
+        executor: Executor,
+        threads: usize,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<Pool> {
         let (queue, jobs) = mpsc::channel::<Job>(threads);
         let jobs = Arc::new(Mutex::new(jobs));
         let executor = Arc::new(executor);
@@ -66,7 +79,11 @@ impl Pool {
                 .name(format!("pyrite-app-{n}"))
                 .spawn(move || serve(&executor, &jobs))?;
         }
-        Ok(Pool { queue, executor })
+        Ok(Pool {
+            queue,
+            executor,
+            timeout,
+        })
     }
 
     pub fn executor(&self) -> &Executor {
@@ -75,12 +92,33 @@ impl Pool {
 
     pub async fn call(&self, request: OwnedRequest) -> Response<Body> {
         let (reply, response) = oneshot::channel();
-        if self.queue.send(Job { request, reply }).await.is_err() {
+        let (started, taken) = oneshot::channel();
+        let job = Job {
+            request,
+            started,
+            reply,
+        };
+        if self.queue.send(job).await.is_err() {
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
         }
-        response
-            .await
-            .unwrap_or_else(|_| pages::error(StatusCode::INTERNAL_SERVER_ERROR))
+        let failed = |_| pages::error(StatusCode::INTERNAL_SERVER_ERROR);
+        let Some(limit) = self.timeout else {
+            return response.await.unwrap_or_else(failed);
+        };
+        // Waiting for a free thread is not time in the app.
+        if taken.await.is_err() {
+            return response.await.unwrap_or_else(failed);
+        }
+        match tokio::time::timeout(limit, response).await {
+            Ok(response) => response.unwrap_or_else(failed),
+            Err(_) => {
+                tracing::error!(
+                    pid = std::process::id(),
+                    "the app ran past --timeout in a pool thread; answered 504"
+                );
+                pages::error(StatusCode::GATEWAY_TIMEOUT)
+            }
+        }
     }
 }
 
@@ -98,9 +136,15 @@ fn serve(executor: &Executor, jobs: &Mutex<mpsc::Receiver<Job>>) {
             Ok(mut jobs) => jobs.blocking_recv(),
             Err(_) => None,
         };
-        let Some(Job { mut request, reply }) = job else {
+        let Some(Job {
+            mut request,
+            started,
+            reply,
+        }) = job
+        else {
             return;
         };
+        let _ = started.send(());
         let body = std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
         let response = executor.call(request.info(body));
         // The client may have gone; the response (and the app's close()) is then dropped here.

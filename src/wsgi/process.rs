@@ -1,6 +1,7 @@
 //! Keeps the embedded interpreter behaving like a normal Python process for the app: the
 //! worker's own signals stay the worker's, and `atexit` handlers run when the worker stops
-//! gracefully (what `Py_FinalizeEx` would do, without tearing the interpreter down).
+//! gracefully (what `Py_FinalizeEx` would do, without tearing the interpreter down). A process
+//! the app forks is no worker: SIGTERM is its own again (`multiprocessing`'s `terminate()`).
 
 use pyo3::prelude::*;
 use std::ffi::CStr;
@@ -39,6 +40,34 @@ def shutdown():
         except SystemExit:
             pass
 
+# The child of an `os.fork()` in the app (multiprocessing's fork start method) inherits the
+# worker's C-level SIGTERM handler, which only wakes the worker's event loop: it gets the app's
+# handler, or the default, so `Pool.terminate()` and `Process.terminate()` work. SIGTERM stays
+# blocked across the fork, so one sent before the child is ready waits for it instead of being
+# lost to the worker's handler.
+def _before_fork():
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, (_signal.SIGTERM,))
+
+def _after_fork_in_parent():
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, (_signal.SIGTERM,))
+
+def _after_fork_in_child():
+    handler = _handlers.pop(_signal.SIGTERM, _signal.SIG_DFL)
+    _owned.clear()
+    try:
+        _real_signal(_signal.SIGTERM, handler)
+    except (OSError, ValueError):
+        pass
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, (_signal.SIGTERM,))
+
+def arm():
+    import os
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
+
 signal.__doc__ = _real_signal.__doc__
 getsignal.__doc__ = _real_getsignal.__doc__
 _signal.signal = signal
@@ -49,6 +78,12 @@ _signal.getsignal = getsignal
 pub fn install(py: Python<'_>) -> PyResult<Py<PyModule>> {
     let module = PyModule::from_code(py, HOOKS, c"pyrite_process.py", c"pyrite_process")?;
     Ok(module.unbind())
+}
+
+/// In the worker, before it serves (not in a `--preload` master, whose forks are workers):
+/// processes the app forks from now on get SIGTERM back.
+pub fn arm(py: Python<'_>, hooks: &Py<PyModule>) -> PyResult<()> {
+    hooks.bind(py).call_method0("arm").map(drop)
 }
 
 /// A graceful stop: the app's SIGTERM handler (if it set one), then the `atexit` handlers, then

@@ -4,7 +4,9 @@
 use super::app::App;
 use super::executor::Executor;
 use super::pool::{self, OwnedRequest};
+use super::process;
 use crate::http::{Body, RequestBody};
+use pyo3::prelude::*;
 
 /// How the app is called: on the runtime thread (default), or by a pool of Python threads.
 pub enum Runner {
@@ -13,14 +15,20 @@ pub enum Runner {
 }
 
 impl Runner {
-    /// `threads` ≤ 1 means inline.
-    pub fn new(mut app: App, threads: usize) -> std::io::Result<Runner> {
+    /// `threads` ≤ 1 means inline; `timeout` is `--timeout` (the pool answers 504 itself).
+    pub fn new(
+        mut app: App,
+        threads: usize,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<Runner> {
         app.multithread = threads > 1;
+        Python::attach(|py| process::arm(py, &app.hooks))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let executor = Executor::new(app).map_err(|e| std::io::Error::other(e.to_string()))?;
         if threads <= 1 {
             return Ok(Runner::Inline(executor));
         }
-        Ok(Runner::Pool(pool::Pool::start(executor, threads)?))
+        Ok(Runner::Pool(pool::Pool::start(executor, threads, timeout)?))
     }
 
     /// Whether the decoded request `path` is inside the app's `--script-name` prefix.

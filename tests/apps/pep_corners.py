@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from urllib.parse import parse_qs
 
 
@@ -331,6 +332,23 @@ def mp(environ, start_response):
     return _json(start_response, {"method": method, "result": result, "exitcode": proc.exitcode})
 
 
+def _sleeper():
+    time.sleep(600)
+
+
+def mp_terminate(environ, start_response):
+    """A child the app forks or spawns stops on `terminate()` (SIGTERM), as pools rely on."""
+    ctx = multiprocessing.get_context(_query(environ)["method"])
+    proc = ctx.Process(target=_sleeper)
+    proc.start()
+    proc.terminate()
+    proc.join(60)
+    if proc.exitcode is None:
+        proc.kill()
+        proc.join()
+    return _json(start_response, {"exitcode": proc.exitcode})
+
+
 def threads(environ, start_response):
     results = []
 
@@ -411,6 +429,7 @@ ROUTES = {
     "/errors": errors,
     "/process": process_info,
     "/mp": mp,
+    "/mp_terminate": mp_terminate,
     "/threads": threads,
     "/background": background,
     "/atexit": at_exit,

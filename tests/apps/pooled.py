@@ -1,6 +1,9 @@
-"""App for the pool-executor tests: /sleep?s=N sleeps, /spin loops in Python for ever, / tells
-which thread answered and what wsgi.multithread says."""
+"""App for the pool-executor tests: /sleep?s=N sleeps, /spin loops in Python for ever,
+/pbkdf2 runs 10^9 PBKDF2 iterations in C (minutes, the GIL released, no exception can reach it;
+logs "pooled app: pbkdf2 started" first), / tells which thread answered and what
+wsgi.multithread says."""
 
+import hashlib
 import threading
 import time
 from urllib.parse import parse_qs
@@ -14,6 +17,10 @@ def application(environ, start_response):
     elif path == "/spin":
         while True:
             pass
+    elif path == "/pbkdf2":
+        environ["wsgi.errors"].write("pooled app: pbkdf2 started\n")
+        environ["wsgi.errors"].flush()
+        hashlib.pbkdf2_hmac("sha256", b"password", b"salt", 10**9)
     body = f"{threading.get_ident()} {environ['wsgi.multithread']}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]

@@ -4,8 +4,10 @@
 //! prove that a refused request never reached it.
 
 mod codec;
+mod corpus;
 mod limits;
 mod proxy;
+mod slow_bodies;
 mod strict;
 mod timeouts;
 

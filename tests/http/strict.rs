@@ -466,6 +466,63 @@ fn host_rules() {
     );
 }
 
+/// RFC 9112 §3.2, RFC 3986 §3.2.2: `Host` and an absolute-form authority are
+/// `uri-host [ ":" port ]` — no junk port, no second colon, no broken IP literal, no userinfo
+/// (these used to reach the app, as `SERVER_PORT='xyz'`); and a field that must appear once
+/// (RFC 9110 §5.3) appearing twice is refused like a second Host.
+#[test]
+fn host_grammar_and_repeated_singleton_fields() {
+    let server = Echo::start(&[]);
+    let host = |h: &str| format!("GET / HTTP/1.1\r\nHost: {h}\r\n\r\n");
+    let absolute = |t: &str| format!("GET {t} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let twice = |f: &str| format!("GET / HTTP/1.1\r\nHost: x\r\n{f}: a\r\n{f}: b\r\n\r\n");
+    check_rejections(
+        &server,
+        &[
+            case("host-port-letters", host("a:xyz"), 400),
+            case("host-port-negative", host("a:-1"), 400),
+            case("host-port-plus", host("a:+80"), 400),
+            case("host-two-ports", host("a:80:80"), 400),
+            case("host-port-too-big", host("a:65536"), 400),
+            case("host-no-name", host(":80"), 400),
+            case("host-ipv6-unclosed", host("[::1"), 400),
+            case("host-ipv6-junk", host("[zz]"), 400),
+            case("host-ipv6-trailing", host("[::1]x"), 400),
+            case("host-bad-percent", host("a%zz"), 400),
+            case(
+                "absolute-userinfo",
+                absolute("http://user:pw@a.example/"),
+                400,
+            ),
+            case("absolute-bad-port", absolute("http://a.example:x/"), 400),
+            case(
+                "absolute-port-too-big",
+                absolute("http://a.example:99999/"),
+                400,
+            ),
+            case("absolute-ipv6-junk", absolute("http://[zz]/"), 400),
+            case("content-type-twice", twice("Content-Type"), 400),
+            case("authorization-twice", twice("Authorization"), 400),
+            case("range-twice", twice("Range"), 400),
+        ],
+    );
+    for (name, value) in [
+        ("host-port", "a.example:8080"),
+        ("host-empty-port", "a.example:"),
+        ("host-ipv4", "127.0.0.1:65535"),
+        ("host-ipv6", "[2001:db8::1]"),
+        ("host-reg-name", "xn--bcher-kva.example"),
+    ] {
+        check_accepted(&server, name, host(value).as_bytes(), "hello");
+    }
+    check_accepted(
+        &server,
+        "two-accepts",
+        b"GET / HTTP/1.1\r\nHost: x\r\nAccept: a/b\r\nAccept: c/d\r\n\r\n",
+        "hello",
+    );
+}
+
 /// Lowercase methods are valid tokens distinct from GET (RFC 9110 §9.1: methods are
 /// case-sensitive); they reach the app unchanged rather than being refused or upper-cased.
 #[test]

@@ -4,6 +4,7 @@
 //! (`routing`). The document roots are built here, in fresh temporary directories.
 
 mod caching;
+mod hostile;
 mod ranges;
 mod routing;
 mod sendfile;

@@ -1,6 +1,7 @@
 //! Respawn: a killed worker is replaced; workers dying right after boot are respawned with a
-//! growing delay; workers that never boot stop the master (exit 3). (An app that raises at
-//! import stops it at once with exit 4: see `cli`.)
+//! growing delay; workers that never boot stop the master (exit 3), also when they exit cleanly
+//! (`os._exit(0)` at import). (An app that raises at import stops it at once with exit 4: see
+//! `cli`.)
 
 use std::time::{Duration, Instant};
 
@@ -108,4 +109,31 @@ fn workers_that_never_boot_stop_the_master_with_exit_3() {
         took >= Duration::from_millis(1400),
         "5 failed boots in {took:?}: no back-off"
     );
+}
+
+#[test]
+fn workers_exiting_cleanly_before_they_boot_back_off_and_stop_the_master_with_exit_3() {
+    // `os._exit(0)` at import: before, respawned about 11 times a second, forever.
+    let exited = pyrite()
+        .app("sup_exit0_at_import")
+        .run_to_exit(Duration::from_secs(25));
+    assert_eq!(exited.code, Some(3), "stderr:\n{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("no worker can boot"),
+        "stderr:\n{}",
+        exited.stderr
+    );
+    assert_eq!(
+        exited.stderr.matches(EXITED).count(),
+        5,
+        "expected exactly 5 failed boots:\n{}",
+        exited.stderr
+    );
+    assert_eq!(
+        exited.stderr.matches("backing off").count(),
+        4,
+        "a back-off before each new attempt:\n{}",
+        exited.stderr
+    );
+    assert!(!exited.stderr.contains(BOOTED), "{}", exited.stderr);
 }

@@ -1,6 +1,8 @@
 //! `--timeout`: a request that overruns it gets `pyrite.RequestTimeout` raised in the running
 //! Python code (a 504 for the client, the worker survives); a worker stuck in C code past the
-//! timeout and a grace period is killed by the master and replaced.
+//! timeout and a grace period is killed by the master and replaced. With `--threads`, a pool
+//! thread stuck in C gets its 504 from the I/O thread at the deadline, and the worker lets its
+//! other requests finish before it is replaced.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -144,4 +146,57 @@ fn a_worker_stuck_in_c_code_is_killed_and_replaced() {
     assert_eq!(fresh.len(), 1);
     assert_ne!(fresh[0], worker);
     assert_eq!(answering_pid(&server.addr), fresh[0]);
+}
+
+#[test]
+fn a_pool_thread_stuck_in_c_gets_504_at_the_deadline_and_its_worker_drains_then_is_replaced() {
+    let server = pyrite()
+        .args(&[
+            "--threads",
+            "4",
+            "--timeout",
+            "2",
+            "--graceful-timeout",
+            "30",
+        ])
+        .app("pooled")
+        .start();
+    let worker = server.worker_pids()[0];
+    // 10^9 PBKDF2 iterations: minutes in C, where no exception reaches the thread.
+    let addr = server.addr.clone();
+    let stuck = thread::spawn(move || {
+        let mut conn = Conn::connect(&addr);
+        conn.send(&request("GET", "/pbkdf2", &[], b""));
+        conn.try_read_response(false)
+    });
+    assert!(server.wait_for_stderr("pooled app: pbkdf2 started", 1, WAIT));
+    // A healthy request on the same worker, in flight: its head and half its body are here.
+    let mut healthy = Conn::connect(&server.addr);
+    healthy.send(b"POST /sleep?s=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello");
+    let answer = stuck
+        .join()
+        .unwrap()
+        .expect("an answer, not a cut connection");
+    assert_eq!(answer.status, 504, "{}", answer.text());
+    assert!(
+        server.wait_for_stderr("an app thread is stuck", 1, LONG_WAIT),
+        "the worker did not notice its stuck thread:\n{}",
+        server.stderr()
+    );
+    // The worker stops taking work but finishes what it has: the rest of the body, the answer.
+    healthy.send(b"world");
+    let r = healthy.read_response();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().ends_with("True"), "{}", r.text());
+    // Then it exits and is replaced; the master never had to kill it.
+    assert!(wait_pid_gone(worker, LONG_WAIT), "the worker never exited");
+    assert!(
+        server.wait_for_stderr(BOOTED, 2, WAIT),
+        "no replacement booted"
+    );
+    let r = Conn::connect(&server.addr).get("/");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let err = server.stderr();
+    assert!(!err.contains("worker timed out"), "{err}");
+    assert!(err.contains("worker recycled"), "{err}");
 }

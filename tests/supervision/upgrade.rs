@@ -104,3 +104,59 @@ fn usr2_hands_the_sockets_to_a_new_master_without_failing_a_request() {
         "the new master left its pid file behind"
     );
 }
+
+/// A USR2 storm: the new master gets USR2 before its own workers serve. It upgrades only once it
+/// has taken over from the old master, so every master but the newest exits (none is left
+/// behind serving an old generation for good).
+#[test]
+fn usr2_to_a_master_still_taking_over_is_carried_out_after() {
+    let dir = tmpdir("usr2-storm");
+    let pid_file = dir.join("pyrite.pid");
+    let server = pyrite()
+        .env("SLOW_BOOT_SECONDS", "1.5")
+        .args(&[
+            "-w",
+            "2",
+            "--pid",
+            pid_file.to_str().unwrap(),
+            "--pythonpath",
+            &apps_dir(),
+            "slow_boot",
+        ])
+        .start();
+    let first = server.pid();
+    server.signal(libc::SIGUSR2);
+    let mut second = 0;
+    assert!(eventually(LONG_WAIT, || {
+        second = read_pid_file(&pid_file).unwrap_or(0);
+        second > 0 && second != first
+    }));
+    let _second_guard = KillOnDrop(second);
+    // Its workers are still importing the app.
+    kill(second, libc::SIGUSR2);
+    assert!(
+        server.wait_for_stderr("upgrade (USR2) deferred", 1, LONG_WAIT),
+        "{}",
+        server.stderr()
+    );
+    let mut third = 0;
+    assert!(
+        eventually(LONG_WAIT, || {
+            third = read_pid_file(&pid_file).unwrap_or(0);
+            third > 0 && third != second && third != first
+        }),
+        "the deferred upgrade never happened:\n{}",
+        server.stderr()
+    );
+    let _third_guard = KillOnDrop(third);
+    assert!(wait_pid_gone(first, LONG_WAIT), "the first master is left");
+    assert!(
+        wait_pid_gone(second, LONG_WAIT),
+        "the second master is left"
+    );
+    assert!(server.wait_for_stderr(BOOTED, 6, LONG_WAIT));
+    let info = get_json(&server.addr, "/");
+    assert_eq!(num(&info, "ppid") as i32, third, "{info:?}");
+    kill(third, libc::SIGTERM);
+    assert!(wait_pid_gone(third, WAIT));
+}

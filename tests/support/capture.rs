@@ -18,20 +18,44 @@ pub struct Captured {
 impl Captured {
     /// Starts a thread that appends what `pipe` yields until it closes.
     pub fn pump(pipe: impl Read + Send + 'static) -> Arc<Captured> {
+        Captured::pump_until(pipe, |_| false)
+    }
+
+    /// Like [`Captured::pump`], but once `enough` holds for the text read so far, the reading
+    /// end is closed (as `| head -1` does): the writer's next writes fail with EPIPE. The pipe
+    /// then counts as closed.
+    pub fn pump_until(
+        pipe: impl Read + Send + 'static,
+        enough: impl Fn(&str) -> bool + Send + 'static,
+    ) -> Arc<Captured> {
         let captured = Arc::new(Captured::default());
         let shared = captured.clone();
         thread::spawn(move || {
             let mut reader = BufReader::new(pipe);
             let mut line = Vec::new();
             while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
-                shared.state.lock().unwrap().0 += &String::from_utf8_lossy(&line);
+                let mut state = shared.state.lock().unwrap();
+                state.0 += &String::from_utf8_lossy(&line);
+                let done = enough(&state.0);
+                drop(state);
                 shared.changed.notify_all();
                 line.clear();
+                if done {
+                    break;
+                }
             }
+            drop(reader);
             shared.state.lock().unwrap().1 = true;
             shared.changed.notify_all();
         });
         captured
+    }
+
+    /// Nothing read: the pipe's reading end was closed at once.
+    pub fn hung_up() -> Arc<Captured> {
+        let captured = Captured::default();
+        captured.state.lock().unwrap().1 = true;
+        Arc::new(captured)
     }
 
     pub fn text(&self) -> String {

@@ -7,12 +7,16 @@
 //! - `fixture`: the executable, `tests/apps`, temporary directories, app call logs;
 //! - `process`: signals and `/proc` readings of the master and its workers;
 //! - `json`: the apps' JSON answers;
+//! - `netns` and `load`: private networks of namespaces for the balancer tests, and an exact
+//!   load of client threads to run through them.
 //! - `tls`: the test certificates, a TLS client, the Python HTTP/2 tools.
 
 pub mod capture;
 pub mod client;
 pub mod fixture;
 pub mod json;
+pub mod load;
+pub mod netns;
 pub mod process;
 pub mod response;
 pub mod server;

@@ -37,6 +37,7 @@ pub struct Builder {
     launcher: Vec<String>,
     pre_exec: Option<PreExec>,
     no_default_bind: bool,
+    hang_up_logs: bool,
 }
 
 pub fn pyrite() -> Builder {
@@ -81,6 +82,14 @@ impl Builder {
             .map(str::to_string)
             .collect();
         self.no_default_bind = true;
+        self
+    }
+
+    /// Whoever reads the server's output goes away once it has booted (`pyrite … 2>&1 | head`):
+    /// stdout is closed at once, stderr after the "listening on" and "booted worker" lines
+    /// [`Builder::start`] waits for. Every later write of the server meets a closed pipe.
+    pub fn hang_up_logs(mut self) -> Self {
+        self.hang_up_logs = true;
         self
     }
 
@@ -172,8 +181,23 @@ impl Builder {
             .command()
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
-        let out = Captured::pump(child.stdout.take().unwrap());
-        let err = Captured::pump(child.stderr.take().unwrap());
+        let (out, err) = if self.hang_up_logs {
+            let (listeners, workers) = (self.expected_listeners(), self.expected_workers());
+            let booted = move |text: &str| {
+                text.matches(LISTENING).count() >= listeners
+                    && text.matches(BOOTED).count() >= workers
+            };
+            drop(child.stdout.take());
+            (
+                Captured::hung_up(),
+                Captured::pump_until(child.stderr.take().unwrap(), booted),
+            )
+        } else {
+            (
+                Captured::pump(child.stdout.take().unwrap()),
+                Captured::pump(child.stderr.take().unwrap()),
+            )
+        };
         Server {
             child,
             addrs: Vec::new(),

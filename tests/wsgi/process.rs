@@ -55,6 +55,18 @@ fn multiprocessing_spawn_and_fork_work_from_a_view() {
 }
 
 #[test]
+fn a_process_the_app_starts_stops_on_terminate() {
+    let server = Server::app("pep_corners");
+    for method in ["fork", "spawn"] {
+        let r = get(&server.addr, &format!("/mp_terminate?method={method}"));
+        assert_eq!(r.status, 200, "{method}: {}\n{}", r.text(), server.stderr());
+        let exitcode = r.json().at("exitcode").clone();
+        let sigterm = Value::Num(-f64::from(libc::SIGTERM));
+        assert_eq!(exitcode, sigterm, "{method}: the child ignored SIGTERM");
+    }
+}
+
+#[test]
 fn threads_run_in_a_view_and_between_requests() {
     let server = Server::app("pep_corners");
     let json = get(&server.addr, "/threads").json();

@@ -1,7 +1,10 @@
 //! The service every connection of a worker calls, whatever protocol it speaks: one request →
 //! one response. The router picks a static file (answered here and now, never touching Python)
 //! or the app, whose response comes later through the WSGI bridge: the body read completely
-//! first, what trusted proxies say about the client believed, then the app called.
+//! first, what trusted proxies say about the client believed, then the app called. Before any
+//! route, `health` answers the health probe from the worker's own state.
+
+mod health;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,13 +21,20 @@ use crate::router::{Route, Router};
 use crate::static_files;
 use crate::wsgi::{OwnedRequest, Runner};
 
+pub use health::Health;
+
 /// What the service needs besides its routes (`config` builds it).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// `--limit-request-body`; `None` means unlimited.
     pub limit_request_body: Option<u64>,
+    /// `--body-memory`: bytes of request bodies one worker holds in memory while reading them;
+    /// past it, bodies go to disk.
+    pub body_memory: usize,
     /// Peers whose forwarding headers are believed (`--forwarded-allow-ips`).
     pub forwarded_allow: AllowList,
+    /// The path of the health probe (`--health-path`); none by default.
+    pub health_path: Option<String>,
 }
 
 /// Routes each request to a static file or the app.
@@ -34,6 +44,7 @@ pub struct Dispatcher {
     static_files: static_files::Options,
     /// The app's side, shared with the future of each app call; `None` without an app.
     app: Option<Rc<AppSide>>,
+    health: Health,
 }
 
 struct AppSide {
@@ -47,11 +58,13 @@ impl Dispatcher {
         static_files: static_files::Options,
         runner: Option<Runner>,
         settings: Settings,
+        health: Health,
     ) -> Dispatcher {
         Dispatcher {
             router,
             static_files,
             app: runner.map(|runner| Rc::new(AppSide { runner, settings })),
+            health,
         }
     }
 
@@ -60,6 +73,9 @@ impl Dispatcher {
     #[allow(clippy::result_large_err)]
     #[inline]
     fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Request<Incoming>> {
+        if let Some(response) = self.health.answer(&req) {
+            return Ok(response);
+        }
         let route = self.router.route(req.uri().path());
         tracing::debug!(route = ?route, "routed");
         match route {
@@ -134,7 +150,7 @@ impl AppSide {
         }
         let has_body = parts.headers.contains_key(CONTENT_LENGTH)
             || parts.headers.contains_key(TRANSFER_ENCODING);
-        let body = match request_body::read(incoming, limit).await {
+        let body = match request_body::read(incoming, limit, self.settings.body_memory).await {
             Ok(body) => body,
             Err(BodyReadError::TooLarge) => {
                 return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE))
@@ -171,6 +187,17 @@ impl AppSide {
                 tls: conn.tls.clone(),
             })
             .await
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            limit_request_body: None,
+            body_memory: 32 * 1024 * 1024,
+            forwarded_allow: AllowList::default(),
+            health_path: None,
+        }
     }
 }
 
