@@ -62,11 +62,24 @@ pub async fn serve<S: Service + 'static>(
     let mut idle_since = Some(Instant::now());
     let mut idle_for = http.header_timeout;
     let mut closing = Closing::No;
+    let mut served = false;
+    let mut drain_armed = false;
     let span = tracing::Span::current();
     loop {
-        // Draining or closing: as an HTTP/1.1 response would close its connection, a GOAWAY
-        // sends the client to a new one (another worker's, or this one's while it drains).
-        if !phase.borrow().persists() && closing == Closing::No {
+        // A GOAWAY sends the client to a new connection: at once when the worker closes (the
+        // requests already sent are still answered); while it drains, once the connection has
+        // answered a request and has none left in flight — as an HTTP/1.1 connection closes
+        // after its response.
+        // The drain's GOAWAY waits one more turn of the connection, which writes out the last
+        // response first: the h2 crate sends control frames ahead of queued DATA, and some
+        // clients (Python's h2, hence httpx) drop every frame that follows a GOAWAY.
+        let idle = served && state.open() == 0;
+        let goaway = match *phase.borrow() {
+            Phase::Serving => false,
+            Phase::Draining => std::mem::replace(&mut drain_armed, idle) && idle,
+            Phase::Closing { .. } => true,
+        };
+        if goaway && closing == Closing::No {
             conn.graceful_shutdown();
             closing = Closing::Graceful;
         }
@@ -104,6 +117,7 @@ pub async fn serve<S: Service + 'static>(
             accepted = poll_fn(|cx| conn.poll_accept(cx)) => match accepted {
                 Some(Ok((req, respond))) => {
                     idle_since = None;
+                    served = true;
                     let task = stream::serve(req, respond, info.clone(), shared.clone(), state.clone());
                     if span.is_disabled() {
                         tokio::task::spawn_local(task);
@@ -124,6 +138,7 @@ pub async fn serve<S: Service + 'static>(
                     closing = Closing::Graceful;
                 }
             }
+            _ = tokio::task::yield_now(), if drain_armed && closing == Closing::No => {}
             _ = state.changed() => {
                 if state.open() == 0 && idle_since.is_none() {
                     idle_since = Some(Instant::now());

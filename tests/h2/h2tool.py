@@ -5,7 +5,7 @@ front-line server must survive. Prints one JSON object (the result) as its last 
     h2tool.py ADDR [--tls] ATTACK [--count N]
 
 ATTACK is one of rapid-reset, reset-after-accept, continuation-flood, hpack-bomb, big-headers,
-settings-flood, ping-flood, zero-window, many-streams, graceful. Each attack prints
+settings-flood, ping-flood, zero-window, many-streams, graceful, idle-goaway. Each attack prints
 "attacking" on a line of its own once it is under way (the test then checks that another client
 is still served), and stops by itself (bounded counts, bounded time).
 """
@@ -148,7 +148,10 @@ def request(args):
         sent += len(chunk)
         conn.send_data(sid, chunk, end_stream=sent == len(body))
         sock.sendall(conn.data_to_send())
-    events += pump(sock, conn, done, deadline=args.deadline)
+    handled[0] = 0
+    last = pump(sock, conn, done, deadline=args.deadline)
+    done(last)  # pump returns without asking once the connection closes (a GOAWAY, then a PING)
+    events += last
     out = {
         "status": result["status"],
         "headers": result["headers"],
@@ -389,6 +392,22 @@ def graceful(args):
     print(json.dumps({"status": status, "body": body.decode("latin-1"), "goaway": goaway(events)}))
 
 
+def idle_goaway(args):
+    """One request, then "served"; then waits, idle, for the server's GOAWAY (a drain)."""
+    sock, conn = connect(args.addr, args.tls)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, headers_for(args.addr, args.path or "/"), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    events = pump(sock, conn, lambda ev: any(isinstance(e, h2.events.StreamEnded) for e in ev) or "closed" in ev, deadline=args.deadline)
+    status = None
+    for e in events:
+        if isinstance(e, h2.events.ResponseReceived):
+            status = int(dict(e.headers)[b":status"])
+    print("served", flush=True)
+    events = pump(sock, conn, lambda ev: goaway(ev) is not None or "closed" in ev, deadline=args.deadline)
+    print(json.dumps({"status": status, "goaway": goaway(events)}))
+
+
 def stalled_body(args):
     """A POST that promises a body and never sends it."""
     sock, conn = connect(args.addr, args.tls)
@@ -469,6 +488,7 @@ MODES = {
     "zero-window": zero_window,
     "many-streams": many_streams,
     "graceful": graceful,
+    "idle-goaway": idle_goaway,
 }
 
 

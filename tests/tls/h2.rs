@@ -285,6 +285,34 @@ fn a_graceful_stop_lets_a_stream_finish_and_says_goaway() {
     assert_eq!(server.expect_exit(WAIT, "SIGTERM").code(), Some(0));
 }
 
+/// A drain (`--drain-timeout`) sends an idle HTTP/2 connection a GOAWAY at once, as HTTP/1.1
+/// closes after its response; new connections are still taken and served while it lasts.
+#[test]
+fn a_drain_sends_goaway_to_an_idle_connection_and_still_serves_new_ones() {
+    let mut server = plain_server(&["--drain-timeout", "3"]);
+    let mut tool = Command::new(python())
+        .arg(h2_script("h2tool.py"))
+        .args([server.addr.as_str(), "idle-goaway", "/"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("h2tool");
+    let mut out = BufReader::new(tool.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "served");
+    server.signal(libc::SIGTERM);
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    tool.wait().unwrap();
+    let idle = json(line.trim());
+    assert_eq!(idle.at("status").num(), 200.0);
+    assert_eq!(idle.at("goaway").str(), "NO_ERROR");
+    // Still within the drain: a new connection is served.
+    let fresh = h2tool(&server.addr, false, &["request", "/"]);
+    assert_eq!(fresh.at("status").num(), 200.0);
+    assert_eq!(server.expect_exit(WAIT, "SIGTERM").code(), Some(0));
+}
+
 #[test]
 fn a_stalled_request_body_times_out() {
     let server = plain_server(&["--body-timeout", "1"]);
