@@ -1,15 +1,16 @@
 //! The one way in, shared by both front doors: the standalone binary (`main.rs`, which links
 //! libpython) and the Python package's `pyrite` console script (`crates/pyrite-py`, running in
-//! the venv's own interpreter). Both hand their command line to [`run`]: flags → validated
-//! `Config` → logging → master. What differs is the [`Host`]: who starts Python, what
+//! the venv's own interpreter). Both hand their command line to [`run`]: flags, environment and
+//! configuration file → validated `Config` → logging → master, or `--print-config` /
+//! `--check-config` and exit. What differs is the [`Host`]: who starts Python, what
 //! `--version` names, where the venv comes from, and how USR2 starts the same entry again.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::CommandFactory;
 
-use crate::config::{Args, Config};
+use crate::config::{self, Args, LoadError, Loaded};
 use crate::master::{self, Relaunch};
 use crate::{exit, logging, wsgi};
 
@@ -114,30 +115,50 @@ impl Host {
 /// worker can boot, 4 when the app cannot be imported.
 pub fn run(argv: Vec<OsString>, host: Host) -> u8 {
     let relaunch = host.relaunch(&argv);
-    let parsed = Args::command()
-        .version(host.version())
-        .try_get_matches_from(&argv)
-        .and_then(|matches| Args::from_arg_matches(&matches));
-    let mut args = match parsed {
-        Ok(args) => args,
-        Err(err) => return report_cli_error(err),
-    };
-    if let Err(why) = host.settle_venv(&mut args) {
-        crate::logging::stderr_line(format_args!("pyrite: error: {why}"));
-        return exit::USAGE;
-    }
-    let config = match Config::from_args(args) {
-        Ok(config) => config,
-        Err(err) => {
-            crate::logging::stderr_line(format_args!("pyrite: error: {err}"));
+    let cmd = Args::command().version(host.version());
+    let loaded = match config::load(argv, cmd, &|args| host.settle_venv(args)) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Cli(err)) => return report_cli_error(err),
+        Err(LoadError::Config(err)) => {
+            logging::stderr_line(format_args!("pyrite: error: {err}"));
             return exit::USAGE;
         }
     };
+    let Loaded {
+        config,
+        warnings,
+        check_config,
+        print,
+    } = loaded;
+    let warn_early = || {
+        for warning in &warnings {
+            logging::stderr_line(format_args!("pyrite: warning: {warning}"));
+        }
+    };
+    if let Some(text) = print {
+        warn_early();
+        print!("{text}");
+        return 0;
+    }
+    // gunicorn's `-e`: for the master, and so for every worker it forks.
+    for (key, value) in &config.env {
+        std::env::set_var(key, value);
+    }
+    if check_config {
+        warn_early();
+        return u8::try_from(crate::worker::check(&config)).unwrap_or(exit::FAILED);
+    }
     logging::reopen(&config.logging);
     // Once per process: tracing's global subscriber is set once, and the Python package's
     // `pyrite.main()` may be called more than once in one interpreter.
     static LOGGING: std::sync::Once = std::sync::Once::new();
-    LOGGING.call_once(|| logging::init(&config.logging.level));
+    LOGGING.call_once(|| logging::init(&config.logging));
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    if std::env::var_os("GUNICORN_CMD_ARGS").is_some() {
+        tracing::warn!("GUNICORN_CMD_ARGS is set and ignored: use PYRITE_* variables or -c FILE");
+    }
     match master::run(config, relaunch) {
         Ok(code) => code,
         Err(err) => {

@@ -3,15 +3,17 @@
 //! The process tree:
 //!
 //! ```text
-//! pyrite (master)   entry → config (flags → Config) → master: bind listener, fork, then
-//!  │                supervise — master::policy decides, master::supervisor does (sys calls);
-//!  │                reloader (a child watching Python files under --reload)
+//! pyrite (master)   entry → config (flags, PYRITE_*, -c FILE → Config) → master: bind
+//!  │                listener, fork, then supervise — master::policy decides,
+//!  │                master::supervisor does (sys calls); /metrics, statsd and sd_notify from
+//!  │                the same loop; reloader (a child watching Python files under --reload);
+//!  │                the hook process (wsgi::HookProcess, a gunicorn.conf.py's master hooks)
 //!  ├── worker 1     worker: wsgi::interpreter (start CPython, or find it running under the
 //!  │                Python entry; import the app once), then a
 //!  └── worker N     current-thread tokio runtime: http::server (accept, graceful stop);
 //!                   worker::stop walks it through a stop (an http::Phase: drain, close),
 //!                   worker::lifecycle recycles it (--max-requests, --max-rss); heartbeat
-//!                   tells the master it is alive
+//!                   tells the master it is alive, metrics what it served
 //! ```
 //!
 //! The request path inside a worker:
@@ -31,10 +33,10 @@
 //!
 //! The layers point one way (`scripts/check-layers` fails on an import cycle between files):
 //! entry → master → worker → config → service → router, static_files, wsgi → negotiate, h2,
-//! tls → http → listener, logging, heartbeat → sys, text, exit, deadline. `http` knows nothing of
-//! routes, files or apps: it calls a [`http::Service`] and writes the body kinds it owns, so the
-//! HTTP/2 driver (`h2`) calls the same service, and TLS (`tls`) is a stream under either. Each
-//! module owns its settings type; `config` builds them.
+//! tls → http → listener, logging, heartbeat, metrics → sys, text, exit, deadline. `http` knows
+//! nothing of routes, files or apps: it calls a [`http::Service`] and writes the body kinds it
+//! owns, so the HTTP/2 driver (`h2`) calls the same service, and TLS (`tls`) is a stream under
+//! either. Each module owns its settings type; `config` builds them.
 //!
 //! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up),
 //! each block with a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks`).
@@ -50,6 +52,7 @@ pub mod http;
 pub mod listener;
 pub mod logging;
 pub mod master;
+pub mod metrics;
 pub mod negotiate;
 pub mod reloader;
 pub mod router;

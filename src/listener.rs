@@ -1,6 +1,6 @@
-//! Listening sockets, bound once by the master (SO_REUSEADDR, backlog 2048) and inherited by
-//! every worker across fork; and how a stopping server stops taking connections on them without
-//! resetting the ones the kernel already accepted (`refuse_new`).
+//! Listening sockets, bound once by the master (SO_REUSEADDR, `--backlog`, `--reuse-port`) and
+//! inherited by every worker across fork; and how a stopping server stops taking connections on
+//! them without resetting the ones the kernel already accepted (`refuse_new`).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -10,8 +10,23 @@ use std::path::PathBuf;
 
 use socket2::{Domain, SockAddr, SockFilter, SockRef, Socket, Type};
 
-/// Pending-connection queue length, as gunicorn's default.
-const BACKLOG: i32 = 2048;
+/// How listening sockets are set up (`--backlog`, `--reuse-port`); `config` builds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Pending-connection queue length (gunicorn's default, 2048).
+    pub backlog: i32,
+    /// SO_REUSEPORT, as gunicorn's `reuse_port`.
+    pub reuse_port: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            backlog: 2048,
+            reuse_port: false,
+        }
+    }
+}
 
 /// A listening address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,16 +59,19 @@ pub enum Listener {
 
 impl Listener {
     /// Binds `addr`. A stale unix socket file (one nobody answers on) is replaced.
-    pub fn bind(addr: &BindAddr) -> io::Result<Listener> {
+    pub fn bind(addr: &BindAddr, options: &Options) -> io::Result<Listener> {
         match addr {
             BindAddr::Tcp(sa) => {
                 let socket = Socket::new(Domain::for_address(*sa), Type::STREAM, None)?;
                 socket.set_reuse_address(true)?;
+                if options.reuse_port {
+                    socket.set_reuse_port(true)?;
+                }
                 if sa.is_ipv6() {
                     socket.set_only_v6(true)?;
                 }
                 socket.bind(&(*sa).into())?;
-                socket.listen(BACKLOG)?;
+                socket.listen(options.backlog)?;
                 Ok(Listener::Tcp(socket.into(), true))
             }
             BindAddr::Unix(path) => {
@@ -62,7 +80,7 @@ impl Listener {
                 }
                 let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
                 socket.bind(&SockAddr::unix(path)?)?;
-                socket.listen(BACKLOG)?;
+                socket.listen(options.backlog)?;
                 Ok(Listener::Unix(socket.into(), Some(path.clone())))
             }
             BindAddr::Fd(fd) => Listener::adopt(crate::sys::adopt_fd(*fd)?, false),

@@ -1,5 +1,6 @@
 //! `--reload`: a child of the master watches the app's Python files (under `--chdir` and
-//! `--pythonpath`) with `notify` and sends the master SIGHUP after a burst of changes settles.
+//! `--pythonpath`) and every `--reload-extra-file` with `notify`, and sends the master SIGHUP
+//! after a burst of changes settles.
 //! It runs in its own process so the master itself never starts a thread.
 
 use std::path::{Path, PathBuf};
@@ -13,9 +14,13 @@ use crate::sys;
 /// Changes closer together than this are one reload.
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// Forks the watcher of `pythonpath` and `chdir` (the current directory when `None`); returns
-/// its pid.
-pub fn spawn(pythonpath: &[PathBuf], chdir: Option<&Path>) -> std::io::Result<Option<sys::Pid>> {
+/// Forks the watcher of `pythonpath` and `chdir` (the current directory when `None`), and of
+/// the `extra` files (any kind); returns its pid.
+pub fn spawn(
+    pythonpath: &[PathBuf],
+    chdir: Option<&Path>,
+    extra: &[PathBuf],
+) -> std::io::Result<Option<sys::Pid>> {
     let mut dirs: Vec<PathBuf> = pythonpath.to_vec();
     dirs.push(match chdir {
         Some(dir) => dir.to_path_buf(),
@@ -29,7 +34,7 @@ pub fn spawn(pythonpath: &[PathBuf], chdir: Option<&Path>) -> std::io::Result<Op
         sys::Fork::Child => {
             let _ = sys::prepare_worker_signals();
             sys::set_process_title("pyrite: reloader");
-            let code = match watch(&dirs) {
+            let code = match watch(&dirs, extra) {
                 Ok(()) => 0,
                 Err(err) => {
                     tracing::error!(error = %err, "the file watcher failed");
@@ -41,18 +46,30 @@ pub fn spawn(pythonpath: &[PathBuf], chdir: Option<&Path>) -> std::io::Result<Op
     }
 }
 
-fn watch(dirs: &[PathBuf]) -> notify::Result<()> {
+fn watch(dirs: &[PathBuf], extra: &[PathBuf]) -> notify::Result<()> {
     let master = sys::getppid();
     let (tx, rx) = mpsc::channel();
+    let wanted: Vec<PathBuf> = extra.to_vec();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if event.paths.iter().any(|p| is_python(p)) && !event.kind.is_access() {
+            let relevant = event
+                .paths
+                .iter()
+                .any(|p| is_python(p) || wanted.iter().any(|w| w == p));
+            if relevant && !event.kind.is_access() {
                 let _ = tx.send(());
             }
         }
     })?;
     for dir in dirs {
         watcher.watch(dir, RecursiveMode::Recursive)?;
+    }
+    // An extra file's directory is watched, not the file: editors replace a file by renaming
+    // a new one over it, which a watch on the old file would miss.
+    for file in extra {
+        if let Some(dir) = file.parent().filter(|d| d.is_dir()) {
+            watcher.watch(dir, RecursiveMode::NonRecursive)?;
+        }
     }
     while rx.recv().is_ok() {
         while rx.recv_timeout(DEBOUNCE).is_ok() {}

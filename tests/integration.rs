@@ -15,6 +15,8 @@
 //! - `logs`: the access log and the error log
 //! - `balancer`: the graceful stop behind a balancer (health probe, drain, listen queue), and
 //!   rolling restarts through nginx and HAProxy in network namespaces
+//! - `ops`: operations: log levels, configuration files, hooks, metrics, readiness, the
+//!   command-line forms gunicorn has
 //! - `seed`, `frameworks`: the demo in `examples/seed`, and real framework apps from a venv
 
 mod support;
@@ -24,6 +26,7 @@ mod cli;
 mod frameworks;
 mod http;
 mod logs;
+mod ops;
 mod seed;
 mod static_files;
 mod supervision;

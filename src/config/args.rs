@@ -21,9 +21,9 @@ pub struct Args {
 
     // The doc comment is also the `--help` text, where `[IPv6]` is not a link.
     #[allow(rustdoc::broken_intra_doc_links)]
-    /// Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N (repeatable).
-    /// Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set. `https://HOST:PORT` makes
-    /// that listener TLS and the others plain; with --certfile and no `https://`, all are TLS.
+    /// Address to listen on: HOST:PORT, HOST (port 8000), [IPv6]:PORT, unix:PATH or fd://N
+    /// (repeatable). Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set. `https://HOST:PORT`
+    /// makes that listener TLS and the others plain; with --certfile and no `https://`, all are TLS.
     #[arg(
         short = 'b',
         long = "bind",
@@ -33,7 +33,7 @@ pub struct Args {
     )]
     pub bind: Vec<String>,
 
-    /// Number of worker processes (default: the number of CPUs).
+    /// Number of worker processes (default: $WEB_CONCURRENCY, else the number of CPUs).
     #[arg(short = 'w', long, env = "PYRITE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 
@@ -109,6 +109,7 @@ pub struct Args {
     /// Seconds one request may spend in the app before it is interrupted (504); a worker
     /// stuck past that plus a grace period is killed and replaced. 0 = no limit.
     #[arg(
+        short = 't',
         long,
         env = "PYRITE_TIMEOUT",
         value_name = "SECONDS",
@@ -147,19 +148,19 @@ pub struct Args {
     pub reload: bool,
 
     /// Write the master's pid to FILE (removed on exit).
-    #[arg(long, env = "PYRITE_PID", value_name = "FILE")]
+    #[arg(short = 'p', long, env = "PYRITE_PID", value_name = "FILE")]
     pub pid: Option<PathBuf>,
 
     /// Run the workers as this user (name or uid), after binding.
-    #[arg(long, env = "PYRITE_USER", value_name = "USER")]
+    #[arg(short = 'u', long, env = "PYRITE_USER", value_name = "USER")]
     pub user: Option<String>,
 
     /// Run the workers with this group (name or gid), after binding.
-    #[arg(long, env = "PYRITE_GROUP", value_name = "GROUP")]
+    #[arg(short = 'g', long, env = "PYRITE_GROUP", value_name = "GROUP")]
     pub group: Option<String>,
 
     /// File mode creation mask, in octal (e.g. 022).
-    #[arg(long, env = "PYRITE_UMASK", value_name = "MODE")]
+    #[arg(short = 'm', long, env = "PYRITE_UMASK", value_name = "MODE")]
     pub umask: Option<String>,
 
     /// Write the access log to FILE instead of stdout (reopened on SIGUSR1).
@@ -401,7 +402,7 @@ pub struct Args {
     )]
     pub http2_max_reset_streams: u32,
 
-    /// Log filter for stderr: error, warn, info, debug, trace.
+    /// Error-log level: debug, info, warning (or warn), error, critical (gunicorn's words).
     #[arg(
         long,
         env = "PYRITE_LOG_LEVEL",
@@ -409,6 +410,61 @@ pub struct Args {
         default_value = "info"
     )]
     pub log_level: String,
+
+    /// Write the error log as JSON, one object per line.
+    #[arg(long, env = "PYRITE_ERROR_LOG_JSON")]
+    pub error_log_json: bool,
+
+    /// A configuration file: `pyrite.toml` (keys are long flag names) or a gunicorn
+    /// `gunicorn.conf.py`. The command line and PYRITE_* variables take precedence over it.
+    #[arg(short = 'c', long, env = "PYRITE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration and import the app, then exit (0 good, 2 bad setting, 4 the app
+    /// cannot be imported).
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Print every effective setting and where it came from, then exit.
+    #[arg(long)]
+    pub print_config: bool,
+
+    /// Set an environment variable KEY=VALUE for the master and the workers (repeatable).
+    #[arg(
+        short = 'e',
+        long = "env",
+        env = "PYRITE_ENV",
+        value_name = "KEY=VALUE"
+    )]
+    pub raw_env: Vec<String>,
+
+    /// Length of each listening socket's queue of pending connections.
+    #[arg(long, env = "PYRITE_BACKLOG", value_name = "N", default_value_t = 2048)]
+    pub backlog: u32,
+
+    /// Set SO_REUSEPORT on the listening sockets.
+    #[arg(long, env = "PYRITE_REUSE_PORT")]
+    pub reuse_port: bool,
+
+    /// The name in process titles (`pyrite: master [NAME]`); default: the APP.
+    #[arg(short = 'n', long, env = "PYRITE_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// With --reload, also restart the workers when FILE changes (repeatable).
+    #[arg(long, env = "PYRITE_RELOAD_EXTRA_FILE", value_name = "FILE")]
+    pub reload_extra_file: Vec<PathBuf>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics, from the master (HOST:PORT).
+    #[arg(long, env = "PYRITE_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<String>,
+
+    /// Send metrics to a statsd server at HOST:PORT (UDP), once a second, from the master.
+    #[arg(long, env = "PYRITE_STATSD_HOST", value_name = "HOST:PORT")]
+    pub statsd_host: Option<String>,
+
+    /// Prefix of the statsd metric names (a `.` is added).
+    #[arg(long, env = "PYRITE_STATSD_PREFIX", value_name = "PREFIX")]
+    pub statsd_prefix: Option<String>,
 }
 
 /// A number of seconds, fractions allowed (`0.5`), at most a day.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::args::Args;
 use super::error::ConfigError;
 use super::parse::{
-    absolute, check_venv, existing_dir, parse_bind, parse_script_name, parse_static, parse_umask,
+    absolute, check_venv, existing_dir, parse_bind, parse_log_level, parse_script_name,
+    parse_static, parse_umask,
 };
 use crate::http::forwarded::AllowList;
 use crate::http::parse::{Limits, MAX_FIELDS};
@@ -40,7 +41,8 @@ pub const MAX_THREADS: usize = 1024;
 /// default `fs.nr_open`.
 pub const MAX_CONNECTIONS: usize = 1 << 20;
 
-/// `--workers` (default: the number of CPUs) and `--threads`, within [`MAX_WORKERS`],
+/// `--workers` (default: `$WEB_CONCURRENCY` as in gunicorn, else the number of CPUs) and
+/// `--threads`, within [`MAX_WORKERS`],
 /// [`MAX_THREADS`] and what the machine allows: every worker's threads (its app threads, the
 /// I/O thread and the watchdog), twice over for a reload, must fit in the tasks the kernel lets
 /// this user run (`sys::task_limit`).
@@ -51,10 +53,23 @@ pub fn processes(args: &Args) -> Result<(usize, usize), ConfigError> {
             return Err(ConfigError::TooMany("--workers", n as u64, MAX_WORKERS))
         }
         Some(n) => n,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(MAX_WORKERS),
+        None => match std::env::var("WEB_CONCURRENCY") {
+            Ok(n) if !n.trim().is_empty() => match n.trim().parse::<usize>() {
+                Ok(n) if n > MAX_WORKERS => {
+                    return Err(ConfigError::TooMany(
+                        "WEB_CONCURRENCY",
+                        n as u64,
+                        MAX_WORKERS,
+                    ))
+                }
+                Ok(n) if n > 0 => n,
+                _ => return Err(ConfigError::WebConcurrency(n)),
+            },
+            _ => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(MAX_WORKERS),
+        },
     };
     if args.threads == 0 {
         return Err(ConfigError::Threads);
@@ -212,13 +227,13 @@ fn health_path(raw: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// `--log-level`, `--access-logfile` and `--error-logfile` (`-` is the standard stream).
+/// `--log-level`, `--error-log-json`, `--access-logfile` and `--error-logfile` (`-` is the
+/// standard stream).
 pub fn logging(args: &Args) -> Result<crate::logging::Settings, ConfigError> {
-    if tracing_subscriber::EnvFilter::try_new(&args.log_level).is_err() {
-        return Err(ConfigError::LogLevel(args.log_level.clone()));
-    }
+    let level = parse_log_level(&args.log_level)?;
     Ok(crate::logging::Settings {
-        level: args.log_level.clone(),
+        level,
+        json: args.error_log_json,
         access_logfile: log_file("--access-logfile", &args.access_logfile)?,
         error_logfile: log_file("--error-logfile", &args.error_logfile)?,
     })
@@ -277,4 +292,85 @@ pub fn nonzero(n: u64) -> Option<u64> {
 /// `--graceful-timeout`.
 pub fn seconds(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// `-e KEY=VALUE` (gunicorn's `raw_env`): each must hold a `=` after a non-empty key.
+pub fn raw_env(args: &Args) -> Result<Vec<(String, String)>, ConfigError> {
+    args.raw_env
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((key, value))
+                if !key.is_empty() && !key.contains('\0') && !value.contains('\0') =>
+            {
+                Ok((key.to_owned(), value.to_owned()))
+            }
+            _ => Err(ConfigError::Env(kv.clone())),
+        })
+        .collect()
+}
+
+/// `--backlog` and `--reuse-port`.
+pub fn listen(args: &Args) -> Result<crate::listener::Options, ConfigError> {
+    if args.backlog == 0 {
+        return Err(ConfigError::Backlog);
+    }
+    Ok(crate::listener::Options {
+        backlog: args.backlog.min(i32::MAX as u32) as i32,
+        reuse_port: args.reuse_port,
+    })
+}
+
+/// `--reload-extra-file`: files that need not exist yet, made absolute.
+pub fn reload_extra_files(args: &Args) -> Result<Vec<PathBuf>, ConfigError> {
+    args.reload_extra_file
+        .iter()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                return Err(ConfigError::ReloadExtraFile {
+                    path: String::new(),
+                    why: "empty path".into(),
+                });
+            }
+            Ok(absolute(p))
+        })
+        .collect()
+}
+
+/// `--metrics-bind HOST:PORT` (a host alone means port 8000, as for `--bind`).
+pub fn metrics_bind(args: &Args) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let Some(raw) = &args.metrics_bind else {
+        return Ok(None);
+    };
+    match parse_bind(raw) {
+        Ok(BindAddr::Tcp(addr)) => Ok(Some(addr)),
+        Ok(_) => Err(ConfigError::MetricsBind(
+            raw.clone(),
+            "expected HOST:PORT".into(),
+        )),
+        Err(ConfigError::Bind(_, why)) => Err(ConfigError::MetricsBind(raw.clone(), why)),
+        Err(err) => Err(err),
+    }
+}
+
+/// `--statsd-host HOST:PORT` and `--statsd-prefix`.
+pub fn statsd(args: &Args) -> Result<Option<(std::net::SocketAddr, String)>, ConfigError> {
+    let Some(raw) = &args.statsd_host else {
+        return Ok(None);
+    };
+    let addr = match parse_bind(raw) {
+        Ok(BindAddr::Tcp(addr)) => addr,
+        Ok(_) => {
+            return Err(ConfigError::StatsdHost(
+                raw.clone(),
+                "expected HOST:PORT".into(),
+            ))
+        }
+        Err(ConfigError::Bind(_, why)) => return Err(ConfigError::StatsdHost(raw.clone(), why)),
+        Err(err) => return Err(err),
+    };
+    let prefix = match args.statsd_prefix.as_deref() {
+        Some(p) if !p.is_empty() => format!("{}.", p.trim_end_matches('.')),
+        _ => String::new(),
+    };
+    Ok(Some((addr, prefix)))
 }

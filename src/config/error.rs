@@ -38,10 +38,27 @@ pub enum ConfigError {
     Limit(&'static str, &'static str),
     #[error("--forwarded-allow-ips: {0}")]
     ForwardedAllowIps(String),
-    #[error("--log-level '{0}': not a log filter")]
+    #[error("--log-level '{0}': expected debug, info, warning (or warn), error or critical")]
     LogLevel(String),
     #[error("--health-path '{0}': expected a path starting with '/' (e.g. /healthz), without query or spaces")]
     HealthPath(String),
+    #[error("WEB_CONCURRENCY '{0}': expected a number of workers, at least 1")]
+    WebConcurrency(String),
+    #[error("--env '{0}': expected KEY=VALUE")]
+    Env(String),
+    #[error("--backlog must be at least 1")]
+    Backlog,
+    #[error("--metrics-bind '{0}': {1}")]
+    MetricsBind(String, String),
+    #[error("--statsd-host '{0}': {1}")]
+    StatsdHost(String, String),
+    #[error("--reload-extra-file '{path}': {why}")]
+    ReloadExtraFile { path: String, why: String },
+    #[error("{0}")]
+    File(String),
+    /// The entry refused a setting (e.g. a `--venv` the Python package does not run in).
+    #[error("{0}")]
+    Entry(String),
     #[error("--script-name '{0}': expected a path starting with '/' (e.g. /app)")]
     ScriptName(String),
     #[error("nothing to serve: give an APP, --docroot or --static")]

@@ -78,6 +78,45 @@ pub fn bind_scheme(raw: &str) -> (Option<bool>, &str) {
     (None, raw)
 }
 
+/// The port of `-b HOST` without one, as in gunicorn.
+pub const DEFAULT_PORT: u16 = 8000;
+
+/// `--log-level`: gunicorn's words (`debug info warning error critical`, and `warn`), any
+/// case, or `trace`; also comma-separated `target=WORD` directives. Returns the `tracing`
+/// filter. `critical` keeps errors only (`tracing` has no level above error).
+pub fn parse_log_level(raw: &str) -> Result<String, ConfigError> {
+    let word = |w: &str| match w.trim().to_ascii_lowercase().as_str() {
+        "trace" => Some("trace"),
+        "debug" => Some("debug"),
+        "info" => Some("info"),
+        "warning" | "warn" => Some("warn"),
+        "error" | "critical" => Some("error"),
+        _ => None,
+    };
+    let err = || ConfigError::LogLevel(raw.to_owned());
+    let mut directives = Vec::new();
+    for part in raw.split(',') {
+        let directive = match part.split_once('=') {
+            Some((target, level)) if !target.trim().is_empty() => {
+                let target = target.trim();
+                let ok = target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.'));
+                if !ok {
+                    return Err(err());
+                }
+                format!("{target}={}", word(level).ok_or_else(err)?)
+            }
+            Some(_) => return Err(err()),
+            None => word(part).ok_or_else(err)?.to_owned(),
+        };
+        directives.push(directive);
+    }
+    Ok(directives.join(","))
+}
+
+/// A listening address, with gunicorn's forms: `HOST:PORT`, `HOST` (port 8000), `:PORT` (every
+/// interface), `[IPv6]:PORT`, `[IPv6]`, `tcp://HOST:PORT`, `unix:PATH`, `unix://PATH`, `fd://N`.
 pub fn parse_bind(raw: &str) -> Result<BindAddr, ConfigError> {
     let err = |why: &str| ConfigError::Bind(raw.to_owned(), why.to_owned());
     let (scheme, addr) = bind_scheme(raw);
@@ -94,25 +133,52 @@ pub fn parse_bind(raw: &str) -> Result<BindAddr, ConfigError> {
         };
     }
     if let Some(path) = raw.strip_prefix("unix:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
         if path.is_empty() {
             return Err(err("empty socket path"));
         }
         return Ok(BindAddr::Unix(PathBuf::from(path)));
     }
-    let (_, port) = raw
-        .rsplit_once(':')
-        .ok_or_else(|| err("expected HOST:PORT or unix:PATH"))?;
-    if port.parse::<u16>().is_err() {
-        return Err(err("the port must be a number from 0 to 65535"));
+    let netloc = raw.strip_prefix("tcp://").unwrap_or(raw);
+    let (host, port) =
+        split_host_port(netloc).ok_or_else(|| err("expected HOST:PORT, HOST or unix:PATH"))?;
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| err("the port must be a number from 0 to 65535"))?,
+    };
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(BindAddr::Tcp(SocketAddr::new(ip, port)));
     }
-    if let Ok(addr) = raw.parse::<SocketAddr>() {
-        return Ok(BindAddr::Tcp(addr));
-    }
-    let mut addrs = raw.to_socket_addrs().map_err(|e| err(&e.to_string()))?;
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| err(&e.to_string()))?;
     addrs
         .next()
         .map(BindAddr::Tcp)
         .ok_or_else(|| err("the host resolves to no address"))
+}
+
+/// `HOST:PORT` → (HOST, Some(PORT)); `HOST` → (HOST, None); `[V6]:PORT` and `[V6]` without
+/// their brackets. `None` for a malformed bracket.
+fn split_host_port(netloc: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(rest) = netloc.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after {
+            "" => Some((host, None)),
+            _ => Some((host, Some(after.strip_prefix(':')?))),
+        };
+    }
+    if netloc.matches(':').count() > 1 {
+        // A bare IPv6 address has no port.
+        return Some((netloc, None));
+    }
+    match netloc.split_once(':') {
+        Some((host, port)) => Some((host, Some(port))),
+        None => Some((netloc, None)),
+    }
 }
 
 pub fn parse_static(raw: &str) -> Result<StaticMount, ConfigError> {
@@ -231,14 +297,58 @@ mod tests {
         );
         assert_eq!(bind_scheme("http://x:1"), (Some(false), "x:1"));
         assert_eq!(bind_scheme("x:1"), (None, "x:1"));
+        // gunicorn's forms: a host alone means port 8000, `:PORT` every interface.
+        assert_eq!(
+            parse_bind("127.0.0.1").unwrap(),
+            BindAddr::Tcp("127.0.0.1:8000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_bind("[::1]").unwrap(),
+            BindAddr::Tcp("[::1]:8000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_bind(":9000").unwrap(),
+            BindAddr::Tcp("0.0.0.0:9000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_bind("tcp://127.0.0.1:81").unwrap(),
+            BindAddr::Tcp("127.0.0.1:81".parse().unwrap())
+        );
+        assert_eq!(
+            parse_bind("unix:///tmp/s").unwrap(),
+            BindAddr::Unix("/tmp/s".into())
+        );
         for bad in [
-            "127.0.0.1",
             "127.0.0.1:99999",
             "unix:",
             "host:port",
+            "127.0.0.1:",
+            "[::1",
             "https://unix:/tmp/s",
         ] {
             assert!(parse_bind(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(parse_log_level("warning").unwrap(), "warn");
+        assert_eq!(parse_log_level("WARN").unwrap(), "warn");
+        assert_eq!(parse_log_level("critical").unwrap(), "error");
+        assert_eq!(parse_log_level("Debug").unwrap(), "debug");
+        assert_eq!(
+            parse_log_level("info,pyrite::http=debug").unwrap(),
+            "info,pyrite::http=debug"
+        );
+        for bad in [
+            "",
+            "verbose",
+            "warnings",
+            "pyrite=loud",
+            "=debug",
+            "a b=debug",
+        ] {
+            assert!(parse_log_level(bad).is_err(), "{bad}");
         }
     }
 

@@ -70,6 +70,8 @@ pub struct AccessLog {
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
+    /// The app answered (not the server on the spot): the route kind of the metrics.
+    pub app: bool,
 }
 
 impl AccessLog {
@@ -85,6 +87,7 @@ impl AccessLog {
             status: 0,
             started: Instant::now(),
             bytes: 0,
+            app: false,
         }
     }
 }
@@ -100,6 +103,8 @@ fn version_str(version: http::Version) -> &'static str {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
+        let elapsed = self.started.elapsed();
+        crate::metrics::response(self.app, self.status, self.bytes, elapsed);
         let target = self.target.as_ref().map_or("/", |t| t.as_str());
         crate::logging::access(crate::logging::AccessLine {
             peer: &self.peer,
@@ -108,7 +113,7 @@ impl Drop for AccessLog {
             version: self.version,
             status: self.status,
             bytes: self.bytes,
-            elapsed: self.started.elapsed(),
+            elapsed,
         });
     }
 }

@@ -108,6 +108,7 @@ pub async fn serve<S: Service>(
             settings.body_min_rate,
         );
         tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
+        let in_flight = crate::metrics::in_flight();
         // In a block of its own: a local's slot in this future lasts until its scope ends, even
         // once moved, so the access log and the request must not outlive the call (they would
         // add their bytes to every connection's future, and to its copies).
@@ -116,7 +117,10 @@ pub async fn serve<S: Service>(
             let request = Request::from_parts(parts, incoming);
             let mut response = match shared.service.call(request, &info) {
                 Reply::Ready(response) => response,
-                Reply::Later(response) => response.await,
+                Reply::Later(response) => {
+                    log.app = true;
+                    response.await
+                }
             };
             shared.service.responded();
             log.status = response.status().as_u16();
@@ -130,7 +134,9 @@ pub async fn serve<S: Service>(
                 && phase.borrow().persists(),
             ..answering
         };
-        match write::response(&transport, response, &answering).await {
+        let written = write::response(&transport, response, &answering).await;
+        drop(in_flight);
+        match written {
             Ok(true) => {}
             Ok(false) => {
                 transport.linger_close().await;
@@ -272,6 +278,7 @@ async fn proxy_header(
 /// Answers a refused request with its status and `Connection: close`, then closes. The access
 /// log shows it with `-` for the request line, which cannot be trusted.
 async fn refuse(transport: &Transport, reject: Reject, settings: &Settings, peer: &str) {
+    crate::metrics::refused(reject.status.as_u16());
     let mut response = pages::error(reject.status);
     response
         .headers_mut()
@@ -284,6 +291,7 @@ async fn refuse(transport: &Transport, reject: Reject, settings: &Settings, peer
         status: reject.status.as_u16(),
         started: std::time::Instant::now(),
         bytes: 0,
+        app: false,
     });
     let answering = Answering {
         head: false,

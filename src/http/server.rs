@@ -223,6 +223,7 @@ impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
         let span = tracing::debug_span!("conn", id = next_id(), peer = %info.label);
         let shared = self.shared.clone();
         let phase = self.phase.clone();
+        let open = crate::metrics::connection();
         // Every line the connection logs carries its number and peer. Below debug the span is
         // disabled and the connection runs bare, with no wrapper to enter and leave on every
         // poll. Boxed where it is built: it moves into its task after the first poll.
@@ -243,6 +244,7 @@ impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
         let alive = self.alive.clone();
         tokio::task::spawn_local(async move {
             conn.await;
+            drop(open);
             drop(slot);
             drop(alive);
         });

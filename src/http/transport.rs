@@ -212,7 +212,7 @@ impl Transport {
 
     /// Reads more bytes into the buffer; 0 means the peer closed its side.
     pub async fn read_more(&self) -> io::Result<usize> {
-        poll_fn(|cx| {
+        let read = poll_fn(|cx| {
             let mut io = self.io.borrow_mut();
             let mut buf = self.buf.borrow_mut();
             if buf.is_empty() {
@@ -248,7 +248,11 @@ impl Transport {
             tokio::pin!(read);
             read.as_mut().poll(cx)
         })
-        .await
+        .await;
+        if let Ok(n) = read {
+            crate::metrics::received(n);
+        }
+        read
     }
 
     pub fn pending(&self) -> usize {

@@ -1,5 +1,5 @@
 //! Why the master cannot run (exit code 1): binding, inherited sockets, its own set-up, a fork,
-//! the pid file.
+//! the pid file, a start-up hook that raised.
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
@@ -14,6 +14,8 @@ pub enum MasterError {
     Setup(std::io::Error),
     #[error("cannot fork a worker: {0}")]
     Fork(std::io::Error),
+    #[error("{0}: start-up stopped (as gunicorn does)")]
+    Hook(String),
     #[error("cannot write the pid file {path}: {source}")]
     PidFile {
         path: String,

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::stats::Restart;
 use crate::exit;
 use crate::heartbeat::Verdict;
 use crate::sys::{self, ExitStatus};
@@ -284,6 +285,24 @@ pub fn to_spawn(running: usize, wanted: usize, respawn_at: Option<Instant>, now:
         return 0;
     }
     wanted.saturating_sub(running)
+}
+
+/// Why a worker that died is replaced, for the restart counters (`None`: it is not — the
+/// master is stopping, or the worker belonged to a generation already replaced).
+pub fn restart_reason(death: &Death, fate: Fate, aborted: bool, recycled: u64) -> Option<Restart> {
+    if death.stopping || death.replaced {
+        return None;
+    }
+    if aborted {
+        return Some(Restart::Timeout);
+    }
+    Some(match (fate, recycled) {
+        (Fate::Recycled, r) if r == crate::metrics::Recycle::MaxRequests as u64 => {
+            Restart::MaxRequests
+        }
+        (Fate::Recycled, r) if r == crate::metrics::Recycle::MaxRss as u64 => Restart::MaxRss,
+        _ => Restart::Crash,
+    })
 }
 
 #[cfg(test)]

@@ -8,13 +8,15 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use super::error::MasterError;
+use super::exporter::Exporter;
 use super::policy::{self, Action, Ask, Death, Fate, Hung, Phase, Record};
 use super::relaunch::Relaunch;
+use super::stats::{Restart, Statsd, Totals};
 use crate::config::Config;
 use crate::heartbeat;
 use crate::listener::{self, Listener};
 use crate::sys::{self, BootPipe, ExitStatus, Pid, SharedSlots, SignalPipe, StopKind};
-use crate::{exit, worker, wsgi};
+use crate::{exit, wsgi};
 
 /// Set in the environment of a master started by USR2, naming the master it replaces.
 pub(super) const UPGRADE_ENV: &str = "PYRITE_UPGRADE_FROM";
@@ -27,6 +29,8 @@ pub(super) struct WorkerInfo {
     pub(super) forked: Instant,
     pub(super) booted: bool,
     pub(super) aborted: Option<Instant>,
+    /// gunicorn's `worker.age`.
+    pub(super) age: u64,
 }
 
 pub(super) struct Master {
@@ -51,13 +55,31 @@ pub(super) struct Master {
     pub(super) preloaded: Option<wsgi::App>,
     /// How USR2 starts the new master: the same entry again.
     pub(super) relaunch: Relaunch,
+    /// systemd's `NOTIFY_SOCKET`.
+    pub(super) notify: super::notify::Notifier,
+    /// `READY=1` was sent (every worker of the first generation serves).
+    pub(super) ready: bool,
+    pub(super) exporter: Option<Exporter>,
+    pub(super) statsd: Option<Statsd>,
+    /// What gone workers counted, and restarts by reason.
+    pub(super) totals: Totals,
+    /// Workers started so far (gunicorn's `worker.age` of the last one).
+    pub(super) spawned: u64,
+    /// The configuration file's master hooks, run in a helper process.
+    pub(super) hook_process: Option<wsgi::HookProcess>,
 }
 
 impl Master {
     pub(super) fn supervise(&mut self, signals: &SignalPipe) -> Result<u8, MasterError> {
         self.spawn_missing()?;
         loop {
-            sys::poll_readable(&[signals.fd(), self.boot.fd()], TICK);
+            let mut fds = vec![signals.fd(), self.boot.fd()];
+            if let Some(exporter) = &self.exporter {
+                fds.extend(exporter.fds());
+            }
+            sys::poll_readable(&fds, TICK);
+            self.notify.tick();
+            self.report_metrics();
             for sig in signals.drain() {
                 self.on_signal(sig);
             }
@@ -110,10 +132,16 @@ impl Master {
             Action::OneMore => {
                 self.config.workers += 1;
                 tracing::info!(workers = self.config.workers, "one worker more (TTIN)");
+                let event =
+                    serde_json::json!({"new": self.config.workers, "old": self.config.workers - 1});
+                self.hook("nworkers_changed", event, None);
             }
             Action::OneLess => {
                 self.config.workers -= 1;
                 tracing::info!(workers = self.config.workers, "one worker less (TTOU)");
+                let event =
+                    serde_json::json!({"new": self.config.workers, "old": self.config.workers + 1});
+                self.hook("nworkers_changed", event, None);
                 let current = self.generation;
                 let oldest = self
                     .workers
@@ -151,6 +179,8 @@ impl Master {
             return;
         }
         tracing::info!("reloading: booting a new generation of workers");
+        self.notify.reloading();
+        self.hook("on_reload", serde_json::json!({}), None);
         // Renewed certificates are read now; the new workers serve them.
         match self.config.protocols.reload_tls() {
             Ok(true) => tracing::info!("reloaded the TLS certificates"),
@@ -176,6 +206,7 @@ impl Master {
     /// sockets inherited. The new master stops this one once its own workers serve.
     fn upgrade(&mut self) {
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
+        self.hook("pre_exec", serde_json::json!({}), None);
         match sys::fork() {
             Ok(sys::Fork::Parent(pid)) => {
                 tracing::info!(pid, command = ?self.relaunch.args, "upgrading: started a new master");
@@ -205,6 +236,10 @@ impl Master {
         let drain = self.config.drain_timeout;
         let stop = policy::stop(self.phase, Instant::now(), drain, grace, exit_code);
         self.phase = stop.phase;
+        if stop.first && self.upgrade_child.is_none() {
+            // After a USR2 upgrade the new master is the service now: it is not stopping.
+            self.notify.stopping();
+        }
         if stop.first {
             if let Some(pid) = self.reloader.take() {
                 sys::kill(pid, sys::SIGKILL);
@@ -276,6 +311,10 @@ impl Master {
         if !policy::serves_in_full(ready, self.config.workers) {
             return;
         }
+        if !self.ready {
+            self.ready = true;
+            self.notify.ready(ready);
+        }
         if let Some(old) = self.upgrade_from.take() {
             tracing::info!(old_master = old, "new master serving; stopping the old one");
             sys::kill(old, sys::SIGTERM);
@@ -295,9 +334,11 @@ impl Master {
             .collect();
         for pid in old {
             tracing::info!(pid, "stopping old worker");
+            self.totals.restarted(Restart::Reload);
             self.retire(pid);
         }
         tracing::info!(generation = current, "reload complete");
+        self.notify.ready(ready);
         self.phase = Phase::Running;
     }
 
@@ -313,11 +354,17 @@ impl Master {
             self.reloader = None;
             return None;
         }
+        if self.hook_process.as_ref().is_some_and(|h| h.pid() == pid) {
+            tracing::warn!(pid, status = %status, "the hook process exited; master hooks are no longer called");
+            self.hook_process = None;
+            return None;
+        }
         let info = self.workers.remove(&pid)?;
-        self.slots
-            .get(info.slot)
-            .pid
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let slot = self.slots.get(info.slot);
+        self.totals.retire(slot);
+        let recycled =
+            slot.counters[crate::metrics::at::RECYCLED].load(std::sync::atomic::Ordering::Relaxed);
+        slot.pid.store(0, std::sync::atomic::Ordering::Relaxed);
         let death = Death {
             status,
             booted: info.booted,
@@ -331,7 +378,13 @@ impl Master {
         if status != ExitStatus::Code(0) || !expected {
             tracing::warn!(pid, status = %status, "worker exited");
         }
-        match policy::fate(&death, &mut self.record) {
+        let event = serde_json::json!({"worker": {"pid": pid, "age": info.age}});
+        self.hook("child_exit", event, None);
+        let fate = policy::fate(&death, &mut self.record);
+        if let Some(why) = policy::restart_reason(&death, fate, info.aborted.is_some(), recycled) {
+            self.totals.restarted(why);
+        }
+        match fate {
             Fate::Exited => tracing::info!(pid, "worker exited"),
             Fate::Recycled => tracing::info!(pid, "worker recycled"),
             Fate::Gone => {}
@@ -376,6 +429,8 @@ impl Master {
         }
         self.generation -= 1;
         self.phase = Phase::Running;
+        self.notify
+            .send("READY=1\nSTATUS=reload failed: the app no longer loads");
     }
 
     /// `--timeout`: a worker stuck in one app call (or whose loop stopped) past the timeout and
@@ -398,87 +453,6 @@ impl Master {
                 }
                 Hung::Kill => sys::kill(pid, sys::SIGKILL),
                 Hung::Leave => {}
-            }
-        }
-    }
-
-    /// Forks workers of the current generation until there are `--workers` of them.
-    fn spawn_missing(&mut self) -> Result<(), MasterError> {
-        let now = Instant::now();
-        if self.respawn_at.is_some_and(|at| now < at) {
-            return Ok(());
-        }
-        self.respawn_at = None;
-        let current = self.generation;
-        let running = self
-            .workers
-            .values()
-            .filter(|w| w.generation == current)
-            .count();
-        for _ in 0..policy::to_spawn(running, self.config.workers, None, now) {
-            self.spawn()?;
-        }
-        Ok(())
-    }
-
-    fn free_slot(&self) -> usize {
-        let used: std::collections::HashSet<usize> =
-            self.workers.values().map(|w| w.slot).collect();
-        (0..self.slots.len())
-            .find(|i| !used.contains(i))
-            .unwrap_or(0)
-    }
-
-    fn spawn(&mut self) -> Result<(), MasterError> {
-        let slot = self.free_slot();
-        let s = self.slots.get(slot);
-        s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
-        s.in_app_since
-            .store(0, std::sync::atomic::Ordering::Relaxed);
-        s.ask_stop(StopKind::Retire);
-        match wsgi::fork().map_err(MasterError::Fork)? {
-            sys::Fork::Parent(pid) => {
-                let info = WorkerInfo {
-                    generation: self.generation,
-                    slot,
-                    forked: Instant::now(),
-                    booted: false,
-                    aborted: None,
-                };
-                self.workers.insert(pid, info);
-                Ok(())
-            }
-            sys::Fork::Child => {
-                let listeners = std::mem::take(&mut self.listeners);
-                let ctx = worker::Context {
-                    config: &self.config,
-                    boot: &self.boot,
-                    slot: self.slots.get(slot),
-                    preloaded: self.preloaded.take(),
-                };
-                let code = worker::run(ctx, listeners);
-                sys::exit_now(code)
-            }
-        }
-    }
-
-    /// `--preload`: imports the app here, before any fork. Returns an exit code if it fails.
-    pub(super) fn preload(&mut self) -> Option<u8> {
-        let spec = self.config.app.clone()?;
-        match wsgi::load(&self.config.python, &spec, self.config.workers > 1) {
-            Ok(app) => {
-                if self.config.timeout.is_some() {
-                    if let Err(err) = wsgi::install_timeout_handler() {
-                        tracing::warn!(error = %err, "cannot install the request-timeout handler");
-                    }
-                }
-                tracing::info!(app = %spec, "app preloaded in the master");
-                self.preloaded = Some(app);
-                None
-            }
-            Err(err) => {
-                worker::report_load_error(&spec, err);
-                Some(exit::APP_LOAD_ERROR)
             }
         }
     }

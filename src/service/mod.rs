@@ -201,8 +201,10 @@ impl Default for Settings {
     }
 }
 
-/// Marks a response as the last on its connection (framing of what follows is in doubt).
+/// Marks a response as the last on its connection (framing of what follows is in doubt); the
+/// server refused the request itself.
 fn closing(mut response: Response<Body>) -> Response<Body> {
+    crate::metrics::refused(response.status().as_u16());
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));

@@ -6,15 +6,20 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
-/// Points `target` (1 for stdout, 2 for stderr) at `path`, opened for appending; reopening the
-/// same path later picks up a rotated file.
-pub fn redirect_to_file(target: RawFd, path: &std::path::Path) -> io::Result<()> {
+/// `path` opened for appending (created with mode 0644), close-on-exec.
+pub fn open_append(path: &std::path::Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o644)
-        .open(path)?;
+        .open(path)
+}
+
+/// Points `target` (1 for stdout, 2 for stderr) at `path`, opened for appending; reopening the
+/// same path later picks up a rotated file.
+pub fn redirect_to_file(target: RawFd, path: &std::path::Path) -> io::Result<()> {
+    let file = open_append(path)?;
     // SAFETY: both descriptors are open; dup2 atomically replaces `target`.
     if unsafe { libc::dup2(file.as_raw_fd(), target) } < 0 {
         return Err(io::Error::last_os_error());

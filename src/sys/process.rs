@@ -46,6 +46,30 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
+/// Waits for the child `pid` to end (blocking) and reaps it.
+pub fn wait_pid(pid: Pid) -> ExitStatus {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer; `pid` is a child of this process.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            break;
+        }
+        if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return ExitStatus::Code(-1);
+        }
+    }
+    decode_status(status)
+}
+
+fn decode_status(status: libc::c_int) -> ExitStatus {
+    if libc::WIFEXITED(status) {
+        ExitStatus::Code(libc::WEXITSTATUS(status))
+    } else {
+        ExitStatus::Signal(libc::WTERMSIG(status))
+    }
+}
+
 /// Reaps one exited child without blocking.
 pub fn try_wait_any() -> Option<(Pid, ExitStatus)> {
     let mut status: libc::c_int = 0;

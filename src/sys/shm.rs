@@ -1,13 +1,12 @@
-//! Memory shared by the master and every worker: one [`Slot`] per worker (its liveness, and
-//! what the master's next SIGTERM means) in an anonymous mapping made before the first fork
-//! (no files on disk).
+//! Memory shared by the master and every worker: one [`Slot`] per worker — its liveness, what
+//! the master's next SIGTERM means, and its counters (what they count is `metrics`'s business)
+//! — in an anonymous mapping made before the first fork (no files on disk).
 #![allow(unsafe_code)]
 
 use std::io;
 
 /// One worker's liveness record in memory shared between the master and the workers.
 #[repr(C)]
-#[derive(Default)]
 pub struct Slot {
     /// The worker's pid (0 when the slot is free).
     pub pid: std::sync::atomic::AtomicI32,
@@ -17,6 +16,23 @@ pub struct Slot {
     pub in_app_since: std::sync::atomic::AtomicU64,
     /// What the master's SIGTERM asks: a [`StopKind`], written before the signal is sent.
     pub stop: std::sync::atomic::AtomicU32,
+    /// The worker's counters, written by the worker, read by the master.
+    pub counters: [std::sync::atomic::AtomicU64; COUNTERS],
+}
+
+/// How many counters a slot holds.
+pub const COUNTERS: usize = 64;
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot {
+            pid: Default::default(),
+            beat: Default::default(),
+            in_app_since: Default::default(),
+            stop: Default::default(),
+            counters: std::array::from_fn(|_| Default::default()),
+        }
+    }
 }
 
 /// What a SIGTERM from the master asks of a worker. A worker told nothing (or signalled by

@@ -135,6 +135,23 @@ pub fn prepare_worker_signals() -> io::Result<()> {
     Ok(())
 }
 
+/// For a helper process of the master (the one that runs a configuration file's master hooks):
+/// it lives exactly as long as the master. The stop signals a whole process group gets
+/// (systemd's stop, Ctrl-C, `timeout`) are the master's to act on — the master still calls
+/// `on_exit` after them — and it dies with the master (SIGKILL) or once the master closes
+/// its end of their socket.
+pub fn prepare_helper_signals() -> io::Result<()> {
+    prepare_worker_signals()?;
+    for sig in [SIGTERM, SIGQUIT] {
+        set_handler(sig, libc::SIG_IGN, 0)?;
+    }
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory effects.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, SIGKILL as libc::c_ulong);
+    }
+    Ok(())
+}
+
 /// The calling thread, for [`signal_thread`].
 pub fn current_thread() -> libc::pthread_t {
     // SAFETY: pthread_self cannot fail.

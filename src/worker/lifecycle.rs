@@ -79,6 +79,7 @@ impl Lifecycle {
                 served,
                 "max requests reached; recycling"
             );
+            crate::metrics::recycling(crate::metrics::Recycle::MaxRequests);
             self.recycle();
         }
     }
@@ -94,6 +95,7 @@ impl Lifecycle {
                 rss_mib = rss / (1024 * 1024),
                 "max RSS exceeded; recycling"
             );
+            crate::metrics::recycling(crate::metrics::Recycle::MaxRss);
             self.recycle();
         }
     }

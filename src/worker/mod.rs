@@ -33,11 +33,17 @@ pub struct Context<'a> {
     pub slot: &'static Slot,
     /// The app, when the master imported it before forking (`--preload`).
     pub preloaded: Option<wsgi::App>,
+    /// gunicorn's `worker.age`: the how-manieth worker the master started.
+    pub age: u64,
 }
 
 pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     let config = ctx.config;
     let pid = sys::getpid();
+    // The master speaks to systemd; the app must not (READY=1 from a worker would be a lie).
+    for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        std::env::remove_var(var);
+    }
     if let Err(err) = sys::prepare_worker_signals() {
         tracing::error!(pid, error = %err, "cannot set up worker signals");
         return EXIT_BOOT_ERROR;
@@ -53,12 +59,8 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         tracing::error!(pid, error = %err, "cannot switch user or group");
         return EXIT_BOOT_ERROR;
     }
-    let app_name = config
-        .app
-        .as_ref()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "static".into());
-    sys::set_process_title(&format!("pyrite: worker [{app_name}]"));
+    sys::set_process_title(&format!("pyrite: worker [{}]", config.proc_name));
+    crate::metrics::install(ctx.slot);
     heartbeat::install(
         ctx.slot,
         config.timeout.filter(|_| config.app.is_some()),
@@ -67,12 +69,32 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     // A preloaded app's master installed the timeout handler before forking (inherited).
     let install_handler =
         ctx.preloaded.is_none() && config.app.is_some() && config.timeout.is_some();
+    let hook_ctx = config
+        .hooks
+        .as_ref()
+        .map(|_| hook_context(config, sys::getppid(), ctx.age));
+    let hook_file = config.hooks.as_ref().zip(hook_ctx.as_ref());
+    let mut worker_hooks = None;
     let app = match (ctx.preloaded, &config.app) {
-        (Some(app), _) => Some(app),
-        (None, Some(spec)) => match wsgi::load(&config.python, spec, config.workers > 1) {
-            Ok(app) => Some(app),
-            Err(err) => return report_load_error(spec, err),
-        },
+        (Some(app), Some(spec)) => {
+            if let Some((file, hctx)) = hook_file {
+                match wsgi::hook_preloaded(&app, file, hctx) {
+                    Ok(hooks) => worker_hooks = Some(hooks),
+                    Err(err) => return report_load_error(spec, err),
+                }
+            }
+            Some(app)
+        }
+        (Some(app), None) => Some(app),
+        (None, Some(spec)) => {
+            match wsgi::load_hooked(&config.python, spec, config.workers > 1, hook_file) {
+                Ok((app, hooks)) => {
+                    worker_hooks = hooks;
+                    Some(app)
+                }
+                Err(err) => return report_load_error(spec, err),
+            }
+        }
         (None, None) => None,
     };
     if install_handler {
@@ -173,10 +195,59 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         }
     });
     logging::flush_access();
+    if let Some(hooks) = &worker_hooks {
+        hooks.worker_exit();
+    }
     match served {
         Ok(()) => 0,
         Err(err) => {
             tracing::error!(pid, error = %err, "worker failed");
+            EXIT_BOOT_ERROR
+        }
+    }
+}
+
+/// `--check-config`: imports the app as a worker would (in the working directory it would
+/// use), in this process, which then exits; returns the exit code (0, or 4 when it cannot be
+/// imported, 3 when the interpreter cannot start).
+pub fn check(config: &Config) -> i32 {
+    if let Some(dir) = &config.chdir {
+        if let Err(err) = std::env::set_current_dir(dir) {
+            logging::stderr_line(format_args!(
+                "pyrite: error: --chdir '{}': {err}",
+                dir.display()
+            ));
+            return EXIT_BOOT_ERROR;
+        }
+    }
+    let Some(spec) = &config.app else {
+        println!("configuration OK (no app)");
+        return 0;
+    };
+    match wsgi::load(&config.python, spec, config.workers > 1) {
+        Ok(_) => {
+            println!("configuration OK; app {spec} imported");
+            0
+        }
+        Err(LoadError::Interpreter(why)) => {
+            logging::stderr_line(format_args!(
+                "pyrite: error: the Python interpreter could not start: {why}"
+            ));
+            EXIT_BOOT_ERROR
+        }
+        Err(LoadError::Import { traceback, summary }) => {
+            if !traceback.is_empty() {
+                logging::stderr_line(format_args!("{traceback}"));
+            }
+            logging::stderr_line(format_args!(
+                "pyrite: error: failed to load the app {spec}: {summary}"
+            ));
+            EXIT_APP_LOAD_ERROR
+        }
+        Err(LoadError::Hook { hook, traceback }) => {
+            logging::stderr_line(format_args!(
+                "{traceback}\npyrite: error: the {hook} hook raised"
+            ));
             EXIT_BOOT_ERROR
         }
     }
@@ -197,6 +268,45 @@ pub fn report_load_error(spec: &AppSpec, err: LoadError) -> i32 {
             tracing::error!(pid, app = %spec, "failed to load the app: {summary}");
             EXIT_APP_LOAD_ERROR
         }
+        // As gunicorn: a worker whose post_fork or post_worker_init raises did not boot.
+        LoadError::Hook { hook, traceback } => {
+            tracing::error!(
+                pid,
+                "the {hook} hook raised; the worker cannot boot\n{traceback}"
+            );
+            EXIT_BOOT_ERROR
+        }
+    }
+}
+
+/// What the hooks' `server` and `worker` objects say (`server.cfg` by gunicorn's names).
+pub fn hook_context(config: &Config, master_pid: sys::Pid, age: u64) -> wsgi::HookContext {
+    let address: Vec<String> = config.binds.iter().map(|b| b.to_string()).collect();
+    let secs = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_secs());
+    let cfg = serde_json::json!({
+        "bind": address,
+        "workers": config.workers,
+        "threads": config.threads,
+        "timeout": secs(config.timeout),
+        "graceful_timeout": config.graceful_timeout.as_secs(),
+        "keepalive": config.http.keep_alive.as_secs(),
+        "max_requests": config.max_requests.unwrap_or(0),
+        "max_requests_jitter": config.max_requests_jitter,
+        "worker_connections": config.http.max_connections,
+        "preload_app": config.preload,
+        "proc_name": config.proc_name,
+        "wsgi_app": config.app.as_ref().map(|a| a.to_string()),
+        "pythonpath": config.python.pythonpath,
+        "chdir": config.chdir,
+        "loglevel": config.logging.level,
+    });
+    wsgi::HookContext {
+        master_pid,
+        age,
+        num_workers: config.workers,
+        address,
+        proc_name: config.proc_name.clone(),
+        cfg_json: cfg.to_string(),
     }
 }
 

@@ -22,23 +22,12 @@ pub enum LoadError {
     Interpreter(String),
     #[error("{summary}")]
     Import { traceback: String, summary: String },
+    /// A hook of the configuration file raised at start-up (`post_fork`, `post_worker_init`).
+    #[error("the {hook} hook raised")]
+    Hook {
+        hook: &'static str,
+        traceback: String,
+    },
 }
 
-/// The formatted Python traceback of `err` (what `traceback.print_exception` prints).
-pub fn traceback(py: Python<'_>, err: &PyErr) -> String {
-    let formatted = py
-        .import("traceback")
-        .and_then(|tb| {
-            // The traceback is passed explicitly: on Python < 3.12 it is not always attached
-            // to the exception value yet.
-            tb.call_method1(
-                "format_exception",
-                (err.get_type(py), err.value(py), err.traceback(py)),
-            )
-        })
-        .and_then(|lines| lines.extract::<Vec<String>>());
-    match formatted {
-        Ok(lines) => lines.concat().trim_end().to_owned(),
-        Err(_) => err.to_string(),
-    }
-}
+pub use super::traceback::traceback;

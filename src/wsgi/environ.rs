@@ -76,6 +76,11 @@ impl EnvironCache {
         }
         env.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, &app.script_name))?;
         env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.1"))?;
+        // As gunicorn's `gunicorn/VERSION`: some apps and middleware read it.
+        env.set_item(
+            intern!(py, "SERVER_SOFTWARE"),
+            concat!("pyrite/", env!("CARGO_PKG_VERSION")),
+        )?;
         env.set_item(intern!(py, "wsgi.version"), (1, 0))?;
         env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
         env.set_item(intern!(py, "wsgi.errors"), errors.clone_ref(py))?;

@@ -1,7 +1,15 @@
 //! `wsgi.errors` (PEP 3333 "Input and Error Streams"): text written by the app reaches the
-//! error log a line at a time, tagged with the worker's pid.
+//! error log tagged with the worker's pid, one record per `write()` (a traceback written at
+//! once stays one record); text without a line end waits for the next write or `flush()`.
+//! A write made by a `logging` handler (Flask's default handler writes here) keeps the
+//! record's level; any other write is logged as an error.
 
 use pyo3::prelude::*;
+
+use super::pylog;
+
+/// `logging.ERROR`: the level of a write that no logging record made.
+const ERROR: i64 = 40;
 
 #[pyclass(module = "pyrite")]
 #[derive(Default)]
@@ -10,33 +18,38 @@ pub struct ErrorStream {
 }
 
 impl ErrorStream {
-    fn emit(line: &str) {
-        tracing::error!(target: "wsgi.errors", pid = std::process::id(), "{line}");
+    fn emit(levelno: i64, text: &str) {
+        let text = text.trim_end_matches(['\n', '\r']);
+        if !text.is_empty() {
+            crate::logging::python(levelno, "wsgi.errors", text);
+        }
     }
 }
 
 #[pymethods]
 impl ErrorStream {
-    fn write(&mut self, text: &str) -> usize {
+    fn write(&mut self, py: Python<'_>, text: &str) -> usize {
         self.partial.push_str(text);
-        while let Some(end) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=end).collect();
-            Self::emit(line.trim_end_matches(['\n', '\r']));
+        if let Some(end) = self.partial.rfind('\n') {
+            let record: String = self.partial.drain(..=end).collect();
+            Self::emit(pylog::caller_level(py).unwrap_or(ERROR), &record);
         }
         text.chars().count()
     }
 
-    /// Any iterable of `str`, as `io.TextIOBase.writelines` takes.
-    fn writelines(&mut self, lines: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Any iterable of `str`, as `io.TextIOBase.writelines` takes: one record.
+    fn writelines(&mut self, py: Python<'_>, lines: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut all = String::new();
         for line in lines.try_iter()? {
-            self.write(line?.extract::<&str>()?);
+            all.push_str(line?.extract::<&str>()?);
         }
+        self.write(py, &all);
         Ok(())
     }
 
     fn flush(&mut self) {
         if !self.partial.is_empty() {
-            Self::emit(&std::mem::take(&mut self.partial));
+            Self::emit(ERROR, &std::mem::take(&mut self.partial));
         }
     }
 }

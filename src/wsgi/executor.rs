@@ -47,31 +47,55 @@ impl Executor {
         };
         let head_request = req.parts.method == Method::HEAD;
         let _in_app = crate::heartbeat::enter_app();
-        Python::attach(|py| match self.run(py, req, path_info, head_request) {
-            Ok(response) => response,
-            Err(Failure { problem, timed_out }) => {
-                tracing::error!(pid = std::process::id(), "{problem}");
-                match timed_out {
-                    true => pages::error(StatusCode::GATEWAY_TIMEOUT),
-                    false => pages::error(StatusCode::INTERNAL_SERVER_ERROR),
+        Python::attach(|py| {
+            // The configuration file's pre_request/post_request, if it has them.
+            let mut hooked = None;
+            let response = match self.run(py, req, path_info, head_request, &mut hooked) {
+                Ok(response) => response,
+                Err(Failure { problem, timed_out }) => {
+                    tracing::error!(pid = std::process::id(), "{problem}");
+                    match timed_out {
+                        true => pages::error(StatusCode::GATEWAY_TIMEOUT),
+                        false => pages::error(StatusCode::INTERNAL_SERVER_ERROR),
+                    }
                 }
+            };
+            if let (Some(hooks), Some((req, environ))) = (super::hooks::request_hooks(), hooked) {
+                hooks.post_request(py, &req, &environ, &response);
             }
+            response
         })
     }
 
-    fn run(
+    fn run<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         req: RequestInfo<'_>,
         path_info: &[u8],
         head_request: bool,
+        hooked: &mut Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     ) -> Result<Response<Body>, Failure> {
         let failed = |what: &str, err: PyErr| Failure {
             problem: format!("{what}\n{}", traceback(py, &err)),
             timed_out: timeout::is_timeout(py, &err),
         };
+        let hook_req = match super::hooks::request_hooks() {
+            Some(hooks) => Some(
+                hooks
+                    .request(py, &req)
+                    .map_err(|e| failed("building the pre_request hook's request failed", e))?,
+            ),
+            None => None,
+        };
         let environ = environ::build(py, &self.environ, req, path_info)
             .map_err(|e| failed("building the environ failed", e))?;
+        if let (Some(hooks), Some(hook_req)) = (super::hooks::request_hooks(), hook_req) {
+            *hooked = Some((hook_req.clone(), environ.clone().into_any()));
+            // As gunicorn: a pre_request that raises fails the request (500).
+            hooks
+                .pre_request(py, &hook_req)
+                .map_err(|tb| Failure::from(format!("the pre_request hook raised\n{tb}")))?;
+        }
         let start_response =
             Bound::new(py, StartResponse::default()).map_err(|e| failed("start_response", e))?;
         let result = self

@@ -101,6 +101,16 @@ unsafe fn check(status: ffi::PyStatus) -> Result<(), String> {
     }
 }
 
+/// Forks a worker: with CPython's fork hooks around the fork when an interpreter runs in this
+/// process (`--preload`, or the Python entry), a plain fork otherwise.
+pub fn fork() -> std::io::Result<crate::sys::Fork> {
+    if is_initialized() {
+        fork_with_hooks()
+    } else {
+        crate::sys::fork()
+    }
+}
+
 /// Forks the process around CPython's fork hooks, as `os.fork()` does: the child gets a
 /// consistent interpreter (import lock, GIL and thread states re-initialised for its one
 /// thread), and both sides end with the GIL released.

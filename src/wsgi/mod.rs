@@ -7,15 +7,19 @@
 //! `settings` what the command line says about it.
 
 mod app;
+mod config_file;
 mod environ;
 mod errors;
 pub mod executor;
 mod ffi;
 mod file_wrapper;
+mod hook_process;
+pub mod hooks;
 mod input;
 mod interpreter;
 mod pool;
 mod process;
+mod pylog;
 mod response;
 mod response_head;
 mod runner;
@@ -23,17 +27,22 @@ mod settings;
 mod start_response;
 mod timeout;
 mod tls_environ;
+mod traceback;
 
 use pyo3::prelude::*;
 
 pub use app::{App, LoadError};
+pub use config_file::evaluate_config;
 pub use environ::RequestInfo;
 pub use executor::Executor;
-pub use interpreter::load;
+pub use ffi::fork;
+pub use hook_process::{HookProcess, MASTER_HOOKS};
+pub use hooks::{HookContext, WorkerHooks};
+pub use interpreter::{executable, hook_preloaded, load, load_hooked};
 pub use pool::OwnedRequest;
 pub use response::WsgiBody;
 pub use runner::Runner;
-pub use settings::{AppSpec, Settings};
+pub use settings::{AppSpec, HookFile, Settings};
 pub use timeout::RequestTimeout;
 
 /// Raises `RequestTimeout` in the Python thread `ident` (a pool thread past `--timeout`).
@@ -44,16 +53,6 @@ pub fn interrupt_thread(ident: u64) {
 /// Installs the Python handler behind `--timeout` (see `timeout`); call on the main thread.
 pub fn install_timeout_handler() -> Result<(), String> {
     Python::attach(|py| timeout::install(py).map_err(|e| app::traceback(py, &e)))
-}
-
-/// Forks a worker: with CPython's fork hooks around the fork when an interpreter runs in this
-/// process (`--preload`, or the Python entry), a plain fork otherwise.
-pub fn fork() -> std::io::Result<crate::sys::Fork> {
-    if ffi::is_initialized() {
-        ffi::fork_with_hooks()
-    } else {
-        crate::sys::fork()
-    }
 }
 
 /// The version of the linked libpython (`3.11.7`), read without starting it.

@@ -98,7 +98,10 @@ impl Pool {
             started,
             reply,
         };
+        crate::metrics::queued(true);
         if self.queue.send(job).await.is_err() {
+            crate::metrics::queued(false);
+            crate::metrics::refused(503);
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
         }
         let failed = |_| pages::error(StatusCode::INTERNAL_SERVER_ERROR);
@@ -145,6 +148,7 @@ fn serve(executor: &Executor, jobs: &Mutex<mpsc::Receiver<Job>>) {
             return;
         };
         let _ = started.send(());
+        crate::metrics::queued(false);
         let body = std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
         let response = executor.call(request.info(body));
         // The client may have gone; the response (and the app's close()) is then dropped here.

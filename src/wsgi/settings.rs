@@ -30,3 +30,19 @@ pub struct Settings {
     /// `--script-name` without its trailing `/` ("" when the app is at the root).
     pub script_name: String,
 }
+
+/// A Python configuration file (`-c gunicorn.conf.py`) that defines hooks, and their names.
+/// The file is executed again where its hooks run (each worker, the hook process), never in
+/// the master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookFile {
+    pub path: PathBuf,
+    /// The hooks it defines (`post_fork`, `pre_request`, …).
+    pub names: Vec<String>,
+}
+
+impl HookFile {
+    pub fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+}

@@ -39,18 +39,15 @@ fn a_killed_worker_is_replaced_and_the_next_requests_are_fine() {
 #[test]
 fn workers_dying_right_after_boot_are_respawned_with_growing_delays() {
     let mut server = pyrite().app("supervised").start();
-    // Kill each worker the moment it has booted; time until its replacement boots.
-    let mut gaps = Vec::new();
+    // Kill each worker the moment it has booted, and wait for its replacement.
     let mut killed_pids = Vec::new();
     for k in 1..=5 {
         let pid = *server.all_worker_pids().last().unwrap();
         kill(pid, libc::SIGKILL);
-        let killed = Instant::now();
         assert!(
             server.wait_for_stderr(BOOTED, k + 1, LONG_WAIT),
             "no replacement after quick death #{k}"
         );
-        gaps.push(killed.elapsed());
         assert!(
             server.wait_for_stderr(&format!("{EXITED}{pid}"), 1, WAIT),
             "the master did not log dead worker {pid}"
@@ -64,19 +61,22 @@ fn workers_dying_right_after_boot_are_respawned_with_growing_delays() {
         !killed_pids.contains(&fresh[0]),
         "{fresh:?} {killed_pids:?}"
     );
-    // 100 ms doubling: the fifth delay is 1.6 s, the first 0.1 s (plus boot time each).
-    assert!(
-        gaps[4] >= Duration::from_millis(1400),
-        "no back-off after 5 quick deaths: {gaps:?}"
-    );
-    assert!(
-        gaps[4] >= gaps[0] + Duration::from_millis(1000),
-        "the respawn delay did not grow: {gaps:?}"
-    );
-    assert!(
-        gaps.windows(2).filter(|w| w[1] > w[0]).count() >= 3,
-        "the respawn delay did not keep growing: {gaps:?}"
-    );
+    // The delays the master chose, as it logged them: 100 ms doubling with each quick death.
+    // (What they are, not how long the replacements took: wall time on a busy machine says
+    // little.)
+    let stderr = server.stderr();
+    let delays: Vec<u64> = stderr
+        .lines()
+        .filter(|l| l.contains("backing off"))
+        .filter_map(|l| {
+            let rest = &l[l.find("delay_ms=")? + "delay_ms=".len()..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(delays, [100, 200, 400, 800, 1600], "stderr:\n{stderr}");
     // Workers that booted are not "never booting": the master keeps going.
     assert!(server.wait_exit(Duration::from_millis(200)).is_none());
     let pid = answering_pid(&server.addr);

@@ -38,6 +38,8 @@ pub struct Builder {
     pre_exec: Option<PreExec>,
     no_default_bind: bool,
     hang_up_logs: bool,
+    /// Workers to wait for when no `-w` is given (set by `without_defaults`).
+    workers: Option<usize>,
 }
 
 pub fn pyrite() -> Builder {
@@ -93,6 +95,14 @@ impl Builder {
         self
     }
 
+    /// Adds neither `-b` nor `-w` (a configuration file or the environment gives them); the
+    /// server is ready once `workers` workers booted.
+    pub fn without_defaults(mut self, workers: usize) -> Self {
+        self.no_default_bind = true;
+        self.workers = Some(workers);
+        self
+    }
+
     /// Runs `f` in the child between fork and exec (async-signal-safe calls only).
     pub fn pre_exec(mut self, f: impl Fn() -> std::io::Result<()> + Send + Sync + 'static) -> Self {
         self.pre_exec = Some(Arc::new(f));
@@ -116,7 +126,10 @@ impl Builder {
         {
             args.extend(["-b".to_string(), "127.0.0.1:0".to_string()]);
         }
-        if !has_flag(&self.args, "-w", "--workers") && self.env_value("PYRITE_WORKERS").is_none() {
+        if !has_flag(&self.args, "-w", "--workers")
+            && self.env_value("PYRITE_WORKERS").is_none()
+            && self.workers.is_none()
+        {
             args.extend(["-w".to_string(), "1".to_string()]);
         }
         args.extend(self.args.iter().cloned());
@@ -136,6 +149,7 @@ impl Builder {
         flag_value(&self.args, "-w", "--workers")
             .or_else(|| self.env_value("PYRITE_WORKERS").map(str::to_string))
             .and_then(|v| v.parse().ok())
+            .or(self.workers)
             .unwrap_or(1)
     }
 

@@ -471,10 +471,22 @@ fn errors_lines_reach_the_log_tagged_with_the_worker_pid() {
         "errors: flushed without a newline",
         "errors: via print",
     ] {
-        let found = log
-            .lines()
-            .find(|l| l.contains(&format!("{line} pid=")))
+        // One record per write: a write of several lines is one record, whose fields (the
+        // worker's pid) follow its last line.
+        let at = log
+            .find(line)
             .unwrap_or_else(|| panic!("{line:?} not logged:\n{log}"));
-        assert!(found.contains(&format!("pid={pid}")), "{found}");
+        let fields = &log[at..];
+        let tag = fields.find(" pid=").expect("the record's fields");
+        assert!(
+            fields[tag..].starts_with(&format!(" pid={pid}")),
+            "{line:?}: {}",
+            &fields[..tag + 20]
+        );
     }
+    let one = log.find("errors: line one").unwrap();
+    assert!(
+        log[one..].starts_with("errors: line one\nerrors: line two pid="),
+        "a write of two lines is one record:\n{log}"
+    );
 }
