@@ -116,7 +116,12 @@ pub fn load(
     settle(&mut args).map_err(ConfigError::Entry)?;
     let (check_config, print_config) = (args.check_config, args.print_config);
     let mut config = Config::from_args(args).map_err(|err| {
-        blame_file(err, &cmd, &from_file, file.as_ref().map(|f| f.path.as_path()))
+        blame_file(
+            err,
+            &cmd,
+            &from_file,
+            file.as_ref().map(|f| f.path.as_path()),
+        )
     })?;
     let FileSettings {
         path,

@@ -12,14 +12,14 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 use crate::http::TlsInfo;
 
 pub fn add(py: Python<'_>, env: &Bound<'_, PyDict>, tls: &TlsInfo) -> PyResult<()> {
     env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
-    env.set_item(intern!(py, "SSL_PROTOCOL"), tls.protocol)?;
-    env.set_item(intern!(py, "SSL_CIPHER"), tls.cipher)?;
+    env.set_item(intern!(py, "SSL_PROTOCOL"), known(py, tls.protocol))?;
+    env.set_item(intern!(py, "SSL_CIPHER"), known(py, tls.cipher))?;
     match &tls.client {
         Some(cert) => {
             env.set_item(intern!(py, "SSL_CLIENT_VERIFY"), intern!(py, "SUCCESS"))?;
@@ -31,4 +31,18 @@ pub fn add(py: Python<'_>, env: &Bound<'_, PyDict>, tls: &TlsInfo) -> PyResult<(
         None => env.set_item(intern!(py, "SSL_CLIENT_VERIFY"), intern!(py, "NONE"))?,
     }
     Ok(())
+}
+
+/// The protocol and suite names pyrite negotiates, as strings made once (a new `str` for each
+/// request cost two allocations and a UTF-8 check apiece).
+fn known<'py>(py: Python<'py>, name: &'static str) -> Bound<'py, PyString> {
+    let interned = match name {
+        "TLSv1.3" => intern!(py, "TLSv1.3"),
+        "TLSv1.2" => intern!(py, "TLSv1.2"),
+        "TLS13_AES_128_GCM_SHA256" => intern!(py, "TLS13_AES_128_GCM_SHA256"),
+        "TLS13_CHACHA20_POLY1305_SHA256" => intern!(py, "TLS13_CHACHA20_POLY1305_SHA256"),
+        "TLS13_AES_256_GCM_SHA384" => intern!(py, "TLS13_AES_256_GCM_SHA384"),
+        _ => return PyString::new(py, name),
+    };
+    interned.clone()
 }
