@@ -162,8 +162,8 @@ pub fn run(argv: Vec<OsString>, host: Host) -> u8 {
     match master::run(config, relaunch) {
         Ok(code) => code,
         Err(err) => {
-            let err = anyhow::Error::from(err);
-            tracing::error!(error = format!("{err:#}"), "master failed");
+            // Each message already names its cause (`cannot bind ADDR: why`).
+            tracing::error!(error = %err, "master failed");
             exit::FAILED
         }
     }
