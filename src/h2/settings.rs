@@ -24,7 +24,7 @@ pub struct Settings {
     pub keep_alive_interval: Option<Duration>,
     /// A PING unanswered for this long closes the connection.
     pub keep_alive_timeout: Duration,
-    /// Streams a client may reset once accepted, per connection and [`RESET_WINDOW`]; one
+    /// Streams a client may reset once accepted, per connection and 10 s (`RESET_WINDOW`); one
     /// more closes the connection with ENHANCE_YOUR_CALM (CVE-2023-44487, rapid reset).
     pub max_reset_streams: u32,
 }
