@@ -2,15 +2,16 @@
 //! in plain Rust from its own loop — no thread (the master forks), no Python. The listening
 //! socket and its few connections are non-blocking and polled with the master's other
 //! descriptors; a connection gets a few seconds to send its request head, a response that the
-//! socket does not take at once is abandoned, and past a handful of connections new ones are
-//! closed at once: a scraper can never hold the master.
+//! socket does not take at once is abandoned, and past a handful of connections the oldest is
+//! dropped for the newest: a scraper can never hold the master, and connections left open
+//! (slow, or never sending a request) cannot lock the next scrape out.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// Connections served at once; more are closed at once.
+/// Connections held at once; a newer one pushes the oldest out.
 const MAX_CONNECTIONS: usize = 16;
 /// How long a connection may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,10 +56,12 @@ impl Exporter {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if self.pending.len() >= MAX_CONNECTIONS
-                        || stream.set_nonblocking(true).is_err()
-                    {
+                    if stream.set_nonblocking(true).is_err() {
                         continue;
+                    }
+                    if self.pending.len() >= MAX_CONNECTIONS {
+                        // The oldest has had the longest to send its request.
+                        self.pending.remove(0);
                     }
                     self.pending.push(Pending {
                         stream,

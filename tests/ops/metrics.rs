@@ -86,6 +86,27 @@ fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
 }
 
 #[test]
+fn connections_left_open_do_not_lock_the_scraper_out() {
+    let server = pyrite()
+        .args(&["--metrics-bind", "127.0.0.1:0"])
+        .app("ops_app")
+        .start();
+    let metrics = metrics_addr(&server);
+    // Far more connections than the master holds, each stopping mid-head or saying nothing.
+    let mut idle = Vec::new();
+    for i in 0..200 {
+        let mut conn = Conn::connect(&metrics);
+        if i % 2 == 0 {
+            conn.send(b"GET /metrics HTTP/1.1\r\n");
+        }
+        idle.push(conn);
+    }
+    let s = scrape(&metrics);
+    assert_eq!(value(&s, "pyrite_workers{}"), 1.0);
+    assert_eq!(get(&server.addr, "/").status, 200);
+}
+
+#[test]
 fn metrics_count_requests_bytes_and_refusals() {
     let dir = tmpdir("metrics");
     std::fs::write(dir.join("file.txt"), "0123456789").unwrap();
