@@ -32,6 +32,8 @@ pub struct Config {
     pub service: crate::service::Settings,
     /// Request limits, timeouts and response options of every connection.
     pub http: crate::http::Settings,
+    /// TLS listeners and certificates, `--http`, the HTTP/2 limits.
+    pub protocols: crate::negotiate::Settings,
     /// `--log-level`, `--access-logfile`, `--error-logfile`.
     pub logging: crate::logging::Settings,
     /// `None` means no limit.
@@ -73,6 +75,7 @@ impl Config {
         let (mounts, static_files) = build::routing(&args)?;
         let logging = build::logging(&args)?;
         let (http, service) = build::connections(&args)?;
+        let protocols = super::protocols::protocols(&args)?;
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
         }
@@ -98,6 +101,7 @@ impl Config {
             drain_timeout: args.drain_timeout,
             service,
             http,
+            protocols,
             logging,
             timeout: build::nonzero(args.timeout).map(Duration::from_secs),
             max_requests: build::nonzero(args.max_requests),

@@ -53,7 +53,8 @@ pub async fn serve<S: Service>(
 ) {
     let settings = &shared.settings;
     let transport = Rc::new(Transport::new(io, settings.write_timeout));
-    if settings.proxy_protocol && info.trusted(&settings.forwarded_allow) {
+    // On a TLS connection the header came before the handshake, read by the layer below.
+    if settings.proxy_protocol && info.tls.is_none() && info.trusted(&settings.forwarded_allow) {
         match proxy_header(&transport, settings.header_timeout).await {
             Some(Some(client)) => {
                 info.peer = Some(client);

@@ -165,7 +165,7 @@ impl AppSide {
             }
         };
         let mut peer = conn.peer;
-        let mut url_scheme = "http";
+        let mut url_scheme = if conn.tls.is_some() { "https" } else { "http" };
         let allow = &self.settings.forwarded_allow;
         if conn.trusted(allow) {
             let told = forwarded::resolve(&parts.headers, allow);
@@ -184,6 +184,7 @@ impl AppSide {
                 body,
                 has_body,
                 url_scheme,
+                tls: conn.tls.clone(),
             })
             .await
     }

@@ -28,8 +28,11 @@ pub struct RequestInfo<'a> {
     pub body: RequestBody,
     /// True when the request had a body (Content-Length or chunked).
     pub has_body: bool,
-    /// `wsgi.url_scheme`: `http`, or what a trusted proxy said (`--forwarded-allow-ips`).
+    /// `wsgi.url_scheme`: `http` (`https` on a TLS listener), or what a trusted proxy said
+    /// (`--forwarded-allow-ips`).
     pub url_scheme: &'static str,
+    /// On a TLS connection: what `tls_environ` adds (`HTTPS`, `SSL_*`).
+    pub tls: Option<&'a crate::http::TlsInfo>,
 }
 
 /// A `str` whose code points are the bytes (latin-1).
@@ -134,16 +137,25 @@ pub fn build<'py>(
         None => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
     }
     // As gunicorn passes it: an absolute-form target whole (RFC 9112 §3.2.2), else the path
-    // and query.
+    // and query. (An HTTP/2 request's URI is always absolute, from its pseudo-header fields: its
+    // target is the path.)
     match parts.uri.scheme() {
-        Some(_) => set(intern!(py, "RAW_URI"), parts.uri.to_string().as_bytes())?,
-        None => {
+        Some(_) if parts.version != http::Version::HTTP_2 => {
+            set(intern!(py, "RAW_URI"), parts.uri.to_string().as_bytes())?
+        }
+        _ => {
             let raw_uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
             set(intern!(py, "RAW_URI"), raw_uri.as_bytes())?
         }
     }
-    if parts.version == http::Version::HTTP_10 {
-        env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
+    match parts.version {
+        http::Version::HTTP_10 => {
+            env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?
+        }
+        http::Version::HTTP_2 => {
+            env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/2"))?
+        }
+        _ => {}
     }
 
     let (server_name, server_port) = server_name_port(parts, req.local);
@@ -168,6 +180,9 @@ pub fn build<'py>(
     add_http_headers(py, cache, &env, parts)?;
     if req.url_scheme != "http" {
         env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
+    }
+    if let Some(tls) = req.tls {
+        super::tls_environ::add(py, &env, tls)?;
     }
     env.set_item(
         intern!(py, "wsgi.input"),

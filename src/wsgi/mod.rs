@@ -26,6 +26,7 @@ mod runner;
 mod settings;
 mod start_response;
 mod timeout;
+mod tls_environ;
 mod traceback;
 
 use pyo3::prelude::*;
