@@ -19,7 +19,8 @@
 //! The request path inside a worker:
 //!
 //! ```text
-//! TcpStream → http::conn (strict HTTP/1.1: http::parse, framing, incoming)
+//! TcpStream → negotiate: tls (rustls handshake, ALPN) under either driver, then
+//!             http::conn (strict HTTP/1.1: http::parse, framing, incoming) | h2 (HTTP/2)
 //!           → http::Service ═ service::Dispatcher → router ─┬→ static_files (never Python)
 //!                                                          └→ wsgi::Runner → app(environ, start_response)
 //!           ← Response<http::Body>: bytes | http::FileBody | http::BodyStream (a WSGI iterable)
@@ -31,10 +32,11 @@
 //! own interpreter) both call [`entry::run`]; an [`entry::Host`] says what differs.
 //!
 //! The layers point one way (`scripts/check-layers` fails on an import cycle between files):
-//! entry → master → worker → config → service → router, static_files, wsgi → http →
-//! listener, logging, heartbeat, metrics → sys, text, exit, deadline. `http` knows nothing of routes, files or
-//! apps: it calls a [`http::Service`] and writes the body kinds it owns, so another connection
-//! driver can call the same service. Each module owns its settings type; `config` builds them.
+//! entry → master → worker → config → service → router, static_files, wsgi → negotiate, h2,
+//! tls → http → listener, logging, heartbeat, metrics → sys, text, exit, deadline. `http` knows
+//! nothing of routes, files or apps: it calls a [`http::Service`] and writes the body kinds it
+//! owns, so the HTTP/2 driver (`h2`) calls the same service, and TLS (`tls`) is a stream under
+//! either. Each module owns its settings type; `config` builds them.
 //!
 //! Unsafe code lives only in `sys` (fork, signals, libc) and `wsgi::ffi` (CPython start-up),
 //! each block with a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks`).
@@ -45,17 +47,20 @@ pub mod config;
 pub mod deadline;
 pub mod entry;
 pub mod exit;
+pub mod h2;
 pub mod heartbeat;
 pub mod http;
 pub mod listener;
 pub mod logging;
 pub mod master;
 pub mod metrics;
+pub mod negotiate;
 pub mod reloader;
 pub mod router;
 pub mod service;
 pub mod static_files;
 pub mod sys;
 pub mod text;
+pub mod tls;
 pub mod worker;
 pub mod wsgi;

@@ -11,6 +11,7 @@
 //! - `wsgi`: the PEP 3333 bridge: request, response, environ, a real Python, the thread pool
 //! - `supervision`: the master: signals, respawn, timeouts, recycling, reload, upgrade,
 //!   preload, process hygiene
+//! - `tls`: HTTPS, HTTP/2 with real clients, and the attacks on HTTP/2
 //! - `logs`: the access log and the error log
 //! - `balancer`: the graceful stop behind a balancer (health probe, drain, listen queue), and
 //!   rolling restarts through nginx and HAProxy in network namespaces
@@ -29,4 +30,5 @@ mod ops;
 mod seed;
 mod static_files;
 mod supervision;
+mod tls;
 mod wsgi;

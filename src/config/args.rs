@@ -22,7 +22,8 @@ pub struct Args {
     // The doc comment is also the `--help` text, where `[IPv6]` is not a link.
     #[allow(rustdoc::broken_intra_doc_links)]
     /// Address to listen on: HOST:PORT, HOST (port 8000), [IPv6]:PORT, unix:PATH or fd://N
-    /// (repeatable). Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set.
+    /// (repeatable). Default 127.0.0.1:8888, or 0.0.0.0:$PORT when PORT is set. `https://HOST:PORT`
+    /// makes that listener TLS and the others plain; with --certfile and no `https://`, all are TLS.
     #[arg(
         short = 'b',
         long = "bind",
@@ -293,6 +294,121 @@ pub struct Args {
     /// Expect a PROXY protocol (v1 or v2) header on connections from --forwarded-allow-ips.
     #[arg(long, env = "PYRITE_PROXY_PROTOCOL")]
     pub proxy_protocol: bool,
+
+    /// PEM certificate chain (server certificate first) for TLS listeners; it may also hold
+    /// the key.
+    #[arg(
+        long,
+        visible_alias = "ssl-certificate",
+        env = "PYRITE_CERTFILE",
+        value_name = "FILE"
+    )]
+    pub certfile: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, RSA or EC) of --certfile.
+    #[arg(
+        long,
+        visible_alias = "ssl-keyfile",
+        env = "PYRITE_KEYFILE",
+        value_name = "FILE"
+    )]
+    pub keyfile: Option<PathBuf>,
+
+    /// PEM CA certificates client certificates are verified against.
+    #[arg(long, env = "PYRITE_CA_CERTS", value_name = "FILE")]
+    pub ca_certs: Option<PathBuf>,
+
+    /// Client certificates: none, optional or required (or 0, 1, 2, as gunicorn).
+    #[arg(
+        long,
+        env = "PYRITE_CERT_REQS",
+        value_name = "MODE",
+        default_value = "none"
+    )]
+    pub cert_reqs: String,
+
+    /// HTTP versions: 1 (HTTP/1.1 only), 2 (HTTP/2 only) or auto (HTTP/2 by ALPN on TLS
+    /// listeners and with prior knowledge on plain ones, HTTP/1.1 otherwise).
+    #[arg(
+        long,
+        env = "PYRITE_HTTP",
+        value_name = "1|2|auto",
+        default_value = "auto"
+    )]
+    pub http: String,
+
+    /// HTTP/2: streams one connection may have open at once.
+    #[arg(
+        long,
+        env = "PYRITE_HTTP2_MAX_CONCURRENT_STREAMS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub http2_max_concurrent_streams: u32,
+
+    /// HTTP/2: largest request header list (decoded), in bytes; larger → 431.
+    #[arg(
+        long,
+        visible_alias = "http2-max-headers-size",
+        env = "PYRITE_HTTP2_MAX_HEADER_LIST_SIZE",
+        value_name = "BYTES",
+        default_value_t = 65536
+    )]
+    pub http2_max_header_list_size: u32,
+
+    /// HTTP/2: each stream's receive window, in bytes (65535 to 2147483647).
+    #[arg(
+        long,
+        env = "PYRITE_HTTP2_INITIAL_STREAM_WINDOW_SIZE",
+        value_name = "BYTES",
+        default_value_t = 1048576
+    )]
+    pub http2_initial_stream_window_size: u32,
+
+    /// HTTP/2: the connection's receive window, in bytes (65535 to 2147483647).
+    #[arg(
+        long,
+        env = "PYRITE_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE",
+        value_name = "BYTES",
+        default_value_t = 2097152
+    )]
+    pub http2_initial_connection_window_size: u32,
+
+    /// HTTP/2: largest frame the client may send, in bytes (16384 to 16777215).
+    #[arg(
+        long,
+        env = "PYRITE_HTTP2_MAX_FRAME_SIZE",
+        value_name = "BYTES",
+        default_value_t = 16384
+    )]
+    pub http2_max_frame_size: u32,
+
+    /// HTTP/2: response bytes buffered per stream before its body is pulled again.
+    #[arg(
+        long,
+        env = "PYRITE_HTTP2_MAX_SEND_BUFFER_SIZE",
+        value_name = "BYTES",
+        default_value_t = 409600
+    )]
+    pub http2_max_send_buffer_size: u32,
+
+    /// HTTP/2: seconds between keep-alive PINGs (0 = none).
+    #[arg(long, env = "PYRITE_HTTP2_KEEP_ALIVE_INTERVAL", value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    pub http2_keep_alive_interval: Duration,
+
+    /// HTTP/2: seconds a keep-alive PING may go unanswered before the connection is closed.
+    #[arg(long, env = "PYRITE_HTTP2_KEEP_ALIVE_TIMEOUT", value_name = "SECONDS", default_value = "20", value_parser = parse_seconds)]
+    pub http2_keep_alive_timeout: Duration,
+
+    /// HTTP/2: streams a client may reset on one connection in 10 seconds once the server
+    /// took them up; one more closes it (rapid reset, CVE-2023-44487).
+    #[arg(
+        long,
+        env = "PYRITE_HTTP2_MAX_RESET_STREAMS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub http2_max_reset_streams: u32,
 
     /// Error-log level: debug, info, warning (or warn), error, critical (gunicorn's words).
     #[arg(

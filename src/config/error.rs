@@ -73,4 +73,12 @@ pub enum ConfigError {
     Umask(String),
     #[error("--preload needs an APP")]
     Preload,
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("{0}")]
+    TlsFlags(String),
+    #[error("--cert-reqs '{0}': expected none, optional or required")]
+    CertReqs(String),
+    #[error("--http '{0}': expected 1, 2 or auto")]
+    Http(String),
 }

@@ -115,7 +115,14 @@ pub fn load(
     let mut args = Args::from_arg_matches(&matches).map_err(LoadError::Cli)?;
     settle(&mut args).map_err(ConfigError::Entry)?;
     let (check_config, print_config) = (args.check_config, args.print_config);
-    let mut config = Config::from_args(args)?;
+    let mut config = Config::from_args(args).map_err(|err| {
+        blame_file(
+            err,
+            &cmd,
+            &from_file,
+            file.as_ref().map(|f| f.path.as_path()),
+        )
+    })?;
     let FileSettings {
         path,
         warnings,
@@ -135,6 +142,30 @@ pub fn load(
         check_config,
         print,
     })
+}
+
+/// A value from the file that fails validation (a certificate that cannot be read...): the
+/// error names the file and its key as well as the flag.
+fn blame_file(
+    err: ConfigError,
+    cmd: &clap::Command,
+    from_file: &[(String, String)],
+    path: Option<&Path>,
+) -> ConfigError {
+    let Some(path) = path else {
+        return err;
+    };
+    let text = err.to_string();
+    for (id, key) in from_file {
+        let long = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == id.as_str())
+            .and_then(|a| a.get_long());
+        if long.is_some_and(|long| text.contains(&format!("--{long}"))) {
+            return file_error(path, &format!("'{key}': {text}"));
+        }
+    }
+    err
 }
 
 fn file_error(path: &Path, why: &str) -> ConfigError {

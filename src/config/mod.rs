@@ -13,6 +13,7 @@ mod gunicorn;
 mod gunicorn_values;
 mod load;
 mod parse;
+mod protocols;
 mod settings;
 
 pub use args::Args;

@@ -66,6 +66,18 @@ pub fn parse_umask(raw: &str) -> Result<u32, ConfigError> {
     }
 }
 
+/// A `--bind` value's scheme: `Some(true)` for `https://`, `Some(false)` for `http://`, `None`
+/// without one; and the address after it.
+pub fn bind_scheme(raw: &str) -> (Option<bool>, &str) {
+    if let Some(rest) = raw.strip_prefix("https://") {
+        return (Some(true), rest.trim_end_matches('/'));
+    }
+    if let Some(rest) = raw.strip_prefix("http://") {
+        return (Some(false), rest.trim_end_matches('/'));
+    }
+    (None, raw)
+}
+
 /// The port of `-b HOST` without one, as in gunicorn.
 pub const DEFAULT_PORT: u16 = 8000;
 
@@ -107,6 +119,13 @@ pub fn parse_log_level(raw: &str) -> Result<String, ConfigError> {
 /// interface), `[IPv6]:PORT`, `[IPv6]`, `tcp://HOST:PORT`, `unix:PATH`, `unix://PATH`, `fd://N`.
 pub fn parse_bind(raw: &str) -> Result<BindAddr, ConfigError> {
     let err = |why: &str| ConfigError::Bind(raw.to_owned(), why.to_owned());
+    let (scheme, addr) = bind_scheme(raw);
+    if scheme.is_some() {
+        return match parse_bind(addr)? {
+            BindAddr::Tcp(sa) => Ok(BindAddr::Tcp(sa)),
+            _ => Err(err("http:// and https:// take HOST:PORT")),
+        };
+    }
     if let Some(fd) = raw.strip_prefix("fd://") {
         return match fd.parse::<i32>() {
             Ok(fd) if fd >= 0 => Ok(BindAddr::Fd(fd)),
@@ -268,6 +287,16 @@ mod tests {
             parse_bind("unix:/tmp/s").unwrap(),
             BindAddr::Unix("/tmp/s".into())
         );
+        assert_eq!(
+            parse_bind("https://127.0.0.1:443").unwrap(),
+            BindAddr::Tcp("127.0.0.1:443".parse().unwrap())
+        );
+        assert_eq!(
+            bind_scheme("https://[::1]:8443/"),
+            (Some(true), "[::1]:8443")
+        );
+        assert_eq!(bind_scheme("http://x:1"), (Some(false), "x:1"));
+        assert_eq!(bind_scheme("x:1"), (None, "x:1"));
         // gunicorn's forms: a host alone means port 8000, `:PORT` every interface.
         assert_eq!(
             parse_bind("127.0.0.1").unwrap(),
@@ -295,6 +324,7 @@ mod tests {
             "host:port",
             "127.0.0.1:",
             "[::1",
+            "https://unix:/tmp/s",
         ] {
             assert!(parse_bind(bad).is_err(), "{bad}");
         }

@@ -32,6 +32,8 @@ pub struct Config {
     pub service: crate::service::Settings,
     /// Request limits, timeouts and response options of every connection.
     pub http: crate::http::Settings,
+    /// TLS listeners and certificates, `--http`, the HTTP/2 limits.
+    pub protocols: crate::negotiate::Settings,
     /// `--log-level`, `--error-log-json`, `--error-logfile`.
     pub logging: crate::logging::Settings,
     /// `--access-logfile`, `--access-logformat`, `--access-log-json`.
@@ -76,6 +78,7 @@ impl Config {
         let logging = build::logging(&args)?;
         let access_log = build::access_log(&args)?;
         let (http, service) = build::connections(&args)?;
+        let protocols = super::protocols::protocols(&args)?;
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
             return Err(ConfigError::NothingToServe);
         }
@@ -101,6 +104,7 @@ impl Config {
             drain_timeout: args.drain_timeout,
             service,
             http,
+            protocols,
             logging,
             access_log,
             timeout: build::nonzero(args.timeout).map(Duration::from_secs),

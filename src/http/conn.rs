@@ -57,7 +57,8 @@ pub async fn serve<S: Service>(
 ) {
     let settings = &shared.settings;
     let transport = Rc::new(Transport::new(io, settings.write_timeout));
-    if settings.proxy_protocol && info.trusted(&settings.forwarded_allow) {
+    // On a TLS connection the header came before the handshake, read by the layer below.
+    if settings.proxy_protocol && info.tls.is_none() && info.trusted(&settings.forwarded_allow) {
         match proxy_header(&transport, settings.header_timeout).await {
             Some(Some(client)) => {
                 info.peer = Some(client);
@@ -161,22 +162,24 @@ pub async fn serve<S: Service>(
     }
 }
 
-/// The client and URL scheme of a request: the peer, or what a trusted proxy says (which may
-/// also replace `Host`, RFC 7239 §5.3).
-fn client(
+/// The client and URL scheme of a request (HTTP/1.1 or HTTP/2): the peer and `http` (`https`
+/// on a TLS connection), or what a trusted proxy says (which may also replace `Host`, RFC 7239
+/// §5.3).
+pub(crate) fn client(
     head: &mut Head,
     info: &ConnInfo,
     settings: &Settings,
 ) -> (Option<SocketAddr>, &'static str) {
+    let scheme = if info.tls.is_some() { "https" } else { "http" };
     let allow = &settings.forwarded_allow;
     if !forwarded::present(&head.fields) || !info.trusted(allow) {
-        return (info.peer, "http");
+        return (info.peer, scheme);
     }
     let told = forwarded::resolve(&head.fields, allow);
     if let Some(host) = told.host {
         head.fields.set(Known::Host, "host", host.as_bytes());
     }
-    (told.client.or(info.peer), told.scheme.unwrap_or("http"))
+    (told.client.or(info.peer), told.scheme.unwrap_or(scheme))
 }
 
 /// The deadline an idle connection waits on besides its socket, set up once per connection

@@ -4,9 +4,12 @@
 //! window of `--body-timeout`, at least that many bytes a second must arrive, so a client
 //! trickling a byte a second cannot hold a connection (and its buffered body) for ever.
 //! `100 Continue` (RFC 9110 §10.1.1) goes out only when the body is actually wanted and not
-//! already here.
+//! already here. Another driver (HTTP/2) hands its bodies over as a [`BodySource`], whose flow
+//! control it keeps: the service reads both the same way.
 
+use std::future::poll_fn;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -55,6 +58,20 @@ enum Kind {
     Empty,
     Length(u64),
     Chunked(Decoder),
+    Source(Box<dyn BodySource>),
+}
+
+/// A request body delivered by another connection driver (an HTTP/2 stream's DATA frames),
+/// which grants the client more flow-control window as pieces are taken.
+pub trait BodySource {
+    /// The next piece once it arrives; `None` at the end.
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ReadError>>>;
+
+    /// Whether nothing more will come.
+    fn is_end_stream(&self) -> bool;
+
+    /// The length the client declared (`content-length`), if it did.
+    fn declared_length(&self) -> Option<u64>;
 }
 
 pub struct Incoming {
@@ -108,11 +125,25 @@ impl Incoming {
         }
     }
 
+    /// A body another driver delivers, each piece awaited at most `timeout` (`--body-min-rate`
+    /// is HTTP/1.1's: an HTTP/2 stream's body is bounded by its flow-control window instead).
+    pub fn from_source(source: Box<dyn BodySource>, timeout: Duration) -> Incoming {
+        Incoming {
+            transport: None,
+            kind: Kind::Source(source),
+            expect_continue: false,
+            timeout,
+            min_rate: 0,
+            window: (Instant::now(), 0),
+        }
+    }
+
     pub fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Empty => true,
             Kind::Length(n) => *n == 0,
             Kind::Chunked(decoder) => decoder.is_done(),
+            Kind::Source(source) => source.is_end_stream(),
         }
     }
 
@@ -122,11 +153,19 @@ impl Incoming {
             Kind::Empty => Some(0),
             Kind::Length(n) => Some(n),
             Kind::Chunked(_) => None,
+            Kind::Source(ref source) => source.declared_length(),
         }
     }
 
     /// The next piece of the body; `None` at its end.
     pub async fn data(&mut self) -> Option<Result<Bytes, ReadError>> {
+        if let Kind::Source(source) = &mut self.kind {
+            let next = poll_fn(|cx| source.poll_data(cx));
+            return match tokio::time::timeout(self.timeout, next).await {
+                Ok(next) => next,
+                Err(_) => Some(Err(ReadError::Timeout)),
+            };
+        }
         let transport = self.transport.clone()?;
         let result = self.next(&transport).await;
         match &result {
@@ -143,7 +182,7 @@ impl Incoming {
             let step = {
                 let mut buf = transport.buf.borrow_mut();
                 match &mut self.kind {
-                    Kind::Empty => return None,
+                    Kind::Empty | Kind::Source(_) => return None,
                     Kind::Length(left) => {
                         if *left == 0 {
                             return None;

@@ -7,8 +7,11 @@
 //! body) over `transport`, the shared socket. The body kinds a service answers with are http's
 //! own: `body` (bytes, a stream), `file_body` (bytes and file ranges, sent with sendfile).
 //! `proxy_protocol` and `forwarded` believe what trusted proxies say about the client; `pages`
-//! holds the server's own error pages; `settings` what every connection is held to.
+//! holds the server's own error pages; `settings` what every connection is held to. `accepted`
+//! is what runs a connection once accepted: HTTP/1.1 here, or a layer above (TLS, HTTP/2) that
+//! picks; `Io` is the byte stream under it.
 
+pub mod accepted;
 pub mod authority;
 mod body;
 pub mod chunked;
@@ -36,9 +39,11 @@ mod write;
 pub use body::{AccessLog, Body, BodyError, BodyStream, LogEnviron, Rendered};
 pub use fields::{Fields, Known};
 pub use file_body::FileBody;
+pub use incoming::BodySource;
 pub use phase::Phase;
 pub use render::ReasonPhrase;
 pub use request::{Head, Request};
 pub use request_body::RequestBody;
-pub use service::{ConnInfo, Reply, Service};
+pub use service::{ClientCert, ConnInfo, Reply, Service, TlsInfo};
 pub use settings::Settings;
+pub use transport::Io;

@@ -17,7 +17,8 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use super::conn::{self, Shared};
+use super::accepted::{Connections, Http1};
+use super::conn::Shared;
 use super::phase::Phase;
 use super::service::{ConnInfo, Service};
 use super::settings::Settings;
@@ -41,6 +42,17 @@ pub async fn run<S: Service + 'static>(
     listeners: Vec<Listener>,
     settings: Settings,
     service: S,
+    phase: watch::Receiver<Phase>,
+) -> std::io::Result<()> {
+    run_with(listeners, settings, service, Http1, phase).await
+}
+
+/// [`run`], each accepted connection served by `connections` (TLS, HTTP/2 …).
+pub async fn run_with<S: Service + 'static, C: Connections<S>>(
+    listeners: Vec<Listener>,
+    settings: Settings,
+    service: S,
+    connections: C,
     mut phase: watch::Receiver<Phase>,
 ) -> std::io::Result<()> {
     let shared = Rc::new(Shared { settings, service });
@@ -48,8 +60,10 @@ pub async fn run<S: Service + 'static>(
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     // `--max-connections`: past it, accept() is not called and clients wait in the backlog.
     let slots = Arc::new(Semaphore::new(shared.settings.max_connections));
-    for listener in listeners {
+    for (index, listener) in listeners.into_iter().enumerate() {
         let accept = Accept {
+            index,
+            connections: connections.clone(),
             shared: shared.clone(),
             phase: phase.clone(),
             alive: alive_tx.clone(),
@@ -98,14 +112,17 @@ async fn next_phase(phase: &mut watch::Receiver<Phase>) -> Phase {
     }
 }
 
-struct Accept<S> {
+struct Accept<S, C> {
+    /// The listener's place in the worker's list.
+    index: usize,
+    connections: C,
     shared: Rc<Shared<S>>,
     phase: watch::Receiver<Phase>,
     alive: mpsc::Sender<()>,
     slots: Arc<Semaphore>,
 }
 
-impl<S: Service + 'static> Accept<S> {
+impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
     /// Accepts connections until the worker closes.
     async fn run(mut self, listener: Bound) {
         let mut now = *self.phase.borrow_and_update();
@@ -211,9 +228,13 @@ impl<S: Service + 'static> Accept<S> {
         // disabled and the connection runs bare, with no wrapper to enter and leave on every
         // poll. Boxed where it is built: it moves into its task after the first poll.
         let mut conn: Pin<Box<dyn Future<Output = ()>>> = if span.is_disabled() {
-            Box::pin(conn::serve(io, info, shared, phase))
+            Box::pin(self.connections.serve(self.index, io, info, shared, phase))
         } else {
-            Box::pin(conn::serve(io, info, shared, phase).instrument(span))
+            Box::pin(
+                self.connections
+                    .serve(self.index, io, info, shared, phase)
+                    .instrument(span),
+            )
         };
         let first = std::future::poll_fn(|cx| Poll::Ready(conn.as_mut().poll(cx))).await;
         if first.is_ready() {
@@ -273,6 +294,7 @@ impl Bound {
                     peer: Some(peer),
                     local: *local,
                     label: peer.to_string().into(),
+                    tls: None,
                 };
                 (Box::new(stream) as Box<dyn Io>, info)
             }),
@@ -281,6 +303,7 @@ impl Bound {
                     peer: None,
                     local: None,
                     label: "unix".into(),
+                    tls: None,
                 };
                 (Box::new(stream) as Box<dyn Io>, info)
             }),

@@ -41,6 +41,33 @@ pub struct ConnInfo {
     pub local: Option<SocketAddr>,
     /// How the peer appears in the access log.
     pub label: std::sync::Arc<str>,
+    /// What the TLS handshake settled, on a TLS connection.
+    pub tls: Option<std::sync::Arc<TlsInfo>>,
+}
+
+/// What a TLS connection's handshake settled, for the service (`wsgi.url_scheme` `https`, the
+/// client certificate in the environ). Filled in by the TLS layer under the connection driver.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub protocol: &'static str,
+    /// The cipher suite's IANA name.
+    pub cipher: &'static str,
+    /// The client's verified certificate, if it sent one.
+    pub client: Option<ClientCert>,
+}
+
+/// A client certificate the server verified against its CA certificates.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCert {
+    /// The subject's distinguished name (RFC 4514 string form, most specific first).
+    pub subject: String,
+    /// The issuer's distinguished name, in the same form.
+    pub issuer: String,
+    /// The serial number, in upper-case hexadecimal.
+    pub serial: String,
+    /// The certificate in PEM.
+    pub pem: String,
 }
 
 impl ConnInfo {

@@ -7,7 +7,8 @@
 //! of a file with sendfile(2) (`send_file`), what was held back going out just before with
 //! MSG_MORE so that a response head shares its packet with the file's first bytes. Any other
 //! stream (a TLS one, say) answers that it cannot, and the response writer reads the file and
-//! writes it instead.
+//! writes it instead; a stream that buffers what it writes (TLS again) is flushed after each
+//! write.
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -50,12 +51,46 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {
     fn poll_write_more(&self, _cx: &mut Context<'_>, _data: &[u8]) -> Poll<io::Result<usize>> {
         Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
     }
+
+    /// Copies what has arrived into `buf` without taking it off the stream (MSG_PEEK), once
+    /// something has: a layer above can tell the protocol a client speaks before a driver
+    /// reads. Only a TCP socket can; anything else is `Unsupported`.
+    fn poll_peek(
+        &self,
+        _cx: &mut Context<'_>,
+        _buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
+    }
+
+    /// Whether a write can leave bytes inside the stream until it is flushed (a TLS stream
+    /// holding encrypted records the socket did not take yet): the writer then flushes after
+    /// each write.
+    fn buffers_writes(&self) -> bool {
+        false
+    }
 }
 
 /// TCP and Unix sockets send files with sendfile(2) and heads with MSG_MORE.
 macro_rules! socket_io {
+    ($socket:ty, peek) => {
+        socket_io!($socket, {
+            fn poll_peek(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> Poll<io::Result<usize>> {
+                <$socket>::poll_peek(self, cx, buf)
+            }
+        });
+    };
     ($socket:ty) => {
+        socket_io!($socket, {});
+    };
+    ($socket:ty, { $($extra:item)* }) => {
         impl Io for $socket {
+            $($extra)*
+
             fn supports_sendfile(&self) -> bool {
                 true
             }
@@ -91,7 +126,7 @@ macro_rules! socket_io {
     };
 }
 
-socket_io!(TcpStream);
+socket_io!(TcpStream, peek);
 socket_io!(UnixStream);
 
 /// What `poll_send` needs of a tokio socket.
@@ -146,11 +181,15 @@ pub struct Transport {
     pending: RefCell<BytesMut>,
     body: Cell<BodyState>,
     write_timeout: Duration,
+    /// See [`Io::buffers_writes`]; asked once.
+    flush_writes: bool,
 }
 
 impl Transport {
     pub fn new(io: Box<dyn Io>, write_timeout: Duration) -> Transport {
+        let flush_writes = io.buffers_writes();
         Transport {
+            flush_writes,
             io: RefCell::new(io),
             buf: RefCell::new(BytesMut::new()),
             pending: RefCell::new(BytesMut::new()),
@@ -261,6 +300,13 @@ impl Transport {
                 return Err(io::ErrorKind::WriteZero.into());
             }
             written += n;
+        }
+        if self.flush_writes {
+            self.stalled(|cx| {
+                let mut io = self.io.borrow_mut();
+                Pin::new(&mut **io).poll_flush(cx)
+            })
+            .await?;
         }
         Ok(())
     }

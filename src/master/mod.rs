@@ -75,12 +75,13 @@ pub fn run(config: Config, relaunch: Relaunch) -> Result<u8, MasterError> {
         "num_workers": config.workers,
         "address": config.binds.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
     });
-    for listener in &listeners {
+    for (i, listener) in listeners.iter().enumerate() {
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_else(|_| "?".into());
-        tracing::info!(addr = %bound, "listening on");
+        let tls = config.protocols.is_tls(i);
+        tracing::info!(addr = %bound, tls, "listening on");
     }
     if let Some(path) = &config.pid_file {
         std::fs::write(path, format!("{}\n", sys::getpid())).map_err(|source| {

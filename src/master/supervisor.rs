@@ -181,6 +181,14 @@ impl Master {
         tracing::info!("reloading: booting a new generation of workers");
         self.notify.reloading();
         self.hook("on_reload", serde_json::json!({}), None);
+        // Renewed certificates are read now; the new workers serve them.
+        match self.config.protocols.reload_tls() {
+            Ok(true) => tracing::info!("reloaded the TLS certificates"),
+            Ok(false) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "cannot reload the TLS certificates; keeping the current ones")
+            }
+        }
         self.generation += 1;
         self.phase = Phase::Reloading;
     }

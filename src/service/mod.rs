@@ -149,11 +149,13 @@ impl AppSide {
                     body: RequestBody::Memory(Default::default()),
                     has_body,
                     url_scheme,
+                    tls: conn.tls.as_deref(),
                 })));
             }
         }
         let app = self.clone();
         let local = conn.local;
+        let tls = conn.tls.clone();
         Reply::Later(Box::pin(async move {
             let body = match app.read_body(body).await {
                 Ok(body) => body,
@@ -170,6 +172,7 @@ impl AppSide {
                     body,
                     has_body,
                     url_scheme,
+                    tls,
                 })
                 .await;
             by_app(response)

@@ -18,6 +18,7 @@ use crate::exit::{
 };
 use crate::http::{server, Phase};
 use crate::listener::Listener;
+use crate::negotiate::Front;
 use crate::router::Router;
 use crate::service::{Dispatcher, Health};
 use crate::sys::{self, BootPipe, Slot};
@@ -168,7 +169,15 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
             term.recv().await;
         };
         tokio::task::spawn_local(stop::on_term(phase, ctx.slot, config.drain_timeout, term));
-        let served = server::run(listeners, config.http.clone(), service, phase_rx);
+        let http = config.http.clone();
+        // Plain HTTP/1.1 alone runs the accept loop without the protocol layer.
+        let served: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>>>> =
+            if config.protocols.needed() {
+                let front = Front::new(config.protocols.clone());
+                Box::pin(server::run_with(listeners, http, service, front, phase_rx))
+            } else {
+                Box::pin(server::run(listeners, http, service, phase_rx))
+            };
         // With an app thread stuck, the worker closes like a recycling one; its other requests
         // get --graceful-timeout to finish, then it exits (the stuck thread with it) and the
         // master replaces it.

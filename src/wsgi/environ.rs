@@ -29,8 +29,11 @@ pub struct RequestInfo<'a> {
     pub body: RequestBody,
     /// True when the request had a body (Content-Length or chunked).
     pub has_body: bool,
-    /// `wsgi.url_scheme`: `http`, or what a trusted proxy said (`--forwarded-allow-ips`).
+    /// `wsgi.url_scheme`: `http` (`https` on a TLS listener), or what a trusted proxy said
+    /// (`--forwarded-allow-ips`).
     pub url_scheme: &'static str,
+    /// On a TLS connection: what `tls_environ` adds (`HTTPS`, `SSL_*`).
+    pub tls: Option<&'a crate::http::TlsInfo>,
 }
 
 /// A `str` whose code points are the bytes (latin-1).
@@ -174,10 +177,17 @@ pub fn build<'py>(
         _ => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
     }
     // As gunicorn passes it: an absolute-form target whole (RFC 9112 §3.2.2), else the path
-    // and query.
+    // and query. (An HTTP/2 request's target is its path and query, from its pseudo-header
+    // fields.)
     set(intern!(py, "RAW_URI"), head.target().as_bytes())?;
-    if head.version == http::Version::HTTP_10 {
-        env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
+    match head.version {
+        http::Version::HTTP_10 => {
+            env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?
+        }
+        http::Version::HTTP_2 => {
+            env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/2"))?
+        }
+        _ => {}
     }
 
     let host = head.fields.get(Known::Host);
@@ -209,6 +219,9 @@ pub fn build<'py>(
     add_http_headers(py, cache, &env, head, host.map(|_| http_host))?;
     if req.url_scheme != "http" {
         env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
+    }
+    if let Some(tls) = req.tls {
+        super::tls_environ::add(py, &env, tls)?;
     }
     let input = if req.body.is_empty() {
         cache.empty_input.clone_ref(py)

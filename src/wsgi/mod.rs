@@ -27,6 +27,7 @@ mod settings;
 mod start_response;
 mod strings;
 mod timeout;
+mod tls_environ;
 mod traceback;
 
 use pyo3::prelude::*;

@@ -27,6 +27,8 @@ pub struct OwnedRequest {
     pub body: RequestBody,
     pub has_body: bool,
     pub url_scheme: &'static str,
+    /// The connection's TLS parameters and client certificate, on a TLS connection.
+    pub tls: Option<std::sync::Arc<crate::http::TlsInfo>>,
 }
 
 impl OwnedRequest {
@@ -39,6 +41,7 @@ impl OwnedRequest {
             body,
             has_body: self.has_body,
             url_scheme: self.url_scheme,
+            tls: self.tls.as_deref(),
         }
     }
 }

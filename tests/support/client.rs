@@ -91,6 +91,13 @@ impl Conn<UnixStream> {
 }
 
 impl<S: Read + Write> Conn<S> {
+    /// Wraps any connected stream (a TLS one, say), its timeouts already set.
+    pub fn wrap(stream: S) -> Self {
+        Conn {
+            reader: BufReader::new(stream),
+        }
+    }
+
     /// The socket, e.g. to clone it for a writer thread or to change its timeout.
     pub fn stream(&self) -> &S {
         self.reader.get_ref()

@@ -9,6 +9,7 @@
 //! - `json`: the apps' JSON answers;
 //! - `netns` and `load`: private networks of namespaces for the balancer tests, and an exact
 //!   load of client threads to run through them.
+//! - `tls`: the test certificates, a TLS client, the Python HTTP/2 tools.
 
 pub mod capture;
 pub mod client;
@@ -19,6 +20,7 @@ pub mod netns;
 pub mod process;
 pub mod response;
 pub mod server;
+pub mod tls;
 
 pub use client::{chunked, exchange, fetch, get, post, request, try_fetch, Conn};
 pub use fixture::{app_dir, app_path, apps_dir, bin, manifest_dir, tmpdir, write_module, CallLog};
