@@ -37,8 +37,7 @@ WARMUP = "1s"
 WSGI_SERVERS = ["pyrite", "granian", "fastwsgi", "bjoern", "gunicorn", "uwsgi", "waitress"]
 STATIC_SERVERS = ["pyrite", "nginx", "nginx-log", "granian"]
 # nginx-log: nginx with its access log on (a file in the scratch directory), beside the usual
-# nginx with it off, because pyrite cannot turn its own access log off: the two nginx rows show
-# what a log line costs a server that can.
+# nginx with it off: the two nginx rows show what a log line costs.
 ALL_SERVERS = WSGI_SERVERS + ["nginx", "nginx-log"]
 
 
@@ -179,7 +178,7 @@ def start(argv, cwd, env, stderr_path):
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,  # access logs (pyrite writes one line per request here)
+            stdout=subprocess.DEVNULL,  # servers' own output (access logs are off)
             stderr=err,
             start_new_session=True,  # its own process group: killpg reaches every worker
             preexec_fn=_child_setup,
@@ -723,9 +722,8 @@ def main():
         report += ["", "### CPU-bound view: 2 workers vs 1", "", scaling]
     report += [
         "",
-        "Notes: pyrite writes one access-log line per request (to /dev/null here; it has no switch to turn "
-        "it off), a cost the peers, whose access logs are off, do not pay — except nginx-log, nginx with its "
-        "access log on (to a file). gunicorn's sync worker and uWSGI's --http-socket close every "
+        "Notes: every server's access log is off (pyrite's is off by default) — except nginx-log, nginx "
+        "with its access log on (to a file). gunicorn's sync worker and uWSGI's --http-socket close every "
         "connection (uWSGI's closes come back from wrk as read errors, one per request). "
         "bjoern and fastwsgi are single-threaded: in sleep10ms they serve one request at a time. "
         "Errors are wrk's non-2xx responses and socket errors (a timeout is a request slower than wrk's 2 s, 10 s for static10m), "

@@ -153,6 +153,10 @@ pub fn run(argv: Vec<OsString>, host: Host) -> u8 {
     // `pyrite.main()` may be called more than once in one interpreter.
     static LOGGING: std::sync::Once = std::sync::Once::new();
     LOGGING.call_once(|| logging::init(&config.logging));
+    if let Err(err) = crate::access_log::init(&config.access_log) {
+        logging::stderr_line(format_args!("pyrite: error: --access-logfile: {err}"));
+        return exit::FAILED;
+    }
     for warning in &warnings {
         tracing::warn!("{warning}");
     }

@@ -42,6 +42,7 @@
 //! each block with a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks`).
 #![deny(unsafe_code)]
 
+pub mod access_log;
 pub mod config;
 pub mod deadline;
 pub mod entry;

@@ -1,14 +1,8 @@
 //! Logging: lifecycle and errors go to stderr through `tracing` (plain lines, or JSON objects
-//! with `--error-log-json`); the access log is one plain line per request, written by
-//! [`access`] to stdout or to its own file — never to the descriptor the app's `print()` uses.
-//! Workers buffer access lines and write them at least once a second (and whenever 32 KiB
-//! gather), so a busy worker spends one `write` on many requests instead of one each. The
-//! app's Python `logging` records reach the error log at their own level through [`python`].
+//! with `--error-log-json`); the app's Python `logging` records reach the error log at their
+//! own level through [`python`]. The access log, one line per request, is `access_log`'s.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
 
 use std::path::PathBuf;
 
@@ -21,8 +15,6 @@ pub struct Settings {
     pub level: String,
     /// `--error-log-json`: one JSON object per error-log line.
     pub json: bool,
-    /// `--access-logfile` (stdout when `None`).
-    pub access_logfile: Option<PathBuf>,
     /// `--error-logfile` (stderr when `None`).
     pub error_logfile: Option<PathBuf>,
 }
@@ -80,108 +72,10 @@ pub fn stderr_line(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Access lines not yet written.
-static ACCESS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-/// `--access-logfile FILE`, opened for appending (stdout when `None`). A descriptor of its
-/// own: the app's `print()` writes to stdout and must never land in the access log.
-static ACCESS_FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
-static BUFFERED: AtomicBool = AtomicBool::new(false);
-/// Past this many buffered bytes, lines are written at once.
-const ACCESS_FLUSH_AT: usize = 32 * 1024;
-
-/// Buffers access lines from now on; the caller must then call [`flush_access`] regularly
-/// and before exiting.
-pub fn buffer_access() {
-    BUFFERED.store(true, Ordering::Relaxed);
-}
-
-/// One request, as the access log shows it.
-pub struct AccessLine<'a> {
-    pub peer: &'a str,
-    /// `None`: the request line is shown as `-`.
-    pub method: Option<&'a str>,
-    pub target: &'a str,
-    pub version: &'a str,
-    pub status: u16,
-    pub bytes: u64,
-    pub elapsed: Duration,
-}
-
-/// Adds one access-log line: `PEER "METHOD TARGET VERSION" STATUS BYTES DURATION`.
-pub fn access(line: AccessLine<'_>) {
-    let micros = line.elapsed.as_micros().min(u128::from(u64::MAX)) as u64;
-    let Ok(mut buf) = ACCESS.lock() else { return };
-    // Put together by hand: `write!` costs more than the rest of a static file hit's logging.
-    buf.extend_from_slice(line.peer.as_bytes());
-    match line.method {
-        Some(method) => {
-            buf.extend_from_slice(b" \"");
-            buf.extend_from_slice(method.as_bytes());
-            buf.push(b' ');
-            buf.extend_from_slice(line.target.as_bytes());
-            buf.push(b' ');
-            buf.extend_from_slice(line.version.as_bytes());
-            buf.push(b'"');
-        }
-        None => buf.extend_from_slice(b" \"-\""),
-    }
-    buf.push(b' ');
-    buf.extend_from_slice(crate::text::decimal(u64::from(line.status), &mut [0; 20]));
-    buf.push(b' ');
-    buf.extend_from_slice(crate::text::decimal(line.bytes, &mut [0; 20]));
-    buf.push(b' ');
-    buf.extend_from_slice(crate::text::decimal(micros / 1000, &mut [0; 20]));
-    buf.push(b'.');
-    let frac = micros % 1000;
-    buf.extend_from_slice(&[
-        b'0' + (frac / 100) as u8,
-        b'0' + (frac / 10 % 10) as u8,
-        b'0' + (frac % 10) as u8,
-    ]);
-    buf.extend_from_slice(b"ms\n");
-    if !BUFFERED.load(Ordering::Relaxed) || buf.len() >= ACCESS_FLUSH_AT {
-        write_out(&mut buf);
-    }
-}
-
-/// Writes the buffered access lines.
-pub fn flush_access() {
-    if let Ok(mut buf) = ACCESS.lock() {
-        write_out(&mut buf);
-    }
-}
-
-fn write_out(buf: &mut Vec<u8>) {
-    if buf.is_empty() {
-        return;
-    }
-    match ACCESS_FILE.lock().as_deref_mut() {
-        Ok(Some(file)) => {
-            let _ = file.write_all(buf);
-        }
-        _ => {
-            let _ = std::io::stdout().lock().write_all(buf);
-        }
-    }
-    buf.clear();
-}
-
-/// Opens `--access-logfile` (for appending, into a descriptor of its own) and points stderr at
-/// `--error-logfile`; called at start-up and again on SIGUSR1, which picks up a rotated file.
+/// Reopens the access log and points stderr at `--error-logfile` (opened for appending);
+/// called at start-up and again on SIGUSR1, which picks up a rotated file.
 pub fn reopen(settings: &Settings) {
-    flush_access();
-    if let Some(path) = &settings.access_logfile {
-        match crate::sys::open_append(path) {
-            Ok(file) => {
-                if let Ok(mut sink) = ACCESS_FILE.lock() {
-                    *sink = Some(file);
-                }
-            }
-            Err(err) => {
-                tracing::error!(path = %path.display(), error = %err, "cannot open the log file")
-            }
-        }
-    }
+    crate::access_log::reopen();
     if let Some(path) = &settings.error_logfile {
         if let Err(err) = crate::sys::redirect_to_file(2, path) {
             tracing::error!(path = %path.display(), error = %err, "cannot open the log file");

@@ -145,6 +145,11 @@ fn bad_flags_and_env_values_exit_2_with_one_line_naming_them() {
             "--static-autoindex|PYRITE_STATIC_AUTOINDEX",
         ),
         (
+            files(flag("--access-logformat", "%(h)s %(s")),
+            None,
+            "--access-logformat",
+        ),
+        (
             with(flag("--threads", "0"), app("pooled")),
             None,
             "--threads",

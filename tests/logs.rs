@@ -1,5 +1,6 @@
-//! The logs: one access-log line per request on stdout (app and static files alike, with the
-//! status and the bytes sent), and USR1 reopening `--access-logfile` and `--error-logfile`:
+//! The logs: the access log — off unless asked for; Apache's combined format by default, for
+//! app and static files alike, with the status and the bytes sent; gunicorn's atoms in
+//! `--access-logformat`; JSON lines — and USR1 reopening `--access-logfile` and `--error-logfile`:
 //! after a rotation (rename) and USR1, new lines go to a fresh file at the original path, from
 //! the master and from the workers. A log reader that goes away (`| head -1`) costs nothing
 //! but the lines.
@@ -10,7 +11,8 @@ use std::time::Duration;
 
 use crate::support::process::ppid_of;
 use crate::support::{
-    apps_dir, eventually, fetch, get, kill, pyrite, tmpdir, LISTENING, STARTUP_TIMEOUT, WAIT,
+    apps_dir, eventually, fetch, get, kill, pyrite, tmpdir, Server, LISTENING, STARTUP_TIMEOUT,
+    WAIT,
 };
 
 /// Polls (bounded) until the file at `path` contains `needle`.
@@ -20,15 +22,72 @@ fn wait_file_contains(path: &Path, needle: &str, timeout: Duration) -> bool {
     })
 }
 
+/// Stops the server (SIGTERM: workers write what they buffered) and returns its stdout.
+fn stdout_after_stop(mut server: Server) -> String {
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(WAIT).expect("master did not stop");
+    assert_eq!(status.code(), Some(0));
+    server.stdout()
+}
+
 #[test]
-fn access_log_line_per_request_on_stdout() {
-    let dir = tmpdir("access-log");
-    std::fs::write(dir.join("hello.txt"), "hello, world\n").unwrap();
+fn no_access_log_unless_asked_for() {
+    let dir = tmpdir("access-off");
+    std::fs::write(dir.join("hello.txt"), "hello\n").unwrap();
     let server = pyrite()
         .args(&["--static", &format!("/s={}", dir.to_string_lossy())])
         .app("hello")
         .start();
-    assert_eq!(get(&server.addr, "/app.py?name=x").status, 200);
+    assert_eq!(get(&server.addr, "/app-unlogged").status, 200);
+    assert_eq!(get(&server.addr, "/s/hello.txt").status, 200);
+    let out = stdout_after_stop(server);
+    assert!(
+        !out.contains("app-unlogged") && !out.contains("hello.txt"),
+        "an access line without --access-logfile:\n{out}"
+    );
+}
+
+/// `127.0.0.1 - - [01/Dec/2026:23:18:55 +0000] "GET / HTTP/1.1" 200 14 "-" "-"`: the line
+/// split into its nine fields (quotes and brackets kept).
+fn combined_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        let (field, after) = match rest.as_bytes()[0] {
+            b'"' => {
+                let mut end = 1;
+                let bytes = rest.as_bytes();
+                while end < bytes.len() && !(bytes[end] == b'"' && bytes[end - 1] != b'\\') {
+                    end += 1;
+                }
+                rest.split_at((end + 1).min(rest.len()))
+            }
+            b'[' => rest.split_at(rest.find(']').map_or(rest.len(), |i| i + 1)),
+            _ => rest.split_at(rest.find(' ').unwrap_or(rest.len())),
+        };
+        fields.push(field.to_string());
+        rest = after.trim_start_matches(' ');
+    }
+    fields
+}
+
+#[test]
+fn the_default_format_is_apache_combined_for_app_and_static_files() {
+    let dir = tmpdir("access-log");
+    std::fs::write(dir.join("hello.txt"), "hello, world\n").unwrap();
+    let server = pyrite()
+        .access_log()
+        .args(&["--static", &format!("/s={}", dir.to_string_lossy())])
+        .app("hello")
+        .start();
+    let agent = [
+        ("User-Agent", "probe/1.0 (\"quoted\")"),
+        ("Referer", "http://example.test/from"),
+    ];
+    assert_eq!(
+        fetch(&server.addr, "GET", "/app.py?name=x", &agent, b"").status,
+        200
+    );
     assert_eq!(get(&server.addr, "/s/hello.txt").status, 200);
     let range = [("Range", "bytes=0-4")];
     assert_eq!(
@@ -46,37 +105,226 @@ fn access_log_line_per_request_on_stdout() {
         server.stdout()
     );
     let out = server.stdout();
-    // PEER "REQUEST LINE" STATUS BYTES DURATION; BYTES is what the body took.
-    for (needle, status, bytes) in [
-        ("\"GET /app.py?name=x HTTP/1.1\"", "200", None),
-        ("\"GET /s/hello.txt HTTP/1.1\" 200 ", "200", Some("13")),
-        ("\"GET /s/hello.txt HTTP/1.1\" 206 ", "206", Some("5")),
-        ("\"HEAD /s/hello.txt HTTP/1.1\"", "200", Some("0")),
-        ("\"GET /s/missing.txt HTTP/1.1\"", "404", None),
+    for (request, status, bytes, referer, agent) in [
+        (
+            "\"GET /app.py?name=x HTTP/1.1\"",
+            "200",
+            Some("14"),
+            "\"http://example.test/from\"",
+            "\"probe/1.0 (\\\"quoted\\\")\"",
+        ),
+        (
+            "\"GET /s/hello.txt HTTP/1.1\"",
+            "200",
+            Some("13"),
+            "\"-\"",
+            "\"-\"",
+        ),
+        (
+            "\"GET /s/hello.txt HTTP/1.1\"",
+            "206",
+            Some("5"),
+            "\"-\"",
+            "\"-\"",
+        ),
+        (
+            "\"HEAD /s/hello.txt HTTP/1.1\"",
+            "200",
+            Some("0"),
+            "\"-\"",
+            "\"-\"",
+        ),
+        (
+            "\"GET /s/missing.txt HTTP/1.1\"",
+            "404",
+            None,
+            "\"-\"",
+            "\"-\"",
+        ),
     ] {
         let line = out
             .lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no access log line with {needle}:\n{out}"));
-        assert!(line.starts_with("127.0.0.1:"), "peer first: {line}");
-        let request = &needle[..needle.rfind('"').unwrap() + 1];
-        let rest = line.split(request).nth(1).unwrap();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        assert_eq!(
-            fields.len(),
-            3,
-            "STATUS BYTES DURATION after request: {line}"
-        );
-        assert_eq!(fields[0], status, "{line}");
-        assert!(fields[1].parse::<u64>().is_ok(), "bytes field: {line}");
-        if let Some(bytes) = bytes {
-            assert_eq!(fields[1], bytes, "{line}");
-        }
+            .find(|l| {
+                combined_fields(l).get(4..6) == Some(&[request.to_string(), status.to_string()])
+            })
+            .unwrap_or_else(|| panic!("no access log line with {request} {status}:\n{out}"));
+        let f = combined_fields(line);
+        assert_eq!(f.len(), 9, "h l u t \"r\" s b \"f\" \"a\": {line}");
+        assert_eq!(f[0], "127.0.0.1", "{line}");
+        assert_eq!((f[1].as_str(), f[2].as_str()), ("-", "-"), "{line}");
+        // [02/Dec/2026:00:41:07 +0000]
+        let t = &f[3];
         assert!(
-            fields[2].chars().next().is_some_and(|c| c.is_ascii_digit()),
-            "duration field: {line}"
+            t.starts_with('[') && t.ends_with(']') && t.len() == 28,
+            "{line}"
         );
+        assert!(
+            t[1..3].bytes().all(|b| b.is_ascii_digit()) && &t[3..4] == "/",
+            "{line}"
+        );
+        assert!(matches!(&t[22..23], "+" | "-"), "{line}");
+        assert!(f[6].parse::<u64>().is_ok(), "bytes field: {line}");
+        if let Some(bytes) = bytes {
+            assert_eq!(f[6], bytes, "{line}");
+        }
+        assert_eq!((f[7].as_str(), f[8].as_str()), (referer, agent), "{line}");
     }
+}
+
+/// The value between `name=` and the next `|` of a line built as `name=%(x)s|…`.
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    let start = line
+        .find(&format!("|{name}="))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + name.len()
+        + 2;
+    let end = line[start..].find('|').map_or(line.len(), |i| start + i);
+    &line[start..end]
+}
+
+#[test]
+fn every_atom_family_in_a_custom_format() {
+    let format = [
+        // the client and who it is
+        "h=%(h)s",
+        "l=%(l)s",
+        "u=%(u)s",
+        "p=%(p)s",
+        // the request
+        "r=%(r)s",
+        "m=%(m)s",
+        "U=%(U)s",
+        "q=%(q)s",
+        "H=%(H)s",
+        // the response
+        "s=%(s)s",
+        "B=%(B)s",
+        "b=%(b)s",
+        // the time it took, and when
+        "T=%(T)s",
+        "D=%(D)s",
+        "M=%(M)s",
+        "L=%(L)s",
+        "t=%(t)s",
+        // headers in and out, the environ
+        "f=%(f)s",
+        "a=%(a)s",
+        "i=%({X-Request-Id}i)s",
+        "o=%({Content-Type}o)s",
+        "e=%({wsgi.url_scheme}e)s",
+        "E=%({REMOTE_ADDR}e)s",
+        "none=%({x-absent}i)s",
+        "unknown=%(zz)s",
+        "pad=%(s)6s",
+        "left=%(s)-6s",
+    ]
+    .join("|");
+    let format = format!("|{format}|end");
+    let server = pyrite()
+        .access_log()
+        .args(&[
+            "--access-logformat",
+            &format,
+            "--forwarded-allow-ips",
+            "127.0.0.1",
+        ])
+        .app("hello")
+        .start();
+    let headers = [
+        ("X-Request-Id", "req-42"),
+        ("User-Agent", "agent/2"),
+        ("Referer", "http://ref.test/"),
+        // alice:secret
+        ("Authorization", "Basic YWxpY2U6c2VjcmV0"),
+        ("X-Forwarded-For", "203.0.113.9"),
+    ];
+    assert_eq!(
+        fetch(&server.addr, "GET", "/a%20b/c?x=1&y=2", &headers, b"").status,
+        200
+    );
+    assert!(
+        server.wait_for_stdout("|end\n", 1, WAIT),
+        "{}",
+        server.stdout()
+    );
+    let out = server.stdout();
+    let line = out.lines().find(|l| l.ends_with("|end")).unwrap();
+    let worker = server.worker_pids()[0];
+    for (name, want) in [
+        ("h", "203.0.113.9"),
+        ("l", "-"),
+        ("u", "alice"),
+        ("p", &format!("<{worker}>")),
+        ("r", "GET /a%20b/c?x=1&y=2 HTTP/1.1"),
+        ("m", "GET"),
+        ("U", "/a b/c"),
+        ("q", "x=1&y=2"),
+        ("H", "HTTP/1.1"),
+        ("s", "200"),
+        ("B", "14"),
+        ("b", "14"),
+        ("f", "http://ref.test/"),
+        ("a", "agent/2"),
+        ("i", "req-42"),
+        ("o", "text/plain; charset=utf-8"),
+        ("e", "http"),
+        ("E", "203.0.113.9"),
+        ("none", "-"),
+        ("unknown", "-"),
+        ("pad", "   200"),
+        ("left", "200   "),
+    ] {
+        assert_eq!(field(line, name), want, "{name} in {line}");
+    }
+    let micros: u64 = field(line, "D").parse().expect(line);
+    let millis: u64 = field(line, "M").parse().expect(line);
+    let seconds: u64 = field(line, "T").parse().expect(line);
+    assert_eq!(millis, micros / 1000, "{line}");
+    assert_eq!(seconds, micros / 1_000_000, "{line}");
+    assert_eq!(
+        field(line, "L"),
+        format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
+        "{line}"
+    );
+    let t = field(line, "t");
+    assert!(
+        t.starts_with('[') && t.ends_with(']') && t.len() == 28,
+        "{line}"
+    );
+}
+
+#[test]
+fn json_lines_carry_the_formats_atoms() {
+    let server = pyrite()
+        .access_log()
+        .args(&[
+            "--access-log-json",
+            "--access-logformat",
+            "%(h)s %(r)s %(s)s %(B)s %(a)s %(D)s %({x-id}i)s",
+        ])
+        .app("hello")
+        .start();
+    let headers = [("User-Agent", "say \"hi\"\\"), ("X-Id", "j-1")];
+    assert_eq!(
+        fetch(&server.addr, "GET", "/json?q=1", &headers, b"").status,
+        200
+    );
+    assert!(
+        server.wait_for_stdout("}\n", 1, WAIT),
+        "{}",
+        server.stdout()
+    );
+    let out = server.stdout();
+    let line = out.lines().find(|l| l.starts_with('{')).unwrap();
+    let v = crate::support::json::parse(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v.at("h").str(), "127.0.0.1", "{line}");
+    assert_eq!(v.at("r").str(), "GET /json?q=1 HTTP/1.1", "{line}");
+    assert_eq!(v.at("s").num(), 200.0, "{line}");
+    assert_eq!(v.at("B").num(), 14.0, "{line}");
+    assert_eq!(v.at("a").str(), "say \"hi\"\\", "{line}");
+    assert!(v.at("D").num() >= 0.0, "{line}");
+    assert_eq!(v.at("{x-id}i").str(), "j-1", "{line}");
+    assert_eq!(v.keys().len(), 7, "{line}");
 }
 
 fn read(path: &Path) -> String {

@@ -54,7 +54,7 @@ if [ "$MODE" = static ]; then
     echo "| static_files::serve | $(per_request 'static_files::serve \[') |"
     echo "| write::response | $(per_request 'write::response') |"
     echo "| parse::head (request head) | $(per_request 'parse::head \[') |"
-    echo "| access log line | $(per_request 'logging::access \[') |"
+    echo "| access log line | $(per_request 'access_log::write \[') |"
     exit 0
 fi
 echo "| part of the hello path | instructions per request |"

@@ -7,7 +7,7 @@
 #   bench/profile/perf.sh [SCENARIO] [SECONDS]     SCENARIO: hello (default), hello-gen, static1k
 #   KEEP=DIR bench/profile/perf.sh                  keeps perf.data and the full report in DIR
 #
-# pyrite runs with one worker pinned to CPU 0 (its access log to /dev/null), wrk -t1 -c64 on
+# pyrite runs with one worker pinned to CPU 0 (its access log off, the default), wrk -t1 -c64 on
 # CPU 1, as in bench/run. Uses target/release/pyrite (PYRITE_BIN to override); needs perf and wrk
 # (apt-get install -y linux-perf wrk).
 set -euo pipefail

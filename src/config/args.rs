@@ -163,9 +163,17 @@ pub struct Args {
     #[arg(short = 'm', long, env = "PYRITE_UMASK", value_name = "MODE")]
     pub umask: Option<String>,
 
-    /// Write the access log to FILE instead of stdout (reopened on SIGUSR1).
+    /// Write an access log to FILE (`-`: stdout), reopened on SIGUSR1. Off unless given.
     #[arg(long, env = "PYRITE_ACCESS_LOGFILE", value_name = "FILE")]
     pub access_logfile: Option<PathBuf>,
+
+    /// The access log's format, with gunicorn's atoms (default: Apache's combined format).
+    #[arg(long, env = "PYRITE_ACCESS_LOGFORMAT", value_name = "FORMAT")]
+    pub access_logformat: Option<String>,
+
+    /// Write the access log as one JSON object per line, keyed by the format's atoms.
+    #[arg(long, env = "PYRITE_ACCESS_LOG_JSON")]
+    pub access_log_json: bool,
 
     /// Write the error log to FILE instead of stderr (reopened on SIGUSR1).
     #[arg(long, env = "PYRITE_ERROR_LOGFILE", value_name = "FILE")]

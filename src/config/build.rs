@@ -188,7 +188,6 @@ pub fn connections(
     let service = crate::service::Settings {
         limit_request_body: (args.limit_request_body > 0).then_some(args.limit_request_body),
         body_memory,
-        forwarded_allow: forwarded_allow.clone(),
         health_path,
     };
     let http = crate::http::Settings {
@@ -234,8 +233,24 @@ pub fn logging(args: &Args) -> Result<crate::logging::Settings, ConfigError> {
     Ok(crate::logging::Settings {
         level,
         json: args.error_log_json,
-        access_logfile: log_file("--access-logfile", &args.access_logfile)?,
         error_logfile: log_file("--error-logfile", &args.error_logfile)?,
+    })
+}
+
+/// `--access-logfile` (`-`: stdout; none: no access log), `--access-logformat`,
+/// `--access-log-json`.
+pub fn access_log(args: &Args) -> Result<crate::access_log::Settings, ConfigError> {
+    use crate::access_log::{Format, Target, DEFAULT};
+    let target = match &args.access_logfile {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(Target::Stdout),
+        Some(_) => log_file("--access-logfile", &args.access_logfile)?.map(Target::File),
+    };
+    let format = args.access_logformat.as_deref().unwrap_or(DEFAULT);
+    Ok(crate::access_log::Settings {
+        target,
+        format: Format::compile(format).map_err(ConfigError::AccessLogFormat)?,
+        json: args.access_log_json,
     })
 }
 

@@ -38,6 +38,8 @@ pub enum ConfigError {
     Limit(&'static str, &'static str),
     #[error("--forwarded-allow-ips: {0}")]
     ForwardedAllowIps(String),
+    #[error("--access-logformat: {0}")]
+    AccessLogFormat(String),
     #[error("--log-level '{0}': expected debug, info, warning (or warn), error or critical")]
     LogLevel(String),
     #[error("--health-path '{0}': expected a path starting with '/' (e.g. /healthz), without query or spaces")]

@@ -34,8 +34,10 @@ pub struct Config {
     pub http: crate::http::Settings,
     /// TLS listeners and certificates, `--http`, the HTTP/2 limits.
     pub protocols: crate::negotiate::Settings,
-    /// `--log-level`, `--access-logfile`, `--error-logfile`.
+    /// `--log-level`, `--error-log-json`, `--error-logfile`.
     pub logging: crate::logging::Settings,
+    /// `--access-logfile`, `--access-logformat`, `--access-log-json`.
+    pub access_log: crate::access_log::Settings,
     /// `None` means no limit.
     pub timeout: Option<Duration>,
     pub max_requests: Option<u64>,
@@ -74,6 +76,7 @@ impl Config {
         let (python, chdir) = build::python(&args)?;
         let (mounts, static_files) = build::routing(&args)?;
         let logging = build::logging(&args)?;
+        let access_log = build::access_log(&args)?;
         let (http, service) = build::connections(&args)?;
         let protocols = super::protocols::protocols(&args)?;
         if app.is_none() && mounts.docroot.is_none() && mounts.statics.is_empty() {
@@ -103,6 +106,7 @@ impl Config {
             http,
             protocols,
             logging,
+            access_log,
             timeout: build::nonzero(args.timeout).map(Duration::from_secs),
             max_requests: build::nonzero(args.max_requests),
             max_requests_jitter: args.max_requests_jitter,

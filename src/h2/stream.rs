@@ -11,7 +11,7 @@ use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::RecvStream;
 use http::header::CONTENT_LENGTH;
-use http::{Method, Request};
+use http::Method;
 
 use super::head;
 use super::recv::Recv;
@@ -19,12 +19,12 @@ use super::send;
 use super::state::ConnState;
 use crate::http::conn::Shared;
 use crate::http::incoming::Incoming;
-use crate::http::{pages, AccessLog, ConnInfo, Reply, Service};
+use crate::http::{pages, AccessLog, ConnInfo, Fields, Head, Known, Reply, Request, Service};
 
 /// Answers the request on one stream; `state` learns when it ends and whether the client reset
 /// it.
 pub async fn serve<S: Service>(
-    req: Request<RecvStream>,
+    req: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
     info: Rc<ConnInfo>,
     shared: Rc<Shared<S>>,
@@ -36,7 +36,9 @@ pub async fn serve<S: Service>(
     head::add_host(&mut parts);
     let head_only = parts.method == Method::HEAD;
     tracing::debug!(stream = respond.stream_id().as_u32(), method = %parts.method, target = %parts.uri, "request");
-    let mut log = AccessLog::start(&info.label, &parts);
+    let mut head = pooled_head(&parts);
+    let (client, scheme) = crate::http::conn::client(&mut head, &info, settings);
+    let mut log = AccessLog::start(client.map(|c| c.ip()), Some(&head));
     let response = match head::refuse(&parts, &settings.limits) {
         Some(status) => Some(pages::error(status)),
         None => {
@@ -50,7 +52,12 @@ pub async fn serve<S: Service>(
                 declared,
             };
             let incoming = Incoming::from_source(Box::new(recv), settings.body_timeout);
-            let request = Request::from_parts(parts, incoming);
+            let request = Request {
+                head,
+                body: incoming,
+                client,
+                scheme,
+            };
             let answer = async {
                 match shared.service.call(request, &info) {
                     Reply::Ready(response) => response,
@@ -74,6 +81,11 @@ pub async fn serve<S: Service>(
     };
     shared.service.responded();
     log.status = response.status().as_u16();
+    let mut response = response;
+    log.app = response.body_mut().rendered_mut().by_app;
+    if let Some(crate::http::LogEnviron(values)) = response.extensions_mut().remove() {
+        log.environ = values;
+    }
     let (parts, mut body) = response.into_parts();
     body.set_log(log);
     let head = head::response(&parts, &body, settings.server_header);
@@ -102,4 +114,20 @@ pub async fn serve<S: Service>(
             state.client_reset();
         }
     }
+}
+
+/// The request's head as the service takes it (the HTTP/1.1 parser's form): its target is the
+/// path and query of the pseudo-header fields, its fields those h2 decoded (`Host` from
+/// `:authority` already among them).
+fn pooled_head(parts: &http::request::Parts) -> Head {
+    let mut fields = Fields::new();
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = fields.append(target.as_bytes());
+    for (name, value) in &parts.headers {
+        let known = Known::of(name.as_str().as_bytes());
+        let name = fields.append(name.as_str().as_bytes());
+        let value = fields.append(value.as_bytes());
+        fields.push_known(name, value, known);
+    }
+    Head::new(parts.method.clone(), parts.version, target, target, fields)
 }

@@ -6,14 +6,16 @@
 //! streamed response its backpressure. When the body is dropped — finished, aborted or never
 //! polled (HEAD) — the request's access-log line is written, with the bytes that went out.
 
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 
 use super::file_body::FileBody;
+use super::request::Head;
 
 /// Why a response body stopped early; the connection is then aborted instead of ending the
 /// message cleanly.
@@ -46,11 +48,37 @@ pub trait BodyStream: Send {
 
 pub struct Body {
     kind: Kind,
-    log: Option<AccessLog>,
+    log: Option<Box<AccessLog>>,
     /// Header lines rendered ahead of time (`Name: value\r\n` each) that describe this body —
     /// a static file's validators and type, kept ready in its cache entry — written after the
     /// response's own fields. Saves building a field map for every file hit.
     fields: [Bytes; 2],
+    /// The service's own header lines, rendered as it received them (an app's, from its
+    /// `start_response`), and what they say that the writer must know.
+    rendered: Rendered,
+}
+
+/// Header lines a service rendered itself (`Name: value\r\n` each, in a pooled buffer), and
+/// what the writer must know of them. Saves a field map for every app response.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub lines: BytesMut,
+    /// The lines hold a `Date` field (the writer adds none).
+    pub date: bool,
+    /// The lines hold a `Server` field (the writer adds none).
+    pub server: bool,
+    /// The `Content-Length` the service declares (the writer renders the field).
+    pub length: Option<u64>,
+    /// The service asked for the connection to close after this response.
+    pub close: bool,
+    /// The app's side answered (not the server on the spot): the route kind of the metrics.
+    pub by_app: bool,
+}
+
+impl Drop for Rendered {
+    fn drop(&mut self) {
+        super::fields::return_buffer(std::mem::take(&mut self.lines));
+    }
 }
 
 enum Kind {
@@ -60,35 +88,47 @@ enum Kind {
     Stream(Box<dyn BodyStream>),
 }
 
-/// What the access-log line needs, filled in by the connection once the status is known.
+/// What a response's metrics and access-log line need, filled in by the connection once the
+/// status is known; both are written when the body is dropped (finished, aborted or never
+/// polled). The request's head is copied only when the access log is on.
 pub struct AccessLog {
-    pub peer: std::sync::Arc<str>,
-    /// `None` for a request refused before its request line could be trusted (logged as `-`).
-    pub method: Option<http::Method>,
-    pub target: Option<http::uri::PathAndQuery>,
-    pub version: &'static str,
+    /// The client, after trusted-proxy resolution.
+    pub client: Option<IpAddr>,
+    /// A copy of the request's head (with the access log on); `None` for a request refused
+    /// before its request line could be trusted (logged as `-`).
+    pub head: Option<Head>,
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
     /// The app answered (not the server on the spot): the route kind of the metrics.
     pub app: bool,
+    /// The response's head as sent, when the format names response headers.
+    pub response_head: Vec<u8>,
+    /// The environ variables the format names, as the app left them ([`LogEnviron`]).
+    pub environ: Vec<Option<String>>,
 }
 
+/// The values of the environ variables the access-log format names, read after the app
+/// returned; the service puts them in the response's extensions, the connection in the log.
+#[derive(Debug, Clone)]
+pub struct LogEnviron(pub Vec<Option<String>>);
+
 impl AccessLog {
-    /// Starts the line of a request about to be answered; the status and the bytes sent are
+    /// Starts the record of a request about to be answered; the status and the bytes sent are
     /// filled in as they become known.
     #[inline]
-    pub fn start(peer: &std::sync::Arc<str>, req: &http::request::Parts) -> AccessLog {
-        AccessLog {
-            peer: peer.clone(),
-            method: Some(req.method.clone()),
-            target: req.uri.path_and_query().cloned(),
-            version: version_str(req.version),
+    pub fn start(client: Option<IpAddr>, head: Option<&Head>) -> Box<AccessLog> {
+        let logged = crate::access_log::format().is_some();
+        Box::new(AccessLog {
+            client,
+            head: head.filter(|_| logged).cloned(),
             status: 0,
             started: Instant::now(),
             bytes: 0,
             app: false,
-        }
+            response_head: Vec::new(),
+            environ: Vec::new(),
+        })
     }
 }
 
@@ -105,15 +145,28 @@ impl Drop for AccessLog {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
         crate::metrics::response(self.app, self.status, self.bytes, elapsed);
-        let target = self.target.as_ref().map_or("/", |t| t.as_str());
-        crate::logging::access(crate::logging::AccessLine {
-            peer: &self.peer,
-            method: self.method.as_ref().map(|m| m.as_str()),
-            target,
-            version: self.version,
+        if crate::access_log::format().is_none() {
+            return;
+        }
+        let head = self.head.as_ref();
+        let header = move |name: &[u8]| head.and_then(|h| h.fields.last_named(name));
+        let request = self.head.as_ref().map(|head| crate::access_log::Request {
+            method: head.method.as_str(),
+            target: head.target(),
+            path: head.path(),
+            query: head.query().unwrap_or_default(),
+            protocol: version_str(head.version),
+            header: &header,
+        });
+        crate::access_log::write(crate::access_log::Entry {
+            client: self.client,
+            request,
             status: self.status,
             bytes: self.bytes,
             elapsed,
+            response_head: &self.response_head,
+            environ: &self.environ,
+            pid: std::process::id(),
         });
     }
 }
@@ -124,6 +177,7 @@ impl Body {
             kind: Kind::Empty,
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -138,6 +192,7 @@ impl Body {
             kind,
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -146,6 +201,7 @@ impl Body {
             kind: Kind::File(stream),
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -154,6 +210,7 @@ impl Body {
             kind: Kind::Stream(Box::new(body)),
             log: None,
             fields: Default::default(),
+            rendered: Rendered::default(),
         }
     }
 
@@ -168,8 +225,27 @@ impl Body {
         &self.fields
     }
 
-    pub fn set_log(&mut self, log: AccessLog) {
+    /// Adds the service's own rendered header lines; see [`Rendered`].
+    pub fn with_rendered(mut self, rendered: Rendered) -> Body {
+        self.rendered = rendered;
+        self
+    }
+
+    pub fn rendered(&self) -> &Rendered {
+        &self.rendered
+    }
+
+    pub fn rendered_mut(&mut self) -> &mut Rendered {
+        &mut self.rendered
+    }
+
+    pub fn set_log(&mut self, log: Box<AccessLog>) {
         self.log = Some(log);
+    }
+
+    /// The access-log record this body carries, if any.
+    pub fn log_mut(&mut self) -> Option<&mut AccessLog> {
+        self.log.as_deref_mut()
     }
 
     fn count(&mut self, n: u64) {

@@ -134,7 +134,11 @@ impl Decoder {
                         return Err(Reject::bad("too many trailer fields"));
                     }
                     let (name, _) = field_line(&line)?;
-                    if FORBIDDEN_TRAILERS.contains(&name.as_str()) {
+                    let name = &line[name];
+                    if FORBIDDEN_TRAILERS
+                        .iter()
+                        .any(|f| f.as_bytes().eq_ignore_ascii_case(name))
+                    {
                         return Err(Reject::bad("forbidden field in a trailer"));
                     }
                     self.state = State::Trailers { fields: fields + 1 };

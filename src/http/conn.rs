@@ -6,16 +6,19 @@
 //! connection is never closed under a request that may be on its way (RFC 9112 §9.6): it ends
 //! after such a response, or at its usual keep-alive timeout.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Buf;
 use http::header::{HeaderValue, CONNECTION};
-use http::{Method, Request};
+use http::Method;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::body::AccessLog;
+use super::body::{AccessLog, LogEnviron};
+use super::fields::Known;
+use super::forwarded;
 use super::framing::{self, RequestHead};
 use super::incoming::Incoming;
 use super::pages;
@@ -23,6 +26,7 @@ use super::parse;
 use super::phase::Phase;
 use super::proxy_protocol;
 use super::reject::Reject;
+use super::request::{Head, Request};
 use super::service::{ConnInfo, Reply, Service};
 use super::settings::Settings;
 use super::transport::{BodyState, Io, Transport};
@@ -81,21 +85,21 @@ pub async fn serve<S: Service>(
             }
             Next::Refuse(reject) => {
                 tracing::debug!(peer = %info.label, status = reject.status.as_u16(), reason = reject.reason, "request refused");
-                refuse(&transport, reject, settings, &info.label).await;
+                refuse(&transport, reject, settings, info.peer.map(|p| p.ip())).await;
                 return;
             }
         };
         first = false;
         seq += 1;
         let RequestHead {
-            parts,
+            head,
             framing,
             keep_alive,
             expect_continue,
         } = head;
         let answering = Answering {
-            head: parts.method == Method::HEAD,
-            version: parts.version,
+            head: head.method == Method::HEAD,
+            version: head.version,
             keep_alive,
             server_header: settings.server_header,
         };
@@ -107,23 +111,31 @@ pub async fn serve<S: Service>(
             settings.body_timeout,
             settings.body_min_rate,
         );
-        tracing::debug!(request = seq, method = %parts.method, target = %parts.uri, "request");
+        tracing::debug!(request = seq, method = %head.method, target = head.target(), "request");
         let in_flight = crate::metrics::in_flight();
         // In a block of its own: a local's slot in this future lasts until its scope ends, even
         // once moved, so the access log and the request must not outlive the call (they would
         // add their bytes to every connection's future, and to its copies).
         let response = {
-            let mut log = AccessLog::start(&info.label, &parts);
-            let request = Request::from_parts(parts, incoming);
+            let mut head = head;
+            let (client, scheme) = client(&mut head, &info, settings);
+            let mut log = AccessLog::start(client.map(|c| c.ip()), Some(&head));
+            let request = Request {
+                head,
+                body: incoming,
+                client,
+                scheme,
+            };
             let mut response = match shared.service.call(request, &info) {
                 Reply::Ready(response) => response,
-                Reply::Later(response) => {
-                    log.app = true;
-                    response.await
-                }
+                Reply::Later(response) => response.await,
             };
             shared.service.responded();
             log.status = response.status().as_u16();
+            log.app = response.body_mut().rendered_mut().by_app;
+            if let Some(LogEnviron(values)) = response.extensions_mut().remove() {
+                log.environ = values;
+            }
             response.body_mut().set_log(log);
             response
         };
@@ -148,6 +160,26 @@ pub async fn serve<S: Service>(
             }
         }
     }
+}
+
+/// The client and URL scheme of a request (HTTP/1.1 or HTTP/2): the peer and `http` (`https`
+/// on a TLS connection), or what a trusted proxy says (which may also replace `Host`, RFC 7239
+/// §5.3).
+pub(crate) fn client(
+    head: &mut Head,
+    info: &ConnInfo,
+    settings: &Settings,
+) -> (Option<SocketAddr>, &'static str) {
+    let scheme = if info.tls.is_some() { "https" } else { "http" };
+    let allow = &settings.forwarded_allow;
+    if !forwarded::present(&head.fields) || !info.trusted(allow) {
+        return (info.peer, scheme);
+    }
+    let told = forwarded::resolve(&head.fields, allow);
+    if let Some(host) = told.host {
+        head.fields.set(Known::Host, "host", host.as_bytes());
+    }
+    (told.client.or(info.peer), told.scheme.unwrap_or(scheme))
 }
 
 /// The deadline an idle connection waits on besides its socket, set up once per connection
@@ -202,13 +234,9 @@ async fn next_head(
         };
         if worth_parsing {
             seen = buffered;
-            let parsed = {
-                let buf = transport.buf.borrow();
-                parse::head(&buf, &settings.limits)
-            };
+            let parsed = parse::take_head(&mut transport.buf.borrow_mut(), &settings.limits);
             match parsed {
-                Ok(Some((raw, len))) => {
-                    transport.buf.borrow_mut().advance(len);
+                Ok(Some(raw)) => {
                     return match framing::interpret(raw) {
                         Ok(head) => Next::Request(head),
                         Err(reject) => Next::Refuse(reject),
@@ -277,22 +305,20 @@ async fn proxy_header(
 
 /// Answers a refused request with its status and `Connection: close`, then closes. The access
 /// log shows it with `-` for the request line, which cannot be trusted.
-async fn refuse(transport: &Transport, reject: Reject, settings: &Settings, peer: &str) {
+async fn refuse(
+    transport: &Transport,
+    reject: Reject,
+    settings: &Settings,
+    peer: Option<std::net::IpAddr>,
+) {
     crate::metrics::refused(reject.status.as_u16());
     let mut response = pages::error(reject.status);
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
-    response.body_mut().set_log(AccessLog {
-        peer: peer.into(),
-        method: None,
-        target: None,
-        version: "",
-        status: reject.status.as_u16(),
-        started: std::time::Instant::now(),
-        bytes: 0,
-        app: false,
-    });
+    let mut log = AccessLog::start(peer, None);
+    log.status = reject.status.as_u16();
+    response.body_mut().set_log(log);
     let answering = Answering {
         head: false,
         version: http::Version::HTTP_11,

@@ -6,12 +6,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderValue;
 
-const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+use super::fields::{text, Fields, Known};
 
 /// The peers whose forwarding headers (and PROXY protocol headers) are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,11 +95,22 @@ struct Hop {
     host: Option<HeaderValue>,
 }
 
+/// Whether a request carries any forwarding field (cheap: the parser tagged them).
+pub fn present(headers: &Fields) -> bool {
+    [
+        Known::Forwarded,
+        Known::XForwardedFor,
+        Known::XForwardedProto,
+        Known::XForwardedHost,
+    ]
+    .iter()
+    .any(|&k| headers.contains(k))
+}
+
 /// Reads the forwarding fields of a request that came from a trusted peer.
-pub fn resolve(headers: &HeaderMap, allow: &AllowList) -> Forwarded {
-    let rfc7239 = headers.contains_key(FORWARDED);
-    let legacy = [X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST];
-    if !rfc7239 && !legacy.iter().any(|h| headers.contains_key(h)) {
+pub fn resolve(headers: &Fields, allow: &AllowList) -> Forwarded {
+    let rfc7239 = headers.contains(Known::Forwarded);
+    if !present(headers) {
         return Forwarded::default();
     }
     let hops = if rfc7239 {
@@ -135,26 +143,25 @@ fn scheme(value: &str) -> Option<&'static str> {
 }
 
 /// `X-Forwarded-For: client, proxy1, proxy2`; proto and host apply to the client's hop.
-fn legacy_hops(headers: &HeaderMap) -> Vec<Hop> {
-    let list = |name: HeaderName| -> Vec<String> {
+fn legacy_hops(headers: &Fields) -> Vec<Hop> {
+    let list = |name: Known| -> Vec<String> {
         headers
             .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+            .filter_map(text)
             .flat_map(|v| v.split(','))
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect()
     };
-    let mut hops: Vec<Hop> = list(X_FORWARDED_FOR)
+    let mut hops: Vec<Hop> = list(Known::XForwardedFor)
         .iter()
         .map(|addr| Hop {
             client: node(addr),
             ..Hop::default()
         })
         .collect();
-    let proto = list(X_FORWARDED_PROTO).last().and_then(|p| scheme(p));
-    let host = list(X_FORWARDED_HOST)
+    let proto = list(Known::XForwardedProto).last().and_then(|p| scheme(p));
+    let host = list(Known::XForwardedHost)
         .last()
         .and_then(|h| HeaderValue::from_str(h).ok());
     if hops.is_empty() && (proto.is_some() || host.is_some()) {
@@ -168,10 +175,10 @@ fn legacy_hops(headers: &HeaderMap) -> Vec<Hop> {
 }
 
 /// RFC 7239 §4: `Forwarded: for=…;proto=…;host=…, for=…` (values token or quoted-string).
-fn rfc7239_hops(headers: &HeaderMap) -> Vec<Hop> {
+fn rfc7239_hops(headers: &Fields) -> Vec<Hop> {
     let mut hops = Vec::new();
-    for value in headers.get_all(FORWARDED).iter() {
-        let Ok(value) = value.to_str() else { continue };
+    for value in headers.get_all(Known::Forwarded) {
+        let Some(value) = text(value) else { continue };
         for element in value.split(',') {
             let mut hop = Hop::default();
             for pair in element.split(';') {
@@ -211,15 +218,8 @@ mod tests {
         AllowList::parse(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        map
+    fn headers(pairs: &[(&str, &str)]) -> Fields {
+        Fields::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_bytes())))
     }
 
     #[test]

@@ -3,25 +3,18 @@
 //! Anything ambiguous is refused: Content-Length with Transfer-Encoding, repeated or list-form
 //! lengths, any coding but a final `chunked`.
 
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
-use http::request::Parts;
-use http::{Method, Request, StatusCode, Uri, Version};
+use http::{Method, StatusCode, Uri, Version};
 
 use super::authority::valid_host;
+use super::fields::{Fields, Known, Span};
+pub use super::incoming::RequestFraming;
 use super::parse::{is_tchar, RawHead};
 use super::reject::Reject;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-/// How a request body is delimited (RFC 9112 §6.3).
-pub enum RequestFraming {
-    Empty,
-    Length(u64),
-    Chunked,
-}
+use super::request::Head;
 
 /// A request head that passed every check, and what it means for the connection.
 pub struct RequestHead {
-    pub parts: Parts,
+    pub head: Head,
     pub framing: RequestFraming,
     pub keep_alive: bool,
     pub expect_continue: bool,
@@ -32,57 +25,74 @@ pub fn interpret(raw: RawHead) -> Result<RequestHead, Reject> {
         method,
         target,
         version,
-        mut headers,
+        mut fields,
     } = raw;
-    let uri = target_uri(&method, target)?;
-    let mut hosts = headers.get_all(HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (_, Some(_)) => return Err(Reject::bad("more than one Host")),
-        (None, None) if version == Version::HTTP_11 => return Err(Reject::bad("no Host")),
-        (Some(host), None) if !valid_host(host.as_bytes()) => {
-            return Err(Reject::bad("invalid Host"))
-        }
+    let form = target_form(&method, target, &fields)?;
+    match fields.get(Known::Host) {
+        _ if fields.is_repeated(Known::Host) => return Err(Reject::bad("more than one Host")),
+        None if version == Version::HTTP_11 => return Err(Reject::bad("no Host")),
+        Some(host) if !valid_host(host) => return Err(Reject::bad("invalid Host")),
         _ => {}
     }
-    // RFC 9112 §3.2.2: with an absolute-form target the target's authority is the host. It
-    // holds no userinfo (RFC 9110 §4.2.4) and follows the Host grammar.
-    if let Some(authority) = uri.authority().filter(|_| method != Method::CONNECT) {
-        if !valid_host(authority.as_str().as_bytes()) {
-            return Err(Reject::bad("invalid authority"));
+    let path_and_query = match form {
+        Form::Plain => target,
+        // RFC 9112 §3.2.2: with an absolute-form target the target's authority is the host.
+        Form::Absolute(uri) => {
+            // It holds no userinfo (RFC 9110 §4.2.4) and follows the Host grammar.
+            let authority = uri.authority().map_or("", |a| a.as_str());
+            if !valid_host(authority.as_bytes()) {
+                return Err(Reject::bad("invalid authority"));
+            }
+            fields.set(Known::Host, "host", authority.as_bytes());
+            let path = fields.append(uri.path().as_bytes());
+            match uri.query() {
+                Some(query) => {
+                    fields.append(b"?");
+                    let query = fields.append(query.as_bytes());
+                    Span::new(
+                        path.start as usize,
+                        (query.start + query.len - path.start) as usize,
+                    )
+                }
+                None => path,
+            }
         }
-        let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| Reject::bad("invalid authority"))?;
-        headers.insert(HOST, host);
-    }
-    let framing = framing(&headers, version)?;
-    let keep_alive = keep_alive(&headers, version);
+    };
+    let framing = framing(&fields, version)?;
+    let keep_alive = keep_alive(&fields, version);
     let expect_continue = version == Version::HTTP_11
-        && headers
-            .get(EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let mut request = Request::new(());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version;
-    *request.headers_mut() = headers;
-    let (parts, ()) = request.into_parts();
+        && fields
+            .get(Known::Expect)
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
     Ok(RequestHead {
-        parts,
+        head: Head::new(method, version, target, path_and_query, fields),
         framing,
         keep_alive,
         expect_continue,
     })
 }
 
+/// A target that passed: its path and query are the target itself (origin and asterisk
+/// forms), or those of an absolute URI.
+enum Form {
+    Plain,
+    Absolute(Uri),
+}
+
 /// RFC 9112 §3.2: origin-form for everything, absolute-form too, asterisk-form only for
 /// OPTIONS, authority-form only for CONNECT — which pyrite, not being a proxy, refuses (405).
-fn target_uri(method: &Method, target: bytes::Bytes) -> Result<Uri, Reject> {
-    let first = target.first().copied();
+fn target_form(method: &Method, target: Span, fields: &Fields) -> Result<Form, Reject> {
+    let bytes = fields.slice(target);
+    if bytes.first() == Some(&b'/') && method != Method::CONNECT && plain_origin_form(bytes) {
+        return Ok(Form::Plain);
+    }
+    let uri = Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(|_| Reject::bad("invalid request target"))?;
+    let first = bytes.first().copied();
     let is_connect = method == Method::CONNECT;
-    let uri = Uri::from_maybe_shared(target).map_err(|_| Reject::bad("invalid request target"))?;
     match first {
-        Some(b'/') if !is_connect => Ok(uri),
-        Some(b'*') if method == Method::OPTIONS && uri == "*" => Ok(uri),
+        Some(b'/') if !is_connect => Ok(Form::Plain),
+        Some(b'*') if method == Method::OPTIONS && uri == "*" => Ok(Form::Plain),
         _ if is_connect => {
             if uri.scheme().is_none() && uri.authority().is_some() && uri.path_and_query().is_none()
             {
@@ -95,19 +105,48 @@ fn target_uri(method: &Method, target: bytes::Bytes) -> Result<Uri, Reject> {
             }
         }
         _ if matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some() => {
-            Ok(uri)
+            Ok(Form::Absolute(uri))
         }
         _ => Err(Reject::bad("invalid request target form")),
     }
 }
 
+/// An origin-form target made only of characters every URI parser takes as they are: no need
+/// to ask `Uri` (which refuses a few more, such as `<` and `>`) whether it is valid.
+fn plain_origin_form(target: &[u8]) -> bool {
+    target.len() < usize::from(u16::MAX) - 1
+        && target.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'/' | b'-'
+                        | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'%'
+                        | b'?'
+                        | b'='
+                        | b'&'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'@'
+                        | b'!'
+                        | b'$'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                )
+        })
+}
+
 /// RFC 9112 §6.1–§6.3.
-fn framing(headers: &http::HeaderMap, version: Version) -> Result<RequestFraming, Reject> {
-    let mut te_lines = headers.get_all(TRANSFER_ENCODING).iter().peekable();
-    let has_te = te_lines.peek().is_some();
-    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
-    let length = lengths.next();
-    if lengths.next().is_some() {
+fn framing(fields: &Fields, version: Version) -> Result<RequestFraming, Reject> {
+    let has_te = fields.contains(Known::TransferEncoding);
+    let length = fields.get(Known::ContentLength);
+    if fields.is_repeated(Known::ContentLength) {
         return Err(Reject::bad("Content-Length repeated"));
     }
     if has_te {
@@ -118,8 +157,8 @@ fn framing(headers: &http::HeaderMap, version: Version) -> Result<RequestFraming
             return Err(Reject::bad("Transfer-Encoding in an HTTP/1.0 request"));
         }
         let mut codings = Vec::new();
-        for line in te_lines {
-            for element in line.as_bytes().split(|&b| b == b',') {
+        for line in fields.get_all(Known::TransferEncoding) {
+            for element in line.split(|&b| b == b',') {
                 let coding = super::parse::trim_ows(element);
                 if coding.is_empty() || !coding.iter().all(|&b| is_tchar(b)) {
                     return Err(Reject::bad("invalid transfer coding"));
@@ -141,8 +180,7 @@ fn framing(headers: &http::HeaderMap, version: Version) -> Result<RequestFraming
     }
     match length {
         None => Ok(RequestFraming::Empty),
-        Some(value) => {
-            let digits = value.as_bytes();
+        Some(digits) => {
             if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
                 return Err(Reject::bad("invalid Content-Length"));
             }
@@ -159,11 +197,11 @@ fn framing(headers: &http::HeaderMap, version: Version) -> Result<RequestFraming
 }
 
 /// RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`.
-fn keep_alive(headers: &http::HeaderMap, version: Version) -> bool {
+fn keep_alive(fields: &Fields, version: Version) -> bool {
     let mut close = false;
     let mut keep = false;
-    for value in headers.get_all(CONNECTION) {
-        for option in value.as_bytes().split(|&b| b == b',') {
+    for value in fields.get_all(Known::Connection) {
+        for option in value.split(|&b| b == b',') {
             let option = super::parse::trim_ows(option);
             close |= option.eq_ignore_ascii_case(b"close");
             keep |= option.eq_ignore_ascii_case(b"keep-alive");
@@ -175,10 +213,11 @@ fn keep_alive(headers: &http::HeaderMap, version: Version) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse::{head, Limits};
+    use crate::http::parse::{take_head, Limits};
 
     fn interpret_raw(raw: &str) -> Result<RequestHead, Reject> {
-        let (raw, _) = head(raw.as_bytes(), &Limits::default())?.expect("complete head");
+        let mut buf = bytes::BytesMut::from(raw.as_bytes());
+        let raw = take_head(&mut buf, &Limits::default())?.expect("complete head");
         interpret(raw)
     }
 
@@ -218,8 +257,11 @@ mod tests {
     #[test]
     fn absolute_form_sets_host() {
         let head = interpret_raw("GET http://a.example/p?q HTTP/1.1\r\nHost: b\r\n\r\n").unwrap();
-        assert_eq!(head.parts.headers[HOST], "a.example");
-        assert_eq!(head.parts.uri.path(), "/p");
+        assert_eq!(head.head.fields.get(Known::Host), Some(&b"a.example"[..]));
+        assert_eq!(head.head.path(), "/p");
+        assert_eq!(head.head.query(), Some("q"));
+        assert_eq!(head.head.path_and_query(), "/p?q");
+        assert_eq!(head.head.target(), "http://a.example/p?q");
         for bad in [
             "http://user:pw@a.example/p",
             "http://a.example:x/p",

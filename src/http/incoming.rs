@@ -18,10 +18,17 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::chunked::{Decoder, Step};
-use super::framing::RequestFraming;
 use super::parse::Limits;
 use super::reject::Reject;
 use super::transport::{BodyState, Transport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a request body is delimited (RFC 9112 §6.3).
+pub enum RequestFraming {
+    Empty,
+    Length(u64),
+    Chunked,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

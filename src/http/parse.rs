@@ -1,12 +1,14 @@
 //! The strict request-head parser (RFC 9112 §2–§5): request line and field lines, checked byte
 //! by byte as they arrive, so a malformed head is refused as soon as it is seen rather than
-//! when a terminator that may never come shows up. Framing semantics live in `framing`. (The opposite of `wsgi::response_head`, which
-//! builds a response head.)
+//! when a terminator that may never come shows up. Framing semantics live in `framing`. (The
+//! opposite of `wsgi::response_head`, which builds a response head.) The head's bytes are not
+//! copied field by field: a parsed head takes them off the read buffer whole, and its
+//! [`Fields`] say where each name and value lie in them.
 
-use bytes::Bytes;
-use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
+use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode, Version};
 
+use super::fields::{self, Fields, Known, Span};
 use super::reject::Reject;
 
 /// gunicorn's limits and defaults (`--limit-request-line`, `--limit-request-fields`,
@@ -28,20 +30,21 @@ impl Default for Limits {
     }
 }
 
-/// The most fields a request may have whatever the configuration (a `HeaderMap` holds no more).
+/// The most fields a request may have whatever the configuration.
 pub const MAX_FIELDS: usize = 32768;
 
 /// The whole head may not exceed this, whatever the per-line limits allow (bounds a slow
 /// client's buffer); unless one maximal line and field alone need more.
 const MAX_HEAD: usize = 64 * 1024;
 
-/// What the request line and field lines hold, before any framing decision.
+/// What the request line and field lines hold, before any framing decision. The target's span
+/// and the fields index the fields' bytes.
 #[derive(Debug)]
 pub struct RawHead {
     pub method: Method,
-    pub target: Bytes,
+    pub target: Span,
     pub version: Version,
-    pub headers: HeaderMap,
+    pub fields: Fields,
 }
 
 /// How many empty lines may precede a request line (RFC 9112 §2.2 "SHOULD ignore at least one").
@@ -59,8 +62,28 @@ pub fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
 }
 
+/// Parses a complete head from the start of `buf` and takes its bytes off it: `Ok(None)` means
+/// more bytes are needed (nothing is taken). When the head is all the buffer holds (the usual
+/// case) its bytes move into the head whole; else they are copied into a spare buffer.
+pub fn take_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RawHead>, Reject> {
+    let Some((mut raw, len)) = head(buf, limits)? else {
+        return Ok(None);
+    };
+    let bytes = if len == buf.len() {
+        std::mem::take(buf)
+    } else {
+        let mut bytes = fields::spare_buffer();
+        bytes.extend_from_slice(&buf[..len]);
+        buf.advance(len);
+        bytes
+    };
+    raw.fields.set_bytes(bytes);
+    Ok(Some(raw))
+}
+
 /// Parses a complete head from the start of `buf`: `Ok(None)` means more bytes are needed,
-/// `Ok(Some((head, len)))` gives the head and how many bytes it took.
+/// `Ok(Some((head, len)))` gives the head and how many bytes it took. The head's spans index
+/// `buf`; its fields hold no bytes yet (see [`take_head`]).
 pub fn head(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>, Reject> {
     let max_head = MAX_HEAD.max(
         limits
@@ -106,6 +129,7 @@ fn parse_within(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>,
         return Ok(None);
     };
     let (method, target, version) = request_line(line)?;
+    let target = Span::new(pos + target.start, target.len());
     pos += line.len() + 2;
 
     let field_limit = if limits.field_size == 0 {
@@ -113,7 +137,7 @@ fn parse_within(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>,
     } else {
         limits.field_size
     };
-    let mut headers = HeaderMap::new();
+    let mut fields = Fields::new();
     let mut count = 0;
     loop {
         let Some(line) = next_line(
@@ -124,6 +148,7 @@ fn parse_within(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>,
         else {
             return Ok(None);
         };
+        let start = pos;
         pos += line.len() + 2;
         if line.is_empty() {
             break;
@@ -136,24 +161,22 @@ fn parse_within(buf: &[u8], limits: &Limits) -> Result<Option<(RawHead, usize)>,
             ));
         }
         let (name, value) = field_line(line)?;
-        // One lookup either way; a repeat is checked only when there is one.
-        match headers.entry(name) {
-            Entry::Occupied(mut seen) => {
-                if is_singleton(seen.key()) {
-                    return Err(Reject::bad("a field that must appear once is repeated"));
-                }
-                seen.append(value);
-            }
-            Entry::Vacant(new) => {
-                new.insert(value);
-            }
+        let known = Known::of(&line[name.clone()]);
+        fields.push_known(
+            Span::new(start + name.start, name.len()),
+            Span::new(start + value.start, value.len()),
+            known,
+        );
+        // A repeat is looked for only among the fields that may appear once.
+        if known.is_singleton() && fields.is_repeated(known) {
+            return Err(Reject::bad("a field that must appear once is repeated"));
         }
     }
     let head = RawHead {
         method,
         target,
         version,
-        headers,
+        fields,
     };
     Ok(Some((head, pos)))
 }
@@ -178,8 +201,9 @@ fn next_line(buf: &[u8], limit: usize, too_long: StatusCode) -> Result<Option<&[
     Ok(Some(line))
 }
 
-/// RFC 9112 §3: `method SP request-target SP HTTP-version`, exactly.
-fn request_line(line: &[u8]) -> Result<(Method, Bytes, Version), Reject> {
+/// RFC 9112 §3: `method SP request-target SP HTTP-version`, exactly. The target is returned
+/// as its range in `line`.
+fn request_line(line: &[u8]) -> Result<(Method, std::ops::Range<usize>, Version), Reject> {
     let method_end = line
         .iter()
         .position(|&b| !is_tchar(b))
@@ -198,9 +222,9 @@ fn request_line(line: &[u8]) -> Result<(Method, Bytes, Version), Reject> {
     if target_end == 0 || rest[target_end] != b' ' {
         return Err(Reject::bad("invalid request target"));
     }
-    let target = Bytes::copy_from_slice(&rest[..target_end]);
     let version = version(&rest[target_end + 1..])?;
-    Ok((method, target, version))
+    let start = method_end + 1;
+    Ok((method, start..start + target_end, version))
 }
 
 /// RFC 9112 §2.3: `HTTP/` DIGIT `.` DIGIT; 1.0 and 1.1 are served, any other version is 505.
@@ -221,8 +245,9 @@ fn version(raw: &[u8]) -> Result<Version, Reject> {
 }
 
 /// RFC 9112 §5: `field-name ":" OWS field-value OWS`; no obs-fold (§5.2), no whitespace
-/// before the colon (§5.1), no controls in the value (RFC 9110 §5.5).
-pub fn field_line(line: &[u8]) -> Result<(HeaderName, HeaderValue), Reject> {
+/// before the colon (§5.1), no controls in the value (RFC 9110 §5.5). Returns where the name
+/// and the (trimmed) value lie in `line`.
+pub fn field_line(line: &[u8]) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>), Reject> {
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(Reject::bad("obsolete line folding"));
     }
@@ -233,33 +258,18 @@ pub fn field_line(line: &[u8]) -> Result<(HeaderName, HeaderValue), Reject> {
     if colon == 0 || line[colon] != b':' {
         return Err(Reject::bad("invalid header name"));
     }
-    let value = trim_ows(&line[colon + 1..]);
-    if !value.iter().all(|&b| is_field_value_byte(b)) {
+    let mut start = colon + 1;
+    let mut end = line.len();
+    while start < end && matches!(line[start], b' ' | b'\t') {
+        start += 1;
+    }
+    while end > start && matches!(line[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    if !line[start..end].iter().all(|&b| is_field_value_byte(b)) {
         return Err(Reject::bad("control character in a header value"));
     }
-    let name =
-        HeaderName::from_bytes(&line[..colon]).map_err(|_| Reject::bad("invalid header name"))?;
-    let value = HeaderValue::from_bytes(value).map_err(|_| Reject::bad("invalid header value"))?;
-    Ok((name, value))
-}
-
-/// Fields whose definition allows one value, not a list (RFC 9110 §5.3): a repeat leaves the
-/// request ambiguous — two hosts, two lengths, two media types, two credentials, two
-/// preconditions a cache and the server could each read differently — so it is refused
-/// (gunicorn 23 and later refuse a repeated Host and Content-Type too).
-fn is_singleton(name: &HeaderName) -> bool {
-    [
-        header::HOST,
-        header::CONTENT_LENGTH,
-        header::CONTENT_TYPE,
-        header::AUTHORIZATION,
-        header::PROXY_AUTHORIZATION,
-        header::RANGE,
-        header::IF_RANGE,
-        header::IF_MODIFIED_SINCE,
-        header::IF_UNMODIFIED_SINCE,
-    ]
-    .contains(name)
+    Ok((0..colon, start..end))
 }
 
 pub fn trim_ows(mut value: &[u8]) -> &[u8] {
@@ -346,6 +356,7 @@ mod tests {
             "Host",
             "Content-Length",
             "Authorization",
+            "Proxy-Authorization",
             "Range",
         ] {
             assert_eq!(twice(name), Some(400), "{name}");

@@ -53,7 +53,9 @@ pub struct Plan {
 pub fn plan(parts: &Parts, body: &Body, req: &Answering) -> Plan {
     let status = parts.status;
     let headers = &parts.headers;
+    let rendered = body.rendered();
     let mut keep_alive = req.keep_alive
+        && !rendered.close
         && !headers
             .get_all(CONNECTION)
             .iter()
@@ -62,6 +64,7 @@ pub fn plan(parts: &Parts, body: &Body, req: &Answering) -> Plan {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        .or(rendered.length)
         .or_else(|| body.size_hint().exact());
     // RFC 9110 §6.4.1: HEAD, 1xx, 204 and 304 responses have no content.
     let bodiless = status.is_informational()
@@ -88,9 +91,10 @@ pub fn plan(parts: &Parts, body: &Body, req: &Answering) -> Plan {
 /// owns), the body's prerendered fields, `Date`, the framing's fields and `Connection`.
 pub fn head(out: &mut BytesMut, parts: &Parts, body: &Body, req: &Answering, plan: &Plan) {
     let headers = &parts.headers;
+    let rendered = body.rendered();
     status_line(out, parts);
     // Our `Server` field, unless disabled or the service sent its own.
-    if req.server_header && !headers.contains_key(SERVER) {
+    if req.server_header && !rendered.server && !headers.contains_key(SERVER) {
         out.put_slice(b"Server: pyrite\r\n");
     }
     for (name, value) in headers {
@@ -105,14 +109,19 @@ pub fn head(out: &mut BytesMut, parts: &Parts, body: &Body, req: &Answering, pla
     for piece in body.fields() {
         out.put_slice(piece);
     }
-    if !headers.contains_key(DATE) {
+    out.put_slice(&rendered.lines);
+    if !rendered.date && !headers.contains_key(DATE) {
         out.put_slice(b"Date: ");
         date(out);
         out.put_slice(b"\r\n");
     }
     match (plan.framing, plan.declared) {
         (ResponseFraming::Chunked, _) => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
-        (_, Some(len)) if !plan.bodiless || headers.contains_key(CONTENT_LENGTH) => {
+        (_, Some(len))
+            if !plan.bodiless
+                || rendered.length.is_some()
+                || headers.contains_key(CONTENT_LENGTH) =>
+        {
             out.put_slice(b"Content-Length: ");
             out.put_slice(decimal(len, &mut [0u8; 20]));
             out.put_slice(b"\r\n");

@@ -7,11 +7,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use http::{Request, Response};
+use http::Response;
 
 use super::body::Body;
 use super::forwarded::AllowList;
-use super::incoming::Incoming;
+use super::request::Request;
 
 /// Answers requests. Called through a type parameter: the driver is compiled for the one
 /// service a worker runs, with no indirect call per request.
@@ -20,7 +20,7 @@ pub trait Service {
     type Later: Future<Output = Response<Body>>;
 
     /// Answers `req`, which arrived on `conn`: at once (a file, an error page), or later.
-    fn call(&self, req: Request<Incoming>, conn: &Rc<ConnInfo>) -> Reply<Self::Later>;
+    fn call(&self, req: Request, conn: &Rc<ConnInfo>) -> Reply<Self::Later>;
 
     /// Told once per request, when its response is ready (before it is written): a worker
     /// counts them for `--max-requests`. Does nothing by default.

@@ -31,6 +31,12 @@ pub async fn response(
     };
     let mut out = Scratch::new(512 + inline_body);
     render::head(&mut out, &parts, &body, req, &plan);
+    if let Some(log) = body.log_mut() {
+        // `{name}o` atoms read the head as it went out.
+        if crate::access_log::format().is_some_and(|f| f.response_headers) {
+            log.response_head = out.to_vec();
+        }
+    }
     match plan.framing {
         ResponseFraming::None => {}
         ResponseFraming::Length(len) if body.is_file() && transport.can_send_file() => {

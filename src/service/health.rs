@@ -8,11 +8,10 @@
 //! notifications, metrics).
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use tokio::sync::watch;
 
-use crate::http::incoming::Incoming;
-use crate::http::{Body, Phase};
+use crate::http::{Body, Phase, Request};
 
 /// The probe of one worker: its path (none: no probe) and the worker's phase.
 pub struct Health {
@@ -35,12 +34,12 @@ impl Health {
 
     /// The probe's answer, if `req` asks for it. GET and HEAD get the state; other methods 405.
     #[inline]
-    pub fn answer(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+    pub fn answer(&self, req: &Request) -> Option<Response<Body>> {
         let path = self.path.as_deref()?;
-        if req.uri().path() != path {
+        if req.head.path() != path {
             return None;
         }
-        Some(self.respond(req.method()))
+        Some(self.respond(&req.head.method))
     }
 
     fn respond(&self, method: &Method) -> Response<Body> {

@@ -1,8 +1,9 @@
 //! The service every connection of a worker calls, whatever protocol it speaks: one request →
 //! one response. The router picks a static file (answered here and now, never touching Python)
 //! or the app, whose response comes later through the WSGI bridge: the body read completely
-//! first, what trusted proxies say about the client believed, then the app called. Before any
-//! route, `health` answers the health probe from the worker's own state.
+//! first, then the app called (at once, with no future, when there is no body to wait for and
+//! the app runs on this thread). Before any route, `health` answers the health probe from the
+//! worker's own state.
 
 mod health;
 
@@ -10,16 +11,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
-use http::{Method, Request, Response, StatusCode};
+use http::header::{HeaderValue, CONNECTION};
+use http::{Method, Response, StatusCode};
 
-use crate::http::forwarded::{self, AllowList};
 use crate::http::incoming::Incoming;
 use crate::http::request_body::{self, BodyReadError};
-use crate::http::{pages, Body, ConnInfo, Reply, Service};
+use crate::http::{pages, Body, ConnInfo, Head, Known, Reply, Request, RequestBody, Service};
 use crate::router::{Route, Router};
 use crate::static_files;
-use crate::wsgi::{OwnedRequest, Runner};
+use crate::wsgi::{OwnedRequest, RequestInfo, Runner};
 
 pub use health::Health;
 
@@ -31,8 +31,6 @@ pub struct Settings {
     /// `--body-memory`: bytes of request bodies one worker holds in memory while reading them;
     /// past it, bodies go to disk.
     pub body_memory: usize,
-    /// Peers whose forwarding headers are believed (`--forwarded-allow-ips`).
-    pub forwarded_allow: AllowList,
     /// The path of the health probe (`--health-path`); none by default.
     pub health_path: Option<String>,
 }
@@ -72,11 +70,11 @@ impl Dispatcher {
     /// (moved, not boxed: no allocation on the way).
     #[allow(clippy::result_large_err)]
     #[inline]
-    fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Request<Incoming>> {
+    fn dispatch(&self, req: Request) -> Result<Response<Body>, Request> {
         if let Some(response) = self.health.answer(&req) {
             return Ok(response);
         }
-        let route = self.router.route(req.uri().path());
+        let route = self.router.route(req.head.path());
         tracing::debug!(route = ?route, "routed");
         match route {
             Route::File {
@@ -84,10 +82,10 @@ impl Dispatcher {
                 rel,
                 fallback_to_app,
             } => {
-                let servable =
-                    !fallback_to_app || req.method() == Method::GET || req.method() == Method::HEAD;
+                let method = &req.head.method;
+                let servable = !fallback_to_app || method == Method::GET || method == Method::HEAD;
                 if let Some(response) = servable
-                    .then(|| static_files::serve(&req, root, rel, &self.static_files))
+                    .then(|| static_files::serve(&req.head, root, rel, &self.static_files))
                     .flatten()
                 {
                     return Ok(response);
@@ -110,15 +108,11 @@ impl Service for Dispatcher {
     type Later = Pin<Box<dyn Future<Output = Response<Body>>>>;
 
     #[inline]
-    fn call(&self, req: Request<Incoming>, conn: &Rc<ConnInfo>) -> Reply<Self::Later> {
+    fn call(&self, req: Request, conn: &Rc<ConnInfo>) -> Reply<Self::Later> {
         match self.dispatch(req) {
             Ok(response) => Reply::Ready(response),
             Err(req) => match &self.app {
-                Some(app) => {
-                    let app = app.clone();
-                    let conn = conn.clone();
-                    Reply::Later(Box::pin(async move { app.call(req, &conn).await }))
-                }
+                Some(app) => app.call(req, conn),
                 None => Reply::Ready(pages::error(StatusCode::NOT_FOUND)),
             },
         }
@@ -126,67 +120,104 @@ impl Service for Dispatcher {
 }
 
 impl AppSide {
-    async fn call(&self, req: Request<Incoming>, conn: &ConnInfo) -> Response<Body> {
-        let (mut parts, incoming) = req.into_parts();
-        // RFC 9110 §10.1.1: `100 Continue` goes out when the body is first read (below, before
-        // the app runs); any other expectation cannot be met.
-        if let Some(expect) = parts.headers.get(EXPECT) {
-            if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
-                return closing(pages::error(StatusCode::EXPECTATION_FAILED));
+    /// Answers a request for the app: at once when there is no body to wait for and the app
+    /// runs on this thread (no future is built), else in a future that reads the body first.
+    fn call(
+        self: &Rc<Self>,
+        req: Request,
+        conn: &Rc<ConnInfo>,
+    ) -> Reply<Pin<Box<dyn Future<Output = Response<Body>>>>> {
+        let Request {
+            head,
+            body,
+            client: peer,
+            scheme: url_scheme,
+        } = req;
+        if let Some(refused) = self.refuse(&head, &body) {
+            return Reply::Ready(by_app(refused));
+        }
+        let has_body = head.fields.contains(Known::ContentLength)
+            || head.fields.contains(Known::TransferEncoding);
+        if body.is_end_stream() {
+            if let Runner::Inline(executor) = &self.runner {
+                let path = crate::text::decode_path(head.path());
+                return Reply::Ready(by_app(executor.call(RequestInfo {
+                    head: &head,
+                    path: &path,
+                    peer,
+                    local: conn.local,
+                    body: RequestBody::Memory(Default::default()),
+                    has_body,
+                    url_scheme,
+                    tls: conn.tls.as_deref(),
+                })));
             }
         }
-        let limit = self.settings.limit_request_body;
-        let declared = incoming.declared_length();
-        // RFC 9110 §15.5.14: refused before a byte of the body is read (and before 100 Continue).
-        if let (Some(limit), Some(len)) = (limit, declared) {
+        let app = self.clone();
+        let local = conn.local;
+        let tls = conn.tls.clone();
+        Reply::Later(Box::pin(async move {
+            let body = match app.read_body(body).await {
+                Ok(body) => body,
+                Err(refused) => return by_app(refused),
+            };
+            let path = crate::text::decode_path(head.path()).into_owned();
+            let response = app
+                .runner
+                .call(OwnedRequest {
+                    head,
+                    path,
+                    peer,
+                    local,
+                    body,
+                    has_body,
+                    url_scheme,
+                    tls,
+                })
+                .await;
+            by_app(response)
+        }))
+    }
+
+    /// What is refused before any of the body is read: an expectation other than
+    /// `100-continue` (RFC 9110 §10.1.1: `100 Continue` itself goes out when the body is first
+    /// read), a declared length over the limit (§15.5.14, before `100 Continue`), a path
+    /// outside `--script-name`.
+    fn refuse(&self, head: &Head, body: &Incoming) -> Option<Response<Body>> {
+        if let Some(expect) = head.fields.get(Known::Expect) {
+            if !expect.eq_ignore_ascii_case(b"100-continue") {
+                return Some(closing(pages::error(StatusCode::EXPECTATION_FAILED)));
+            }
+        }
+        if let (Some(limit), Some(len)) = (self.settings.limit_request_body, body.declared_length())
+        {
             if len > limit {
-                return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE));
+                return Some(closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE)));
             }
         }
-        let path = crate::text::decode_path(parts.uri.path());
-        // Outside `--script-name`: a 404 before any body is read (nor `100 Continue` sent).
-        if !self.runner.serves(&path) {
-            return pages::error(StatusCode::NOT_FOUND);
+        if !self.runner.serves(&crate::text::decode_path(head.path())) {
+            return Some(pages::error(StatusCode::NOT_FOUND));
         }
-        let has_body = parts.headers.contains_key(CONTENT_LENGTH)
-            || parts.headers.contains_key(TRANSFER_ENCODING);
-        let body = match request_body::read(incoming, limit, self.settings.body_memory).await {
-            Ok(body) => body,
+        None
+    }
+
+    /// Reads the whole body (in memory, or spooled to a file); a failure is the response.
+    async fn read_body(&self, body: Incoming) -> Result<RequestBody, Response<Body>> {
+        let limit = self.settings.limit_request_body;
+        match request_body::read(body, limit, self.settings.body_memory).await {
+            Ok(body) => Ok(body),
             Err(BodyReadError::TooLarge) => {
-                return closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE))
+                Err(closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE)))
             }
             Err(BodyReadError::Read(err)) => {
                 tracing::debug!(error = %err, "bad request body");
-                return closing(pages::error(err.status()));
+                Err(closing(pages::error(err.status())))
             }
             Err(err @ BodyReadError::Spool(_)) => {
                 tracing::error!(error = %err, "cannot store the request body");
-                return closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR));
-            }
-        };
-        let mut peer = conn.peer;
-        let mut url_scheme = if conn.tls.is_some() { "https" } else { "http" };
-        let allow = &self.settings.forwarded_allow;
-        if conn.trusted(allow) {
-            let told = forwarded::resolve(&parts.headers, allow);
-            peer = told.client.or(peer);
-            url_scheme = told.scheme.unwrap_or(url_scheme);
-            if let Some(host) = told.host {
-                parts.headers.insert(HOST, host);
+                Err(closing(pages::error(StatusCode::INTERNAL_SERVER_ERROR)))
             }
         }
-        self.runner
-            .call(OwnedRequest {
-                parts,
-                path,
-                peer,
-                local: conn.local,
-                body,
-                has_body,
-                url_scheme,
-                tls: conn.tls.clone(),
-            })
-            .await
     }
 }
 
@@ -195,10 +226,16 @@ impl Default for Settings {
         Settings {
             limit_request_body: None,
             body_memory: 32 * 1024 * 1024,
-            forwarded_allow: AllowList::default(),
             health_path: None,
         }
     }
+}
+
+/// Marks a response as the app's (the route kind of the metrics), whoever wrote it.
+#[inline]
+fn by_app(mut response: Response<Body>) -> Response<Body> {
+    response.body_mut().rendered_mut().by_app = true;
+    response
 }
 
 /// Marks a response as the last on its connection (framing of what follows is in doubt); the

@@ -4,9 +4,9 @@
 
 use std::time::SystemTime;
 
-use http::header::{
-    HeaderMap, HeaderValue, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
-};
+use http::header::HeaderValue;
+
+use crate::http::fields::{text, Fields, Known};
 
 /// What the preconditions say about a GET or HEAD.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,23 +20,23 @@ pub enum Verdict {
 }
 
 /// RFC 9110 §13.2.2. `etag` and `modified` describe the selected representation.
-pub fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> Verdict {
+pub fn evaluate(headers: &Fields, etag: &HeaderValue, modified: SystemTime) -> Verdict {
     // Steps 1 and 2: If-Match, or else If-Unmodified-Since.
-    if headers.contains_key(IF_MATCH) {
-        if !list_matches(headers, IF_MATCH, etag, true) {
+    if headers.contains(Known::IfMatch) {
+        if !list_matches(headers, Known::IfMatch, etag, true) {
             return Verdict::Failed;
         }
-    } else if let Some(since) = date(headers, IF_UNMODIFIED_SINCE) {
+    } else if let Some(since) = date(headers, Known::IfUnmodifiedSince) {
         if modified > since {
             return Verdict::Failed;
         }
     }
     // Steps 3 and 4: If-None-Match wins over If-Modified-Since (§13.1.3).
-    if headers.contains_key(IF_NONE_MATCH) {
-        if list_matches(headers, IF_NONE_MATCH, etag, false) {
+    if headers.contains(Known::IfNoneMatch) {
+        if list_matches(headers, Known::IfNoneMatch, etag, false) {
             return Verdict::NotModified;
         }
-    } else if let Some(since) = date(headers, IF_MODIFIED_SINCE) {
+    } else if let Some(since) = date(headers, Known::IfModifiedSince) {
         if modified <= since {
             return Verdict::NotModified;
         }
@@ -46,8 +46,8 @@ pub fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -
 
 /// `If-Range` (RFC 9110 §13.1.5): true when the range request may be honoured. An entity-tag
 /// must match strongly; a date must equal `Last-Modified` exactly.
-pub fn if_range_holds(value: &HeaderValue, etag: &HeaderValue, modified: SystemTime) -> bool {
-    let Ok(text) = value.to_str() else {
+pub fn if_range_holds(value: &[u8], etag: &HeaderValue, modified: SystemTime) -> bool {
+    let Some(text) = text(value) else {
         return false;
     };
     let text = text.trim();
@@ -62,14 +62,9 @@ pub fn if_range_holds(value: &HeaderValue, etag: &HeaderValue, modified: SystemT
 
 /// A list-valued `If-Match` / `If-None-Match`: `*` or any tag matching. A malformed field
 /// matches nothing.
-fn list_matches(
-    headers: &HeaderMap,
-    name: http::header::HeaderName,
-    etag: &HeaderValue,
-    strong: bool,
-) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        let Ok(text) = value.to_str() else {
+fn list_matches(headers: &Fields, name: Known, etag: &HeaderValue, strong: bool) -> bool {
+    headers.get_all(name).any(|value| {
+        let Some(text) = text(value) else {
             return false;
         };
         if text.trim() == "*" {
@@ -115,8 +110,8 @@ fn parse_tags(text: &str) -> Option<Vec<(bool, &str)>> {
 }
 
 /// A date header; an invalid date means the field is ignored (RFC 9110 §13.1.3).
-fn date(headers: &HeaderMap, name: http::header::HeaderName) -> Option<SystemTime> {
-    let value = headers.get(name)?.to_str().ok()?;
+fn date(headers: &Fields, name: Known) -> Option<SystemTime> {
+    let value = text(headers.get(name)?)?;
     httpdate::parse_http_date(value).ok()
 }
 
@@ -128,13 +123,7 @@ mod tests {
     const TAG: HeaderValue = HeaderValue::from_static("\"a-1\"");
 
     fn verdict(pairs: &[(&str, &str)], modified: u64) -> Verdict {
-        let mut headers = HeaderMap::new();
-        for (k, v) in pairs {
-            headers.append(
-                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
+        let headers = Fields::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_bytes())));
         evaluate(&headers, &TAG, UNIX_EPOCH + Duration::from_secs(modified))
     }
 
@@ -203,12 +192,12 @@ mod tests {
     #[test]
     fn if_range() {
         let at = |s| UNIX_EPOCH + Duration::from_secs(s);
-        let v = |s: &str| HeaderValue::from_str(s).unwrap();
-        assert!(if_range_holds(&v("\"a-1\""), &TAG, at(1)));
-        assert!(!if_range_holds(&v("W/\"a-1\""), &TAG, at(1)));
-        assert!(!if_range_holds(&v("\"b\""), &TAG, at(1)));
-        assert!(if_range_holds(&v(DAY1), &TAG, at(1)));
-        assert!(!if_range_holds(&v(DAY1), &TAG, at(2)));
-        assert!(!if_range_holds(&v("nonsense"), &TAG, at(1)));
+        let v = |s: &'static str| s.as_bytes();
+        assert!(if_range_holds(v("\"a-1\""), &TAG, at(1)));
+        assert!(!if_range_holds(v("W/\"a-1\""), &TAG, at(1)));
+        assert!(!if_range_holds(v("\"b\""), &TAG, at(1)));
+        assert!(if_range_holds(v(DAY1), &TAG, at(1)));
+        assert!(!if_range_holds(v(DAY1), &TAG, at(2)));
+        assert!(!if_range_holds(v("nonsense"), &TAG, at(1)));
     }
 }

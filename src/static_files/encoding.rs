@@ -1,7 +1,9 @@
 //! Precompressed siblings: `file.br` and `file.gz` next to `file`, chosen by the request's
 //! `Accept-Encoding` with its q-values (RFC 9110 §12.5.3).
 
-use http::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
+use http::header::HeaderValue;
+
+use crate::http::fields::{text, Fields, Known};
 
 /// A content coding pyrite can serve from a sibling file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +49,12 @@ impl Coding {
 
 /// The codings the client accepts, best first; q=0 means "not acceptable". No header at all
 /// means identity only: a client that did not ask may not understand.
-pub fn acceptable(headers: &HeaderMap) -> Vec<Coding> {
+pub fn acceptable(headers: &Fields) -> Vec<Coding> {
     let mut weighted: Vec<(Coding, u16)> = Vec::new();
     let mut star: Option<u16> = None;
     let mut explicit = [None::<u16>; 2];
-    for value in headers.get_all(ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
+    for value in headers.get_all(Known::AcceptEncoding) {
+        let Some(value) = text(value) else { continue };
         for item in value.split(',') {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -105,9 +107,7 @@ mod tests {
     use super::*;
 
     fn accept(value: &str) -> Vec<Coding> {
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
-        acceptable(&headers)
+        acceptable(&Fields::from_pairs([("Accept-Encoding", value.as_bytes())]))
     }
 
     #[test]
@@ -120,6 +120,6 @@ mod tests {
         assert_eq!(accept("identity"), []);
         assert_eq!(accept("x-gzip;Q=1.000"), [Coding::Gzip]);
         assert_eq!(accept("gzip;q=2"), [], "a malformed qvalue is ignored");
-        assert!(acceptable(&HeaderMap::new()).is_empty());
+        assert!(acceptable(&Fields::new()).is_empty());
     }
 }

@@ -19,21 +19,16 @@ mod resolve;
 use std::path::Path;
 
 use http::header::{HeaderValue, ALLOW, LOCATION};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Response, StatusCode};
 
-use crate::http::{pages, Body};
+use crate::http::{pages, Body, Head};
 
 pub use options::Options;
 
 /// Answers `req` from the directory `root`, where `rel` is the still-encoded part of the
 /// request path below it. `None` means nothing is there (the caller sends a 404 or asks the
 /// app).
-pub fn serve<B>(
-    req: &Request<B>,
-    root: &Path,
-    rel: &str,
-    options: &Options,
-) -> Option<Response<Body>> {
+pub fn serve(req: &Head, root: &Path, rel: &str, options: &Options) -> Option<Response<Body>> {
     let target = resolve::target(root, rel, options.dotfiles)?;
     // Known and unchanged: from the cache; else looked up on disk, and a file is cached.
     let found = match cache::get(root, &target.key) {
@@ -45,18 +40,15 @@ pub fn serve<B>(
             resolve::Found::Directory(dir) => Found::Directory(dir),
         },
     };
-    let method = req.method();
+    let method = &req.method;
     let allowed = method == Method::GET || method == Method::HEAD;
     match found {
         _ if !allowed => Some(method_not_allowed()),
         Found::File(opened) => Some(reply::file(req, root, opened, options)),
         Found::Directory(_) if !target.trailing_slash => Some(redirect(req)),
-        Found::Directory(dir) if options.autoindex => Some(listing::page(
-            method,
-            req.uri().path(),
-            &dir,
-            options.dotfiles,
-        )),
+        Found::Directory(dir) if options.autoindex => {
+            Some(listing::page(method, req.path(), &dir, options.dotfiles))
+        }
         Found::Directory(_) => None,
     }
 }
@@ -77,11 +69,10 @@ fn method_not_allowed() -> Response<Body> {
 }
 
 /// `/dir` → 301 to `/dir/`, query kept, so relative links inside the directory's index work.
-fn redirect<B>(req: &Request<B>) -> Response<Body> {
-    let uri = req.uri();
+fn redirect(req: &Head) -> Response<Body> {
     // One leading slash only: `//host/dir` must not become a protocol-relative redirect.
-    let path = uri.path().trim_start_matches('/');
-    let location = match uri.query() {
+    let path = req.path().trim_start_matches('/');
+    let location = match req.query() {
         Some(query) => format!("/{path}/?{query}"),
         None => format!("/{path}/"),
     };

@@ -7,8 +7,8 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, CONTENT_RANGE, CONTENT_TYPE, IF_RANGE, RANGE};
-use http::{Method, Request, Response, StatusCode};
+use http::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE};
+use http::{Method, Response, StatusCode};
 
 use super::cache::{self, Entry, Opened};
 use super::conditional::{self, Verdict};
@@ -16,13 +16,14 @@ use super::encoding;
 use super::options::Options;
 use super::range::{self, ByteRange, Ranges};
 use super::resolve;
-use crate::http::{pages, Body, FileBody};
+use crate::http::fields::{text, Fields, Known};
+use crate::http::{pages, Body, FileBody, Head};
 
 /// Answers a GET or HEAD for the file `main` (already found under `root`). The entry's
 /// prerendered fields go with the body, so a plain 200 or a 304 builds no field map. A HEAD
 /// gets the GET's body, which the writer measures for Content-Length but never sends.
-pub fn file<B>(req: &Request<B>, root: &Path, main: Opened, options: &Options) -> Response<Body> {
-    let headers = req.headers();
+pub fn file(req: &Head, root: &Path, main: Opened, options: &Options) -> Response<Body> {
+    let headers = &req.fields;
     let chosen = precompressed(headers, root, &main.entry).unwrap_or(main);
     let entry = chosen.entry.clone();
     let cache_control = if entry.hashed_name {
@@ -86,7 +87,7 @@ pub fn file<B>(req: &Request<B>, root: &Path, main: Opened, options: &Options) -
 /// The precompressed sibling the client prefers, if one exists inside the root. That a sibling
 /// is missing is remembered too, for as long as its directory is unchanged (adding a file to a
 /// directory changes its times): one stat of the directory instead of one per coding.
-fn precompressed(headers: &HeaderMap, root: &Path, main: &Entry) -> Option<Opened> {
+fn precompressed(headers: &Fields, root: &Path, main: &Entry) -> Option<Opened> {
     let mut dir = cache::DirCheck::new(&main.path);
     encoding::acceptable(headers)
         .into_iter()
@@ -111,14 +112,14 @@ fn precompressed(headers: &HeaderMap, root: &Path, main: &Entry) -> Option<Opene
 }
 
 /// The ranges to send, after `If-Range` (RFC 9110 §13.1.5); ranges apply to GET only (§14.2).
-fn requested_ranges<B>(req: &Request<B>, entry: &Entry) -> Ranges {
-    if req.method() != Method::GET {
+fn requested_ranges(req: &Head, entry: &Entry) -> Ranges {
+    if req.method != Method::GET {
         return Ranges::Ignore;
     }
-    let Some(value) = req.headers().get(RANGE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req.fields.get(Known::Range).and_then(text) else {
         return Ranges::Ignore;
     };
-    if let Some(if_range) = req.headers().get(IF_RANGE) {
+    if let Some(if_range) = req.fields.get(Known::IfRange) {
         if !conditional::if_range_holds(if_range, &entry.etag, entry.modified) {
             return Ranges::Ignore;
         }

@@ -4,9 +4,10 @@
 //! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
 //! liveness memory shared with the workers, `identity` users, groups and process titles,
 //! `io` the system calls of a file response (pread, sendfile, MSG_MORE), `openat` opening a
-//! name beneath a directory (static files), `limits` how many tasks the machine allows, and
-//! `memory` giving freed memory back.
+//! name beneath a directory (static files), `limits` how many tasks the machine allows,
+//! `memory` giving freed memory back, and `clock` the local calendar time.
 
+mod clock;
 mod identity;
 mod io;
 mod limits;
@@ -17,6 +18,7 @@ mod process;
 mod shm;
 mod signals;
 
+pub use clock::*;
 pub use identity::*;
 pub use io::*;
 pub use limits::*;

@@ -7,12 +7,10 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use http::Request;
 use tokio::sync::watch;
 
 use super::stop;
-use crate::http::incoming::Incoming;
-use crate::http::{ConnInfo, Phase, Reply, Service};
+use crate::http::{ConnInfo, Phase, Reply, Request, Service};
 use crate::sys;
 
 /// Counts requests and decides when this worker should recycle itself.
@@ -111,7 +109,7 @@ impl<S: Service> Service for Counted<S> {
     type Later = S::Later;
 
     #[inline]
-    fn call(&self, req: Request<Incoming>, conn: &Rc<ConnInfo>) -> Reply<Self::Later> {
+    fn call(&self, req: Request, conn: &Rc<ConnInfo>) -> Reply<Self::Later> {
         self.inner.call(req, conn)
     }
 

@@ -23,7 +23,7 @@ use crate::router::Router;
 use crate::service::{Dispatcher, Health};
 use crate::sys::{self, BootPipe, Slot};
 use crate::wsgi::{self, AppSpec, LoadError, Runner};
-use crate::{heartbeat, logging};
+use crate::{access_log, heartbeat, logging};
 use lifecycle::{Counted, Lifecycle};
 
 /// What the master hands a freshly forked worker.
@@ -146,7 +146,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         if sys::getppid() == 1 {
             return Ok(());
         }
-        logging::buffer_access();
+        access_log::buffer();
         let housekeeping = lifecycle.clone();
         let log_settings = config.logging.clone();
         tokio::task::spawn_local(async move {
@@ -155,7 +155,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                 tokio::select! {
                     _ = tick.tick() => {
                         heartbeat::beat();
-                        logging::flush_access();
+                        access_log::flush();
                         housekeeping.check_memory();
                         housekeeping.check_stuck();
                     }
@@ -194,7 +194,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
             }
         }
     });
-    logging::flush_access();
+    access_log::flush();
     if let Some(hooks) = &worker_hooks {
         hooks.worker_exit();
     }

@@ -15,9 +15,9 @@ use super::errors::ErrorStream;
 use super::file_wrapper::{self, FileWrapper};
 use super::response::WsgiBody;
 use super::response_head::{self, BodyLength};
-use super::start_response::StartResponse;
+use super::start_response::Responder;
 use super::{process, timeout};
-use crate::http::{pages, Body};
+use crate::http::{pages, Body, LogEnviron};
 
 /// Per-worker WSGI state: the app and the shared `wsgi.errors` stream.
 pub struct Executor {
@@ -45,7 +45,7 @@ impl Executor {
         let Some(path_info) = environ::path_info(&self.app.script_name, req.path) else {
             return pages::error(StatusCode::NOT_FOUND);
         };
-        let head_request = req.parts.method == Method::HEAD;
+        let head_request = req.head.method == Method::HEAD;
         let _in_app = crate::heartbeat::enter_app();
         Python::attach(|py| {
             // The configuration file's pre_request/post_request, if it has them.
@@ -96,16 +96,24 @@ impl Executor {
                 .pre_request(py, &hook_req)
                 .map_err(|tb| Failure::from(format!("the pre_request hook raised\n{tb}")))?;
         }
-        let start_response =
-            Bound::new(py, StartResponse::default()).map_err(|e| failed("start_response", e))?;
+        let logged = crate::access_log::format().filter(|f| !f.environ.is_empty());
+        let keep = logged.map(|_| environ.clone());
+        let responder = Responder::take(py).map_err(|e| failed("start_response", e))?;
         let result = self
             .app
             .callable
             .bind(py)
-            .call1((environ, &start_response))
-            .map_err(|e| failed("the app raised an exception", e))?;
-        // From here on `body` owns the duty to call result.close(), whatever happens.
-        let mut body = WsgiBody::new(&result, start_response.clone().unbind());
+            .call1((environ, responder.callable(py)));
+        let result = match result {
+            Ok(result) => result,
+            Err(err) => {
+                responder.give_back(py);
+                return Err(failed("the app raised an exception", err));
+            }
+        };
+        // From here on `body` owns the duty to call result.close(), whatever happens, and to
+        // give the responder back.
+        let mut body = WsgiBody::new(&result, responder);
         // write() output given before the app returned goes first (PEP 3333 "The write()
         // Callable").
         body.take_written(py);
@@ -125,15 +133,15 @@ impl Executor {
             body.pull_until_data(py)
                 .map_err(|e| failed("the app raised an exception", e))?;
         }
-        let mut sr = start_response.borrow_mut();
-        let status = sr
-            .status
-            .clone()
-            .ok_or_else(|| Failure::from("the app returned without calling start_response()"))?;
-        sr.headers_sent = true;
-        let headers = std::mem::take(&mut sr.headers);
-        drop(sr);
-        let (mut response, length) = response_head::build(status, headers)?;
+        let (mut response, length) = {
+            let mut sr = body.responder().state(py);
+            sr.headers_sent = true;
+            response_head::build(&mut sr.head)?
+        };
+        if let (Some(format), Some(environ)) = (logged, keep) {
+            let values = environ::logged(&environ, &format.environ);
+            response.extensions_mut().insert(LogEnviron(values));
+        }
         let declared = match length {
             BodyLength::NoBody => return Ok(response),
             BodyLength::Declared(len) => Some(len),
@@ -148,7 +156,7 @@ impl Executor {
             }
             // For HEAD the body is dropped here, which calls the app's close().
             if !head_request {
-                *response.body_mut() = Body::stream(body);
+                set_body(&mut response, Body::stream(body));
             }
             return Ok(response);
         }
@@ -167,11 +175,11 @@ impl Executor {
         match (complete, declared) {
             (Some(data), None) => {
                 response_head::set_length(&mut response, data.len() as u64);
-                *response.body_mut() = Body::full(data);
+                set_body(&mut response, Body::full(data));
                 return Ok(response);
             }
             (Some(data), Some(len)) if len == data.len() as u64 => {
-                *response.body_mut() = Body::full(data);
+                set_body(&mut response, Body::full(data));
                 return Ok(response);
             }
             (Some(data), Some(_)) => body.push(data),
@@ -180,9 +188,15 @@ impl Executor {
         if let Some(len) = declared {
             body.set_declared_length(len);
         }
-        *response.body_mut() = Body::stream(body);
+        set_body(&mut response, Body::stream(body));
         Ok(response)
     }
+}
+
+/// Gives `response` its body, keeping the header lines the app's head rendered.
+fn set_body(response: &mut Response<Body>, body: Body) {
+    let rendered = std::mem::take(response.body_mut().rendered_mut());
+    *response.body_mut() = body.with_rendered(rendered);
 }
 
 /// Why an app call produced no response: logged, then answered with 500 (504 on timeout).

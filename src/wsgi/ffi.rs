@@ -157,3 +157,27 @@ pub fn async_raise(_py: pyo3::Python<'_>, ident: u64, exc: &pyo3::Bound<'_, pyo3
         ffi::PyThreadState_SetAsyncExc(ident as _, exc.as_ptr());
     }
 }
+
+/// A `str` whose code points are `bytes` (latin-1), made in one call: CPython scans for the
+/// widest byte and copies (the ASCII case is a plain copy), no UTF-8 decoding.
+pub fn latin1<'py>(
+    py: pyo3::Python<'py>,
+    bytes: &[u8],
+) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::types::PyString>> {
+    let len = ffi::Py_ssize_t::try_from(bytes.len())
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("string too long"))?;
+    // SAFETY: the GIL is held (`py`); `bytes` is valid for `len` bytes during the call, which
+    // copies them; a null errors pointer means "strict", which latin-1 never needs. The result
+    // is a new reference (or NULL with an exception set), which `from_owned_ptr_or_err` takes.
+    unsafe {
+        let ptr = ffi::PyUnicode_DecodeLatin1(bytes.as_ptr().cast(), len, std::ptr::null());
+        pyo3::Bound::from_owned_ptr_or_err(py, ptr).map(|s| s.cast_into_unchecked())
+    }
+}
+
+/// How many references `obj` has (a pooled object is reused only when the pool holds the last).
+pub fn refcount(obj: &pyo3::Bound<'_, pyo3::PyAny>) -> isize {
+    // SAFETY: `obj` is a live object (a `Bound` holds a reference, and the GIL); reading its
+    // reference count has no other requirement.
+    unsafe { ffi::Py_REFCNT(obj.as_ptr()) }
+}

@@ -204,23 +204,22 @@ impl WorkerHooks {
         py: Python<'py>,
         req: &RequestInfo<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let parts = req.parts;
+        let head = req.head;
         let headers = PyList::empty(py);
-        for (name, value) in &parts.headers {
-            let value = super::environ::latin1(py, value.as_bytes());
-            headers.append((name.as_str().to_ascii_uppercase(), value))?;
+        for (name, value, _) in head.fields.iter() {
+            let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+            headers.append((name, super::environ::latin1(py, value)?))?;
         }
-        let version = match parts.version {
+        let version = match head.version {
             http::Version::HTTP_10 => (1, 0),
             _ => (1, 1),
         };
-        let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let remote = req.peer.map(|p| (p.ip().to_string(), p.port()));
         self.helpers.bind(py).getattr("Request")?.call1((
-            parts.method.as_str(),
-            uri,
-            super::environ::latin1(py, req.path),
-            parts.uri.query().unwrap_or(""),
+            head.method.as_str(),
+            head.path_and_query(),
+            super::environ::latin1(py, req.path)?,
+            head.query().unwrap_or(""),
             version,
             headers,
             req.url_scheme,

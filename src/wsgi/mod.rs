@@ -25,6 +25,7 @@ mod response_head;
 mod runner;
 mod settings;
 mod start_response;
+mod strings;
 mod timeout;
 mod tls_environ;
 mod traceback;

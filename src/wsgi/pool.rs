@@ -10,18 +10,17 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::request::Parts;
 use http::{Response, StatusCode};
 use pyo3::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use super::environ::RequestInfo;
 use super::executor::Executor;
-use crate::http::{pages, Body, RequestBody};
+use crate::http::{pages, Body, Head, RequestBody};
 
 /// A request handed to a pool thread, owning everything the environ is built from.
 pub struct OwnedRequest {
-    pub parts: Parts,
+    pub head: Head,
     pub path: Vec<u8>,
     pub peer: Option<SocketAddr>,
     pub local: Option<SocketAddr>,
@@ -35,7 +34,7 @@ pub struct OwnedRequest {
 impl OwnedRequest {
     pub fn info(&self, body: RequestBody) -> RequestInfo<'_> {
         RequestInfo {
-            parts: &self.parts,
+            head: &self.head,
             path: &self.path,
             peer: self.peer,
             local: self.local,

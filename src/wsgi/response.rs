@@ -14,7 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 
 use super::file_wrapper::NativeFile;
-use super::start_response::{type_name, StartResponse};
+use super::response_head::type_name;
+use super::start_response::Responder;
 use crate::http::{BodyError, BodyStream, FileBody};
 
 /// The body of a WSGI response: items already pulled, the iterator or the app's file (until
@@ -25,21 +26,27 @@ pub struct WsgiBody {
     /// A file_wrapper's file, with the `write()` output that goes ahead of it.
     file: Option<FileBody>,
     closer: Option<Py<PyAny>>,
-    start_response: Py<StartResponse>,
+    /// The request's `start_response`, given back to its pool when the body is dropped.
+    responder: Option<Responder>,
     /// App-declared Content-Length still to send.
     remaining: Option<u64>,
 }
 
 impl WsgiBody {
-    pub fn new(result: &Bound<'_, PyAny>, start_response: Py<StartResponse>) -> WsgiBody {
+    pub fn new(result: &Bound<'_, PyAny>, responder: Responder) -> WsgiBody {
         WsgiBody {
             pending: VecDeque::new(),
             iter: None,
             file: None,
             closer: Some(result.clone().unbind()),
-            start_response,
+            responder: Some(responder),
             remaining: None,
         }
+    }
+
+    /// The request's `start_response` (present until the body is dropped).
+    pub fn responder(&self) -> &Responder {
+        self.responder.as_ref().expect("held until drop")
     }
 
     pub fn set_iter(&mut self, iter: Bound<'_, PyIterator>) {
@@ -136,14 +143,20 @@ impl WsgiBody {
     /// Queues bytes given to `write()` ahead of anything pulled after them. Only called while
     /// the queue is empty or right after a pull, so `write()` output keeps its place in order.
     pub fn take_written(&mut self, py: Python<'_>) {
-        let mut sr = self.start_response.bind(py).borrow_mut();
+        let Some(responder) = &self.responder else {
+            return;
+        };
+        let mut sr = responder.state(py);
         for chunk in std::mem::take(&mut sr.written).into_iter().rev() {
             self.pending.push_front(chunk);
         }
     }
 
     fn take_written_len(&mut self, py: Python<'_>) -> u64 {
-        let mut sr = self.start_response.bind(py).borrow_mut();
+        let Some(responder) = &self.responder else {
+            return 0;
+        };
+        let mut sr = responder.state(py);
         std::mem::take(&mut sr.written)
             .iter()
             .map(|c| c.len() as u64)
@@ -325,9 +338,15 @@ impl BodyStream for WsgiBody {
 
 impl Drop for WsgiBody {
     fn drop(&mut self) {
-        if self.closer.is_some() || self.iter.is_some() {
+        let responder = self.responder.take();
+        if self.closer.is_some() || self.iter.is_some() || responder.is_some() {
             let _in_app = crate::heartbeat::enter_app();
-            Python::attach(|py| self.close(py));
+            Python::attach(|py| {
+                self.close(py);
+                if let Some(responder) = responder {
+                    responder.give_back(py);
+                }
+            });
         }
     }
 }

@@ -1,28 +1,22 @@
-//! Builds the response head from the app's status and headers (PEP 3333 "The start_response()
-//! Callable", "Other HTTP Features"), and what it says about the body's length. (The opposite
-//! of `http::parse`, which reads a request head off the wire.)
+//! The response head from the app's status and headers (PEP 3333 "The start_response()
+//! Callable", "Other HTTP Features"), checked when `start_response` is called and rendered
+//! there and then into header lines (`Name: value\r\n`, the name title-cased), in the app's
+//! order. (The opposite of `http::parse`, which reads a request head off the wire.)
 //!
 //! Hop-by-hop headers (RFC 9110 §7.6.1: `Connection`, `Keep-Alive`, `Proxy-Connection`,
 //! `Transfer-Encoding`, `TE`, `Trailer`, `Upgrade`) are the server's business: PEP 3333 forbids
 //! apps to set them and lets the server treat them as an error. pyrite drops them (logged at
 //! debug) so an app written for a lenient server still works, and honours `Connection: close`
-//! by closing the connection after the response.
+//! by closing the connection after the response. `Content-Length` is kept aside for the writer,
+//! which renders it with the framing.
 
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH};
+use bytes::BytesMut;
 use http::{Response, StatusCode};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
 
-use super::start_response::{latin1_bytes, Status};
-use crate::http::Body;
-
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-];
+use crate::http::{Body, ReasonPhrase};
 
 /// What the app's head says about its body's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,79 +28,287 @@ pub enum BodyLength {
     Open,
 }
 
-pub fn build(
-    status: Status,
-    headers: Vec<(String, String)>,
-) -> Result<(Response<Body>, BodyLength), String> {
-    let code = StatusCode::from_u16(status.code).map_err(|e| e.to_string())?;
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = code;
-    if code.canonical_reason() != Some(status.reason.as_str()) {
-        let reason = crate::http::ReasonPhrase(latin1_bytes(&status.reason).into());
-        response.extensions_mut().insert(reason);
+/// The app's status and headers, validated and rendered.
+#[derive(Debug, Default)]
+pub struct HeadState {
+    /// The status code, once `start_response` was called.
+    pub status: Option<u16>,
+    /// The app's reason phrase when it is not the code's usual one.
+    reason: Option<bytes::Bytes>,
+    /// The header lines, ready for the wire (taken from the worker's pool of buffers).
+    lines: BytesMut,
+    length: Option<u64>,
+    close: bool,
+    date: bool,
+    server: bool,
+    /// What makes the head unusable although each header was well-formed (two different
+    /// Content-Length values, one that is not a number): the response is a 500.
+    problem: Option<String>,
+}
+
+impl HeadState {
+    /// Empties the state for the next request, keeping the buffer.
+    pub fn reset(&mut self) {
+        let lines = std::mem::take(&mut self.lines);
+        *self = HeadState {
+            lines,
+            ..HeadState::default()
+        };
+        self.lines.clear();
     }
-    let map = response.headers_mut();
-    map.reserve(headers.len() + 2);
-    let mut declared: Option<u64> = None;
-    let mut close = false;
-    for (name, value) in &headers {
-        // HeaderName::from_bytes lower-cases, and is allocation-free for the standard names.
-        let header =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name:?}: {e}"))?;
-        if HOP_BY_HOP.contains(&header.as_str()) {
-            if header == CONNECTION
+}
+
+/// `"NNN reason"`: three digits (200–599), one space, a reason without control characters.
+pub fn parse_status(head: &mut HeadState, status: &Bound<'_, PyAny>) -> PyResult<()> {
+    let text = status
+        .cast::<PyString>()
+        .map_err(|_| {
+            PyTypeError::new_err(format!("status must be str, not {}", type_name(status)))
+        })?
+        .to_str()?;
+    let bad = || PyValueError::new_err(format!("status {text:?} is not of the form 'NNN reason'"));
+    let (code, reason) = text.split_at_checked(3).ok_or_else(bad)?;
+    let reason = reason.strip_prefix(' ').ok_or_else(bad)?;
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let code: u16 = code.parse().map_err(|_| bad())?;
+    if !(200..=599).contains(&code) {
+        return Err(bad());
+    }
+    let canonical = StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+        == Some(reason);
+    if !canonical {
+        if reason.chars().any(|c| c.is_control() || c as u32 > 0xff) {
+            return Err(bad());
+        }
+        head.reason = Some(latin1_bytes(reason).into());
+    }
+    head.status = Some(code);
+    Ok(())
+}
+
+/// A list of `(str, str)`: names are RFC 9110 tokens, values latin-1 with no CR, LF or other
+/// control character but tab. Each is rendered as it is checked.
+pub fn parse_headers<'py>(head: &mut HeadState, headers: &Bound<'py, PyAny>) -> PyResult<()> {
+    let list = headers.cast::<PyList>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "headers must be a list, not {}",
+            type_name(headers)
+        ))
+    })?;
+    if head.lines.capacity() == 0 {
+        head.lines = crate::http::fields::spare_buffer();
+    }
+    for item in list.iter() {
+        let pair = item.cast::<PyTuple>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "each header must be a (name, value) tuple, not {}",
+                type_name(&item)
+            ))
+        })?;
+        if pair.len() != 2 {
+            return Err(PyValueError::new_err(format!(
+                "header {pair} is not a (name, value) pair"
+            )));
+        }
+        let text = |obj: Bound<'py, PyAny>| -> PyResult<Bound<'py, PyString>> {
+            obj.cast_into::<PyString>().map_err(|e| {
+                PyTypeError::new_err(format!(
+                    "header {pair} must hold two str, not {}",
+                    type_name(&e.into_inner())
+                ))
+            })
+        };
+        let name = text(pair.get_item(0)?)?;
+        let value = text(pair.get_item(1)?)?;
+        add(head, name.to_str()?, value.to_str()?)?;
+    }
+    Ok(())
+}
+
+/// What a header name is to the server, by its lowercase spelling.
+#[derive(PartialEq, Eq)]
+enum Role {
+    /// Rendered as given.
+    Plain,
+    Date,
+    Server,
+    ContentLength,
+    Connection,
+    /// Another hop-by-hop header: dropped.
+    HopByHop,
+}
+
+fn role(name: &str) -> Role {
+    let is = |lower: &str| name.eq_ignore_ascii_case(lower);
+    match name.len() {
+        2 if is("te") => Role::HopByHop,
+        4 if is("date") => Role::Date,
+        6 if is("server") => Role::Server,
+        7 if is("trailer") || is("upgrade") => Role::HopByHop,
+        10 if is("connection") => Role::Connection,
+        10 if is("keep-alive") => Role::HopByHop,
+        14 if is("content-length") => Role::ContentLength,
+        16 if is("proxy-connection") => Role::HopByHop,
+        17 if is("transfer-encoding") => Role::HopByHop,
+        _ => Role::Plain,
+    }
+}
+
+/// RFC 9110 §5.6.2 `tchar`, as a table.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric()
+            || matches!(
+                b as u8,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// Checks one header and renders it (or keeps what it says aside, for the framing's own).
+fn add(head: &mut HeadState, name: &str, value: &str) -> PyResult<()> {
+    if name.is_empty() || !name.bytes().all(|b| TCHAR[usize::from(b)]) {
+        return Err(PyValueError::new_err(format!(
+            "header name {name:?} is not a valid token"
+        )));
+    }
+    // Plain ASCII without controls (tab aside) in one pass; anything else is looked at again.
+    let plain = value
+        .bytes()
+        .all(|b| (b' '..0x7f).contains(&b) || b == b'\t');
+    if !plain
+        && value
+            .chars()
+            .any(|c| (c as u32) > 0xff || (c.is_control() && c != '\t'))
+    {
+        return Err(PyValueError::new_err(format!(
+            "header {name:?} has a value with control or non-latin-1 characters"
+        )));
+    }
+    match role(name) {
+        Role::Plain => {}
+        Role::Date => head.date = true,
+        Role::Server => head.server = true,
+        Role::Connection | Role::HopByHop => {
+            if role(name) == Role::Connection
                 && value
-                    .to_ascii_lowercase()
                     .split(',')
-                    .any(|t| t.trim() == "close")
+                    .any(|t| t.trim().eq_ignore_ascii_case("close"))
             {
-                close = true;
+                head.close = true;
             }
             tracing::debug!(header = %name, "dropped a hop-by-hop header set by the app");
-            continue;
+            return Ok(());
         }
-        if header == CONTENT_LENGTH {
-            let len = value
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| format!("the app's Content-Length {value:?} is not a number"))?;
-            if declared.is_some_and(|d| d != len) {
-                return Err(format!(
-                    "the app gave two different Content-Length: {headers:?}"
-                ));
+        Role::ContentLength => {
+            match value.trim().parse::<u64>() {
+                Ok(len) if head.length.is_some_and(|d| d != len) => {
+                    let first = head.length.unwrap_or_default();
+                    head.problem.get_or_insert_with(|| {
+                        format!("the app gave two different Content-Length: {first} and {len}")
+                    });
+                }
+                Ok(len) => head.length = Some(len),
+                Err(_) => {
+                    head.problem.get_or_insert_with(|| {
+                        format!("the app's Content-Length {value:?} is not a number")
+                    });
+                }
             }
-            if declared.is_some() {
-                continue;
-            }
-            declared = Some(len);
-            map.insert(CONTENT_LENGTH, HeaderValue::from(len));
-            continue;
+            return Ok(());
         }
-        let value = if value.is_ascii() {
-            HeaderValue::from_str(value)
+    }
+    let lines = &mut head.lines;
+    lines.reserve(name.len() + value.len() + 4);
+    let start = lines.len();
+    lines.extend_from_slice(name.as_bytes());
+    // `content-TYPE` → `Content-Type`: the form most clients and tools print.
+    let mut upper = true;
+    for b in &mut lines[start..] {
+        *b = if upper {
+            b.to_ascii_uppercase()
         } else {
-            HeaderValue::from_bytes(&latin1_bytes(value))
-        }
-        .map_err(|e| format!("header {header}: {e}"))?;
-        map.append(header, value);
+            b.to_ascii_lowercase()
+        };
+        upper = *b == b'-';
     }
-    if close {
-        map.insert(CONNECTION, HeaderValue::from_static("close"));
+    lines.extend_from_slice(b": ");
+    if plain || value.is_ascii() {
+        lines.extend_from_slice(value.as_bytes());
+    } else {
+        lines.extend(value.chars().map(|c| c as u8));
     }
-    let length = if code == StatusCode::NO_CONTENT {
-        map.remove(CONTENT_LENGTH);
-        BodyLength::NoBody
-    } else if code == StatusCode::NOT_MODIFIED {
+    lines.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// The response for the app's head (its body set by the caller), and what the head says of the
+/// body's length. Takes the rendered lines out of `head`.
+pub fn build(head: &mut HeadState) -> Result<(Response<Body>, BodyLength), String> {
+    if let Some(problem) = head.problem.take() {
+        return Err(problem);
+    }
+    let code = head
+        .status
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or("the app returned without calling start_response()")?;
+    let length = if code == StatusCode::NO_CONTENT || code == StatusCode::NOT_MODIFIED {
         BodyLength::NoBody
     } else {
-        declared.map_or(BodyLength::Open, BodyLength::Declared)
+        head.length.map_or(BodyLength::Open, BodyLength::Declared)
     };
+    let rendered = crate::http::Rendered {
+        lines: std::mem::take(&mut head.lines),
+        date: head.date,
+        server: head.server,
+        // 204 never carries one (RFC 9110 §8.6); a 304's says what a 200 would have.
+        length: head.length.filter(|_| code != StatusCode::NO_CONTENT),
+        close: head.close,
+        by_app: true,
+    };
+    let mut response = Response::new(Body::empty().with_rendered(rendered));
+    *response.status_mut() = code;
+    if let Some(reason) = head.reason.take() {
+        response.extensions_mut().insert(ReasonPhrase(reason));
+    }
     Ok((response, length))
 }
 
 /// Sets the Content-Length the server worked out itself.
 pub fn set_length(response: &mut Response<Body>, len: u64) {
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    response.body_mut().rendered_mut().length = Some(len);
+}
+
+/// The name of `obj`'s type, for error messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The latin-1 bytes of a str already checked to hold only code points below 256.
+pub fn latin1_bytes(s: &str) -> Vec<u8> {
+    s.chars().map(|c| c as u8).collect()
 }

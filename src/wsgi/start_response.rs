@@ -1,67 +1,77 @@
 //! `start_response` and `write` (PEP 3333 "The start_response() Callable", "The write()
-//! Callable"): the status and headers are validated when given, kept until the first body byte
-//! is ready, and replaced or re-raised per the `exc_info` rules.
+//! Callable"): the status and headers are validated when given — the header lines rendered
+//! there and then, ready for the wire — kept until the first body byte is ready, and replaced or
+//! re-raised per the `exc_info` rules.
+//!
+//! Both callables are methods of one object, taken from a per-thread pool with its two bound
+//! methods made once: a request costs neither an object nor a method, and the app calls them
+//! through the vectorcall protocol (no argument tuple). An object goes back to the pool only
+//! when nothing but the pool refers to it, so an app that kept `start_response` or `write`
+//! never sees it reused.
+
+use std::cell::RefCell;
 
 use bytes::Bytes;
-use pyo3::exceptions::{PyAssertionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAssertionError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::PyBytes;
 
-/// A validated status line: the code and the app's reason phrase.
-#[derive(Debug, Clone)]
-pub struct Status {
-    pub code: u16,
-    pub reason: String,
-}
+use super::ffi::refcount;
+use super::response_head::{self, type_name, HeadState};
 
 #[pyclass(module = "pyrite")]
 #[derive(Default)]
 pub struct StartResponse {
-    pub status: Option<Status>,
-    pub headers: Vec<(String, String)>,
+    pub head: HeadState,
     /// Bytes passed to `write()` not yet handed to the connection.
     pub written: Vec<Bytes>,
     /// Set once the status line is committed; a later `start_response(..., exc_info)` re-raises.
     pub headers_sent: bool,
+    /// This object's bound `write`, returned by every `start_response` call.
+    write_method: Option<Py<PyAny>>,
 }
 
 #[pymethods]
 impl StartResponse {
     #[pyo3(signature = (status, headers, exc_info = None))]
-    fn __call__<'py>(
+    fn start_response<'py>(
         slf: &Bound<'py, Self>,
         status: &Bound<'py, PyAny>,
         headers: &Bound<'py, PyAny>,
         exc_info: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
         let exc_info = exc_info.filter(|e| !e.is_none());
-        {
-            let this = slf.borrow();
-            match exc_info {
-                Some(info) if this.headers_sent => {
-                    // PEP 3333: with exc_info after the headers went out, re-raise it.
-                    return Err(PyErr::from_value(info.get_item(1)?));
-                }
-                None if this.status.is_some() => {
-                    return Err(PyAssertionError::new_err(
-                        "start_response() called a second time without exc_info",
-                    ));
-                }
-                _ => {}
+        let mut this = slf.borrow_mut();
+        match exc_info {
+            Some(info) if this.headers_sent => {
+                // PEP 3333: with exc_info after the headers went out, re-raise it.
+                return Err(PyErr::from_value(info.get_item(1)?));
+            }
+            None if this.head.status.is_some() => {
+                return Err(PyAssertionError::new_err(
+                    "start_response() called a second time without exc_info",
+                ));
+            }
+            _ => {}
+        }
+        // Validated into a fresh state: a second call that fails leaves the first one's.
+        let mut head = HeadState::default();
+        response_head::parse_status(&mut head, status)?;
+        response_head::parse_headers(&mut head, headers)?;
+        this.head = head;
+        match &this.write_method {
+            Some(write) => Ok(write.clone_ref(py)),
+            None => {
+                drop(this);
+                Ok(slf.getattr(pyo3::intern!(py, "write"))?.unbind())
             }
         }
-        let status = parse_status(status)?;
-        let headers = parse_headers(headers)?;
-        let mut this = slf.borrow_mut();
-        this.status = Some(status);
-        this.headers = headers;
-        drop(this);
-        slf.getattr(pyo3::intern!(slf.py(), "write"))
     }
 
     /// The `write` callable start_response returns (PEP 3333 "The write() Callable").
     fn write(&mut self, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.status.is_none() {
+        if self.head.status.is_none() {
             return Err(PyAssertionError::new_err(
                 "write() called before start_response()",
             ));
@@ -79,97 +89,77 @@ impl StartResponse {
     }
 }
 
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
+/// A `StartResponse` and its bound `start_response`, lent to one request at a time.
+pub struct Responder {
+    pub object: Py<StartResponse>,
+    start: Py<PyAny>,
 }
 
-/// `"NNN reason"`: three digits (200–599), one space, a reason without control characters.
-fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<Status> {
-    let text = status
-        .cast::<PyString>()
-        .map_err(|_| {
-            PyTypeError::new_err(format!("status must be str, not {}", type_name(status)))
-        })?
-        .to_str()?;
-    let bad = || PyValueError::new_err(format!("status {text:?} is not of the form 'NNN reason'"));
-    let (code, reason) = text.split_at_checked(3).ok_or_else(bad)?;
-    let reason = reason.strip_prefix(' ').ok_or_else(bad)?;
-    if !code.bytes().all(|b| b.is_ascii_digit()) || reason.chars().any(|c| c.is_control()) {
-        return Err(bad());
-    }
-    let code: u16 = code.parse().map_err(|_| bad())?;
-    if !(200..=599).contains(&code) {
-        return Err(bad());
-    }
-    if reason.chars().any(|c| c as u32 > 0xff) {
-        return Err(bad());
-    }
-    Ok(Status {
-        code,
-        reason: reason.to_owned(),
-    })
+/// Spare responders kept per thread.
+const SPARES: usize = 16;
+
+thread_local! {
+    static SPARE: RefCell<Vec<Responder>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A list of `(str, str)`: names are RFC 9110 tokens, values latin-1 with no CR, LF or other
-/// control character but tab.
-fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
-    let list = headers.cast::<PyList>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "headers must be a list, not {}",
-            type_name(headers)
-        ))
-    })?;
-    let mut out = Vec::with_capacity(list.len());
-    for item in list.iter() {
-        let pair = item.cast::<PyTuple>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "each header must be a (name, value) tuple, not {}",
-                type_name(&item)
-            ))
-        })?;
-        if pair.len() != 2 {
-            return Err(PyValueError::new_err(format!(
-                "header {pair} is not a (name, value) pair"
-            )));
+impl Responder {
+    /// A responder from this thread's pool, or a new one.
+    pub fn take(py: Python<'_>) -> PyResult<Responder> {
+        if let Some(spare) = SPARE.with(|spare| spare.borrow_mut().pop()) {
+            return Ok(spare);
         }
-        let as_str = |obj: Bound<'_, PyAny>| -> PyResult<String> {
-            let s = obj.cast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "header {pair} must hold two str, not {}",
-                    type_name(&obj)
-                ))
-            })?;
-            Ok(s.to_str()?.to_owned())
-        };
-        let name = as_str(pair.get_item(0)?)?;
-        let value = as_str(pair.get_item(1)?)?;
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(PyValueError::new_err(format!(
-                "header name {name:?} is not a valid token"
-            )));
+        let object = Bound::new(py, StartResponse::default())?;
+        let start = object
+            .getattr(pyo3::intern!(py, "start_response"))?
+            .unbind();
+        let write = object.getattr(pyo3::intern!(py, "write"))?.unbind();
+        object.borrow_mut().write_method = Some(write);
+        Ok(Responder {
+            object: object.unbind(),
+            start,
+        })
+    }
+
+    /// The `start_response` callable to pass to the app.
+    pub fn callable<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
+        self.start.bind(py)
+    }
+
+    pub fn state<'py>(&self, py: Python<'py>) -> PyRefMut<'py, StartResponse> {
+        self.object.bind(py).borrow_mut()
+    }
+
+    /// Back to the pool once the request is done with it — unless the app still holds the
+    /// object or one of its methods, which then keep their state (and the object its method,
+    /// until the cycle is collected with them).
+    pub fn give_back(self, py: Python<'_>) {
+        let object = self.object.bind(py);
+        // The pool's reference, and one from each bound method.
+        let alone = refcount(object.as_any()) == 3
+            && refcount(self.start.bind(py)) == 1
+            && object
+                .borrow()
+                .write_method
+                .as_ref()
+                .is_some_and(|w| refcount(w.bind(py)) == 1);
+        if !alone {
+            if let Ok(mut state) = object.try_borrow_mut() {
+                // Breaks the object → method → object cycle: nothing can collect it otherwise.
+                state.write_method = None;
+            }
+            return;
         }
-        if value
-            .chars()
-            .any(|c| (c as u32) > 0xff || (c.is_control() && c != '\t'))
         {
-            return Err(PyValueError::new_err(format!(
-                "header {name:?} has a value with control or non-latin-1 characters"
-            )));
+            let mut state = object.borrow_mut();
+            state.head.reset();
+            state.written.clear();
+            state.headers_sent = false;
         }
-        out.push((name, value));
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARES {
+                spare.push(self);
+            }
+        });
     }
-    Ok(out)
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// The latin-1 bytes of a str already checked to hold only code points below 256.
-pub fn latin1_bytes(s: &str) -> Vec<u8> {
-    s.chars().map(|c| c as u8).collect()
 }

@@ -116,7 +116,7 @@ fn curl_resumes_a_cut_download() {
     let (dir, root) = docroot("resume");
     let content: Vec<u8> = (0..2_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
     std::fs::write(dir.join("root/file.bin"), &content).unwrap();
-    let server = Server::start(&["--docroot", &root]);
+    let server = Server::start(&["--access-logfile", "-", "--docroot", &root]);
     let out = dir.join("download.bin");
     // The first 700 000 bytes arrived before the cut.
     std::fs::write(&out, &content[..700_000]).unwrap();
@@ -157,7 +157,7 @@ fn curl_resumes_a_cut_download() {
 #[test]
 fn a_range_of_a_large_file_from_an_odd_offset() {
     let (root, content) = big_site("range");
-    let server = Server::start(&["--docroot", &s(&root)]);
+    let server = Server::start(&["--access-logfile", "-", "--docroot", &s(&root)]);
     let r = fetch(
         &server.addr,
         "GET",

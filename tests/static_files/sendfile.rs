@@ -32,6 +32,7 @@ fn a_large_file_goes_out_byte_for_byte_over_tcp_and_a_unix_socket() {
     let (root, content) = big_site("whole");
     let sock = root.parent().unwrap().join("s.sock");
     let server = pyrite()
+        .access_log()
         .args(&["-b", "127.0.0.1:0", "-b", &format!("unix:{}", s(&sock))])
         .args(&["--docroot", &s(&root)])
         .start();
@@ -88,7 +89,7 @@ fn keep_alive_and_pipelined_requests_after_large_files() {
 #[test]
 fn a_slow_reader_gets_every_byte() {
     let (root, content) = big_site("slow");
-    let server = Server::start(&["--docroot", &s(&root)]);
+    let server = Server::start(&["--access-logfile", "-", "--docroot", &s(&root)]);
     let mut conn = small_window(&server.addr);
     conn.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     let head = conn.read_head().head;
@@ -123,7 +124,7 @@ fn a_client_leaving_mid_file_is_logged_with_what_it_got() {
         .set_len(huge)
         .unwrap();
     std::fs::write(root.join("hello.txt"), "hello\n").unwrap();
-    let server = Server::start(&["--docroot", &s(&root)]);
+    let server = Server::start(&["--access-logfile", "-", "--docroot", &s(&root)]);
     let worker = server.worker_pids();
 
     let mut conn = small_window(&server.addr);
@@ -162,7 +163,14 @@ fn a_file_shrinking_while_sent_cuts_the_connection_short() {
     std::fs::write(&path, pattern(len)).unwrap();
     std::fs::write(root.join("hello.txt"), "hello\n").unwrap();
     // A stalled send would end at the write timeout; the cut must come before it.
-    let server = Server::start(&["--docroot", &s(&root), "--write-timeout", "20"]);
+    let server = Server::start(&[
+        "--access-logfile",
+        "-",
+        "--docroot",
+        &s(&root),
+        "--write-timeout",
+        "20",
+    ]);
     let worker = server.worker_pids();
 
     let mut conn = small_window(&server.addr);
@@ -219,7 +227,7 @@ fn a_4_gib_sparse_file_streams_with_bounded_worker_memory() {
         file.write_all_at(b"TAIL", FILE_LEN - 4).unwrap();
     }
     drop(file);
-    let server = Server::start(&["--docroot", &s(&root)]);
+    let server = Server::start(&["--access-logfile", "-", "--docroot", &s(&root)]);
     let worker = server.worker_pids()[0];
     let rss = || proc_kib(worker, "status", "VmRSS");
     // Warm the request path up with a small range, so one-time allocations are not counted.

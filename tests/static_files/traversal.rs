@@ -56,12 +56,20 @@ fn traversal_corpus_never_leaves_the_root() {
     let (dir, root) = docroot("traversal");
     std::fs::create_dir_all(dir.join("root/a/b")).unwrap();
     let server = Server::start(&[
+        "--access-logfile",
+        "-",
         "--docroot",
         &root,
         "--static-dotfiles",
         "--static-autoindex",
     ]);
-    let mounted = Server::start(&["--static", &format!("/s={root}"), "--static-dotfiles"]);
+    let mounted = Server::start(&[
+        "--access-logfile",
+        "-",
+        "--static",
+        &format!("/s={root}"),
+        "--static-dotfiles",
+    ]);
     let attacks = [
         "/../secret.txt",
         "/a/../../secret.txt",

@@ -58,6 +58,11 @@ impl Builder {
         self
     }
 
+    /// `--access-logfile -`: the access log (off by default) on stdout.
+    pub fn access_log(self) -> Self {
+        self.args(&["--access-logfile", "-"])
+    }
+
     /// `--pythonpath tests/apps APP`: one of the apps under `tests/apps`, with any flags given
     /// before it.
     pub fn app(self, app: &str) -> Self {

@@ -225,7 +225,7 @@ const BIG_FILE: usize = 5 * 1024 * 1024 + 13;
 
 #[test]
 fn file_wrapper_sends_a_5_mib_file_byte_for_byte_with_and_without_a_content_length() {
-    let server = corners();
+    let server = pyrite().access_log().app("pep_corners").start();
     let (path, data) = sample_file(BIG_FILE);
     let p = path.display().to_string();
     let len = data.len().to_string();
@@ -323,7 +323,7 @@ fn file_wrapper_over_a_file_shorter_than_its_content_length_closes_the_connectio
 
 #[test]
 fn client_leaving_mid_file_wrapper_closes_the_file_once() {
-    let server = corners();
+    let server = pyrite().access_log().app("pep_corners").start();
     let dir = tmpdir("file_wrapper_leave");
     let path = dir.join("huge.bin");
     let huge: u64 = 256 << 20;
