@@ -16,9 +16,7 @@ use super::ffi;
 use crate::sys;
 
 const EVALUATE: &CStr = cr#"
-import importlib.util
 import json
-import sys
 
 HOOKS = {"on_starting", "on_reload", "when_ready", "pre_fork", "post_fork",
          "post_worker_init", "worker_int", "worker_abort", "pre_exec", "pre_request",
@@ -34,16 +32,8 @@ def _plain(value):
         return {str(k): _plain(v) for k, v in value.items()}
     return repr(value)
 
-def load(path):
-    """Executes the file as gunicorn does (a module named __config__)."""
-    spec = importlib.util.spec_from_file_location("__config__", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["__config__"] = module
-    spec.loader.exec_module(module)
-    return vars(module)
-
-def evaluate(path, known):
-    namespace = load(path)
+def evaluate(namespace, known):
+    """The settings and the hook names of a configuration file's namespace, as JSON."""
     settings, hooks = {}, []
     for name, value in namespace.items():
         if name in HOOKS:
@@ -110,6 +100,10 @@ fn run(
         // As for the app: --pythonpath and the working directory first, so the file can import
         // the project's own modules.
         super::interpreter::extend_sys_path(py, pythonpath).map_err(|e| traceback(py, &e))?;
+        // Executed as the hook process and the workers execute it (hooks.py's `load`).
+        let namespace = super::hooks::helpers(py)
+            .and_then(|h| h.call_method1("load", (path.to_string_lossy().as_ref(),)))
+            .map_err(|e| format!("executing it raised an exception:\n{}", traceback(py, &e)))?;
         let module = PyModule::from_code(py, EVALUATE, c"pyrite_config.py", c"pyrite_config")
             .map_err(|e| traceback(py, &e))?;
         let known = PyList::new(py, known).map_err(|e| traceback(py, &e))?;
@@ -119,8 +113,13 @@ fn run(
             .and_then(|f| f.call1((known,)))
             .map_err(|e| traceback(py, &e))?;
         module
-            .call_method1("evaluate", (path.to_string_lossy().as_ref(), known))
+            .call_method1("evaluate", (namespace, known))
             .and_then(|json| json.extract::<String>())
-            .map_err(|e| format!("executing it raised an exception:\n{}", traceback(py, &e)))
+            .map_err(|e| {
+                format!(
+                    "reading its settings raised an exception:\n{}",
+                    traceback(py, &e)
+                )
+            })
     })
 }
