@@ -91,11 +91,7 @@ fn run(
     pythonpath: &[PathBuf],
     known: &[&str],
 ) -> Result<String, String> {
-    let executable = match venv {
-        Some(venv) => venv.join("bin/python"),
-        None => std::path::PathBuf::from(env!("PYRITE_PYTHON_EXECUTABLE")),
-    };
-    ffi::initialize(&executable)?;
+    ffi::initialize(&super::interpreter::python_in(venv))?;
     Python::attach(|py| {
         // As for the app: --pythonpath and the working directory first, so the file can import
         // the project's own modules.

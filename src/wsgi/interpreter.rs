@@ -17,7 +17,12 @@ const BUILD_PYTHON: &str = env!("PYRITE_PYTHON_EXECUTABLE");
 
 /// The real Python executable the worker's interpreter should report as `sys.executable`.
 pub fn executable(settings: &Settings) -> PathBuf {
-    match &settings.venv {
+    python_in(settings.venv.as_deref())
+}
+
+/// The venv's `bin/python`, or the Python this pyrite was built against.
+pub fn python_in(venv: Option<&Path>) -> PathBuf {
+    match venv {
         Some(venv) => venv.join("bin/python"),
         None => PathBuf::from(BUILD_PYTHON),
     }
