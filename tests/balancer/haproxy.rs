@@ -6,7 +6,7 @@
 
 use std::process::Stdio;
 
-use super::{example, instance, setup, Balancer, PORT};
+use super::{example, instance, setup, upstreams, Balancer};
 use crate::support::capture::Captured;
 use crate::support::load::Load;
 use crate::support::netns::{self, Net};
@@ -56,11 +56,7 @@ fn a_rolling_restart_through_haproxy_marks_no_healthy_instance_down() {
         "-",
     ];
     let mut servers = [instance(&net, 0, &flags), instance(&net, 1, &flags)];
-    let upstream: Vec<String> = net
-        .hosts
-        .iter()
-        .map(|h| format!("{}:{PORT}", h.addr))
-        .collect();
+    let upstream = upstreams(&net);
     let dir = crate::support::tmpdir("haproxy");
     let cfg = dir.join("haproxy.cfg");
     let listen = "127.0.0.1:8080";

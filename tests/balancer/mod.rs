@@ -37,6 +37,14 @@ pub fn setup(program: &str) -> Option<Net> {
     }
 }
 
+/// Where the balancer finds each host's pyrite: `ADDR:PORT`, one a host.
+pub fn upstreams(net: &Net) -> Vec<String> {
+    net.hosts
+        .iter()
+        .map(|h| format!("{}:{PORT}", h.addr))
+        .collect()
+}
+
 /// `examples/deploy/NAME`.
 pub fn example(name: &str) -> String {
     let path: PathBuf = manifest_dir().join("examples").join("deploy").join(name);

@@ -8,7 +8,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::{example, instance, setup, wait_probe, Balancer, PORT};
+use super::{example, instance, setup, upstreams, wait_probe, Balancer};
 use crate::support::load::Load;
 use crate::support::netns::{self, Net};
 use crate::support::{eventually, kill, tmpdir, try_fetch, LONG_WAIT, WAIT};
@@ -78,11 +78,7 @@ fn a_rolling_restart_through_nginx_fails_no_request() {
         "-",
     ];
     let mut servers = [instance(&net, 0, &flags), instance(&net, 1, &flags)];
-    let upstream: Vec<String> = net
-        .hosts
-        .iter()
-        .map(|h| format!("{}:{PORT}", h.addr))
-        .collect();
+    let upstream = upstreams(&net);
     let dir = tmpdir("nginx");
     let dir = dir.to_string_lossy().into_owned();
     let example = example("nginx-site.conf");
