@@ -2,9 +2,11 @@
 //! environ's TLS keys, client certificates (none, optional, required), a TLS and a plain
 //! listener together, renewal on HUP, and bad flags or files refused at start.
 
+use std::path::PathBuf;
+
 use super::{client_auth, tls_server};
 use crate::support::tls::{cert, server_cn, Client};
-use crate::support::{pyrite, Value, WAIT};
+use crate::support::{pyrite, Server, Value, WAIT};
 
 fn env(conn: &mut crate::support::Conn<crate::support::tls::TlsStream>) -> Value {
     let response = conn.get("/env");
@@ -141,9 +143,10 @@ fn optional_client_certificates() {
     );
 }
 
-#[test]
-fn a_renewed_certificate_is_served_after_hup_while_old_requests_finish() {
-    let dir = crate::support::tmpdir("renew");
+/// A server whose certificate and key are copies in a directory of their own (tests replace
+/// them): the server, and the paths of the certificate and the key.
+fn serving_a_copied_certificate(name: &str) -> (Server, PathBuf, PathBuf) {
+    let dir = crate::support::tmpdir(name);
     let (pem, key) = (dir.join("cert.pem"), dir.join("cert.key"));
     std::fs::copy(cert("server.pem"), &pem).unwrap();
     std::fs::copy(cert("server.key"), &key).unwrap();
@@ -156,6 +159,12 @@ fn a_renewed_certificate_is_served_after_hup_while_old_requests_finish() {
         ])
         .app("tls_app")
         .start();
+    (server, pem, key)
+}
+
+#[test]
+fn a_renewed_certificate_is_served_after_hup_while_old_requests_finish() {
+    let (server, pem, key) = serving_a_copied_certificate("renew");
     let old = Client::default().connect(&server.addr).unwrap();
     assert_eq!(server_cn(&old), "localhost");
     let mut old = crate::support::Conn::wrap(old);
@@ -175,19 +184,7 @@ fn a_renewed_certificate_is_served_after_hup_while_old_requests_finish() {
 
 #[test]
 fn a_bad_certificate_on_hup_keeps_the_current_one() {
-    let dir = crate::support::tmpdir("renew-bad");
-    let (pem, key) = (dir.join("cert.pem"), dir.join("cert.key"));
-    std::fs::copy(cert("server.pem"), &pem).unwrap();
-    std::fs::copy(cert("server.key"), &key).unwrap();
-    let server = pyrite()
-        .args(&[
-            "--certfile",
-            &pem.to_string_lossy(),
-            "--keyfile",
-            &key.to_string_lossy(),
-        ])
-        .app("tls_app")
-        .start();
+    let (server, pem, _key) = serving_a_copied_certificate("renew-bad");
     std::fs::write(&pem, "not a certificate").unwrap();
     server.signal(libc::SIGHUP);
     assert!(server.wait_for_stderr("cannot reload the TLS certificates", 1, WAIT));

@@ -116,6 +116,21 @@ fn an_app_that_cannot_load_stops_the_server_unless_reloading() {
     assert_eq!(fate(&reloading, &mut record), Fate::AbandonReload);
 }
 
+/// Four deaths like `early` are respawned after 100 ms doubling; the fifth stops the server.
+fn backs_off_then_gives_up(early: &Death, record: &mut Record) {
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        match fate(early, record) {
+            Fate::Respawn {
+                backoff: Some(wait),
+            } => waits.push(wait.as_millis()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(waits, [100, 200, 400, 800]);
+    assert_eq!(fate(early, record), Fate::CannotBoot { attempts: 5 });
+}
+
 #[test]
 fn crash_loops_back_off_then_give_up() {
     let mut record = Record::default();
@@ -124,17 +139,7 @@ fn crash_loops_back_off_then_give_up() {
         lived: Duration::from_millis(10),
         ..death(ExitStatus::Signal(11))
     };
-    let mut waits = Vec::new();
-    for _ in 0..4 {
-        match fate(&early, &mut record) {
-            Fate::Respawn {
-                backoff: Some(wait),
-            } => waits.push(wait.as_millis()),
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(waits, [100, 200, 400, 800]);
-    assert_eq!(fate(&early, &mut record), Fate::CannotBoot { attempts: 5 });
+    backs_off_then_gives_up(&early, &mut record);
     // A booted worker that lived long resets the quick deaths.
     let mut record = Record {
         quick_deaths: 3,
@@ -157,17 +162,7 @@ fn a_clean_exit_before_booting_is_a_boot_failure() {
         lived: Duration::from_millis(10),
         ..death(ExitStatus::Code(0))
     };
-    let mut waits = Vec::new();
-    for _ in 0..4 {
-        match fate(&early, &mut record) {
-            Fate::Respawn {
-                backoff: Some(wait),
-            } => waits.push(wait.as_millis()),
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(waits, [100, 200, 400, 800]);
-    assert_eq!(fate(&early, &mut record), Fate::CannotBoot { attempts: 5 });
+    backs_off_then_gives_up(&early, &mut record);
     // A slow start (an import taking seconds) is no reason to skip the back-off.
     let slow = Death {
         lived: Duration::from_secs(5),
