@@ -1,10 +1,10 @@
 //! The WSGI bridge (PEP 3333) — the only code that names PyO3. `interpreter` starts CPython and
 //! imports the app, `process` keeps it behaving like a normal Python process, `environ` builds
 //! the request dict, `input` is `wsgi.input`, `errors` is `wsgi.errors`, `start_response` holds
-//! the status, headers and `write`, `response` the streamed body, `file_wrapper` is
-//! `wsgi.file_wrapper`, `executor` calls the app inline on the runtime thread, `pool` from
-//! Python threads, `runner` picks one of the two, `app` holds the imported callable, and
-//! `settings` what the command line says about it.
+//! the status, headers and `write` (`header_names` checks each header name of the app's once),
+//! `response` the streamed body, `file_wrapper` is `wsgi.file_wrapper`, `executor` calls the
+//! app inline on the runtime thread, `pool` from Python threads, `runner` picks one of the two,
+//! `app` holds the imported callable, and `settings` what the command line says about it.
 
 mod app;
 mod config_file;
@@ -13,6 +13,7 @@ mod errors;
 pub mod executor;
 mod ffi;
 mod file_wrapper;
+mod header_names;
 mod hook_process;
 pub mod hooks;
 mod input;
