@@ -40,6 +40,13 @@ impl Executor {
         environ::path_info(&self.app.script_name, path).is_some()
     }
 
+    /// [`Executor::call`] on the event loop's own thread, which keeps the GIL from one request
+    /// to the next until the loop waits for events (see `ffi::hold_gil`).
+    pub fn call_inline(&self, req: RequestInfo<'_>) -> Response<Body> {
+        super::ffi::hold_gil();
+        self.call(req)
+    }
+
     /// Calls the app for one request. Never fails: app errors become a 500 (logged with the
     /// traceback). A path outside `--script-name` is a 404 and never reaches the app.
     pub fn call(&self, req: RequestInfo<'_>) -> Response<Body> {

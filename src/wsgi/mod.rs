@@ -37,7 +37,7 @@ pub use app::{App, LoadError};
 pub use config_file::evaluate_config;
 pub use environ::RequestInfo;
 pub use executor::Executor;
-pub use ffi::fork;
+pub use ffi::{fork, release_held_gil};
 pub use hook_process::{HookProcess, MASTER_HOOKS};
 pub use hooks::{HookContext, WorkerHooks};
 pub use interpreter::{executable, hook_preloaded, load, load_hooked};
