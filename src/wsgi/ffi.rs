@@ -158,6 +158,16 @@ pub fn async_raise(_py: pyo3::Python<'_>, ident: u64, exc: &pyo3::Bound<'_, pyo3
     }
 }
 
+/// Withdraws an exception scheduled by [`async_raise`] for the thread `ident` that has not been
+/// raised yet.
+pub fn clear_async_exc(_py: pyo3::Python<'_>, ident: u64) {
+    // SAFETY: the GIL is held (`_py`); a null exception clears the pending one, if any; an
+    // unknown ident is harmless (the call returns 0).
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut());
+    }
+}
+
 /// A `str` whose code points are `bytes` (latin-1), made in one call: CPython scans for the
 /// widest byte and copies (the ASCII case is a plain copy), no UTF-8 decoding.
 pub fn latin1<'py>(

@@ -3,8 +3,9 @@
 //! the request dict, `input` is `wsgi.input`, `errors` is `wsgi.errors`, `start_response` holds
 //! the status, headers and `write` (`header_names` checks each header name of the app's once),
 //! `response` the streamed body, `file_wrapper` is `wsgi.file_wrapper`, `executor` calls the
-//! app inline on the runtime thread, `pool` from Python threads, `runner` picks one of the two,
-//! `app` holds the imported callable, and `settings` what the command line says about it.
+//! app inline on the runtime thread, `pool` from Python threads (`handoff` gives them the
+//! requests), `runner` picks one of the two, `app` holds the imported callable, and `settings`
+//! what the command line says about it.
 
 mod app;
 mod config_file;
@@ -13,6 +14,7 @@ mod errors;
 pub mod executor;
 mod ffi;
 mod file_wrapper;
+mod handoff;
 mod header_names;
 mod hook_process;
 pub mod hooks;
@@ -45,12 +47,7 @@ pub use pool::OwnedRequest;
 pub use response::WsgiBody;
 pub use runner::Runner;
 pub use settings::{AppSpec, HookFile, Settings};
-pub use timeout::RequestTimeout;
-
-/// Raises `RequestTimeout` in the Python thread `ident` (a pool thread past `--timeout`).
-pub fn interrupt_thread(ident: u64) {
-    Python::attach(|py| ffi::async_raise(py, ident, &py.get_type::<timeout::RequestTimeout>()));
-}
+pub use timeout::{interrupt_thread, RequestTimeout};
 
 /// Installs the Python handler behind `--timeout` (see `timeout`); call on the main thread.
 pub fn install_timeout_handler() -> Result<(), String> {
