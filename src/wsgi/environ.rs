@@ -47,6 +47,10 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
 /// body shares (it has no state to change).
 pub struct EnvironCache {
     template: Py<PyDict>,
+    /// The template of a TLS connection's requests: the same, with placeholders for the keys
+    /// `tls_environ` adds (four more than the plain template has room for: each copy of that
+    /// one would be resized, a new table and a rehash per request).
+    tls_template: Py<PyDict>,
     known_keys: Vec<Option<Py<PyString>>>,
     empty_input: Py<PyAny>,
 }
@@ -99,8 +103,11 @@ impl EnvironCache {
             .map(|name| name.map(|n| PyString::intern(py, &http_key(n.as_bytes())).unbind()))
             .collect();
         let empty_input = Input::new(RequestBody::Memory(Default::default())).into_py_any(py)?;
+        let tls_template = env.copy()?;
+        super::tls_environ::placeholders(py, &tls_template)?;
         Ok(EnvironCache {
             template: env.unbind(),
+            tls_template: tls_template.unbind(),
             known_keys,
             empty_input,
         })
@@ -160,7 +167,11 @@ pub fn build<'py>(
     req: RequestInfo<'_>,
     path_info: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let env = cache.template.bind(py).copy()?;
+    let template = match req.tls {
+        Some(_) => &cache.tls_template,
+        None => &cache.template,
+    };
+    let env = template.bind(py).copy()?;
     let head = req.head;
     let set = |key: &Bound<'py, PyString>, value: &[u8]| env.set_item(key, latin1(py, value)?);
 
@@ -217,8 +228,11 @@ pub fn build<'py>(
         )?;
     }
     add_http_headers(py, cache, &env, head, host.map(|_| http_host))?;
-    if req.url_scheme != "http" {
-        env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
+    match req.url_scheme {
+        "http" => {}
+        // Made once, not a new `str` per request.
+        "https" => env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?,
+        scheme => env.set_item(intern!(py, "wsgi.url_scheme"), scheme)?,
     }
     if let Some(tls) = req.tls {
         super::tls_environ::add(py, &env, tls)?;

@@ -16,6 +16,20 @@ use pyo3::types::{PyDict, PyString};
 
 use crate::http::TlsInfo;
 
+/// The keys `add` always sets, with placeholder values, for the template a TLS connection's
+/// environ is copied from (so that setting them overwrites in place).
+pub fn placeholders(py: Python<'_>, env: &Bound<'_, PyDict>) -> PyResult<()> {
+    for key in [
+        intern!(py, "HTTPS"),
+        intern!(py, "SSL_PROTOCOL"),
+        intern!(py, "SSL_CIPHER"),
+        intern!(py, "SSL_CLIENT_VERIFY"),
+    ] {
+        env.set_item(key, intern!(py, ""))?;
+    }
+    Ok(())
+}
+
 pub fn add(py: Python<'_>, env: &Bound<'_, PyDict>, tls: &TlsInfo) -> PyResult<()> {
     env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
     env.set_item(intern!(py, "SSL_PROTOCOL"), known(py, tls.protocol))?;
