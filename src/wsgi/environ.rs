@@ -47,10 +47,8 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
 /// body shares (it has no state to change).
 pub struct EnvironCache {
     template: Py<PyDict>,
-    /// The template of a TLS connection's requests: the same, with placeholders for the keys
-    /// `tls_environ` adds (four more than the plain template has room for: each copy of that
-    /// one would be resized, a new table and a rehash per request).
-    tls_template: Py<PyDict>,
+    /// The templates of TLS requests, with the `SSL_*` keys of their protocol and suite.
+    tls_templates: super::tls_environ::Templates,
     known_keys: Vec<Option<Py<PyString>>>,
     empty_input: Py<PyAny>,
 }
@@ -103,11 +101,10 @@ impl EnvironCache {
             .map(|name| name.map(|n| PyString::intern(py, &http_key(n.as_bytes())).unbind()))
             .collect();
         let empty_input = Input::new(RequestBody::Memory(Default::default())).into_py_any(py)?;
-        let tls_template = env.copy()?;
-        super::tls_environ::placeholders(py, &tls_template)?;
+        let tls_templates = super::tls_environ::Templates::new(py, &env)?;
         Ok(EnvironCache {
             template: env.unbind(),
-            tls_template: tls_template.unbind(),
+            tls_templates,
             known_keys,
             empty_input,
         })
@@ -167,11 +164,11 @@ pub fn build<'py>(
     req: RequestInfo<'_>,
     path_info: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let template = match req.tls {
-        Some(_) => &cache.tls_template,
-        None => &cache.template,
+    // A TLS request's template holds its `SSL_*` keys and `https` already.
+    let (env, scheme) = match req.tls {
+        Some(tls) => (cache.tls_templates.get(py, tls)?.copy()?, "https"),
+        None => (cache.template.bind(py).copy()?, "http"),
     };
-    let env = template.bind(py).copy()?;
     let head = req.head;
     let set = |key: &Bound<'py, PyString>, value: &[u8]| env.set_item(key, latin1(py, value)?);
 
@@ -228,14 +225,11 @@ pub fn build<'py>(
         )?;
     }
     add_http_headers(py, cache, &env, head, host.map(|_| http_host))?;
-    match req.url_scheme {
-        "http" => {}
-        // Made once, not a new `str` per request.
-        "https" => env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?,
-        scheme => env.set_item(intern!(py, "wsgi.url_scheme"), scheme)?,
+    if req.url_scheme != scheme {
+        env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
     }
     if let Some(tls) = req.tls {
-        super::tls_environ::add(py, &env, tls)?;
+        super::tls_environ::add_client(py, &env, tls)?;
     }
     let input = if req.body.is_empty() {
         cache.empty_input.clone_ref(py)
