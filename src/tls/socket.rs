@@ -38,10 +38,9 @@ impl AsyncWrite for Socket {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let mut filled = bufs.iter().filter(|buf| !buf.is_empty());
-        match (filled.next(), filled.next()) {
-            (Some(only), None) => Pin::new(&mut *self.0).poll_write(cx, only),
-            (None, _) => Poll::Ready(Ok(0)),
+        // rustls passes exactly as many slices as it holds records.
+        match bufs {
+            [only] => Pin::new(&mut *self.0).poll_write(cx, only),
             _ => Pin::new(&mut *self.0).poll_write_vectored(cx, bufs),
         }
     }
