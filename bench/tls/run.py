@@ -13,12 +13,15 @@ Scenarios (each server uses the test certificate, ECDSA P-256, TLS 1.3):
 Granian and nginx run without access logs; pyrite writes its access log to stdout, which is
 /dev/null (as in bench/run). Each run: a 1 s warm-up, then the measured run, with the server's
 CPU time (utime + stime of all its processes) divided by the requests completed.
+The load generator's own CPU time is measured too (client CPU %: 100 = its core was saturated,
+so the row says more about the client than the server; then compare the server CPU µs/req).
 Results: a markdown table on stdout and in target/bench-results/tls-TIMESTAMP.md.
 """
 
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -129,6 +132,12 @@ def measure(scenario, url, duration):
     return {"rps": res["rps"], "failed": errors, "bytes_per_s": res["bytes_per_s"], "requests": res["requests"]}
 
 
+def client_cpu():
+    """CPU seconds (user + system) of the load generators run so far (reaped children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(setup, server, scenario, duration):
     port = b.free_port()
     argv = command(setup, server, scenario, port)
@@ -151,11 +160,17 @@ def run_one(setup, server, scenario, duration):
             return {"error": "did not answer"}
         measure(scenario, url, 1)  # warm-up, not counted
         before = b.cpu_ticks(proc.pid)
+        client_before = client_cpu()
+        started = time.monotonic()
         res = measure(scenario, url, duration)
+        elapsed = time.monotonic() - started
+        client = client_cpu() - client_before
         after = b.cpu_ticks(proc.pid)
         ticks = sum(t - before.get(pid, 0) for pid, t in after.items())
         if res.get("requests"):
             res["cpu_us"] = ticks / TCK * 1e6 / res["requests"]
+            res["client_cpu_us"] = client * 1e6 / res["requests"]
+        res["client_pct"] = 100 * client / elapsed
         return res
     finally:
         b.stop(proc)
@@ -187,18 +202,23 @@ def main():
                 rps = sorted(x.get("rps", 0.0) for x in results[server])
                 bps = sorted(x.get("bytes_per_s", 0.0) for x in results[server])
                 cpu = sorted(x.get("cpu_us", 0.0) for x in results[server])
+                ccpu = sorted(x.get("client_cpu_us", 0.0) for x in results[server])
+                cpct = sorted(x.get("client_pct", 0.0) for x in results[server])
                 failed = sum(max(x.get("failed", 0), 0) for x in results[server])
                 rows.append((scenario, server, rps[len(rps) // 2], bps[len(bps) // 2], cpu[len(cpu) // 2],
+                             ccpu[len(ccpu) // 2], cpct[len(cpct) // 2],
                              failed, [round(x.get("rps", 0.0)) for x in results[server]]))
     finally:
         b.stop_all()
     lines = [f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; rounds: {args.rounds}, "
              f"{args.duration} s each", "",
-             "| scenario | server | req/s (median) | MiB/s | server CPU µs/req | failed | rounds (req/s) |",
-             "|---|---|---:|---:|---:|---:|---|"]
-    for scenario, server, rps, bps, cpu, failed, rounds in rows:
+             "| scenario | server | req/s (median) | MiB/s | server CPU µs/req | client CPU µs/req | client CPU % "
+             "| failed | rounds (req/s) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for scenario, server, rps, bps, cpu, ccpu, cpct, failed, rounds in rows:
         mib = f"{bps / (1 << 20):.0f}" if bps else ""
-        lines.append(f"| {scenario} | {server} | {rps:,.0f} | {mib} | {cpu:.1f} | {failed} | {rounds} |")
+        lines.append(f"| {scenario} | {server} | {rps:,.0f} | {mib} | {cpu:.1f} | {ccpu:.1f} | {cpct:.0f} "
+                     f"| {failed} | {rounds} |")
     table = "\n".join(lines)
     print(table)
     out = ROOT / "target" / "bench-results"

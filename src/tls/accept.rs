@@ -2,7 +2,8 @@
 //! connection and says nothing, or trickles its hello, holds a slot no longer than one that
 //! trickles a request head). What it settled — protocol, suite, ALPN, the client's verified
 //! certificate — goes to the driver as `TlsInfo`; the stream is then an `http::Io` without
-//! sendfile, which buffers what it writes (so the writer flushes).
+//! sendfile, which buffers what it writes (so the writer flushes). Under it, the socket sends
+//! one record with a plain write (`socket`).
 
 use std::time::Duration;
 
@@ -11,9 +12,10 @@ use tokio_rustls::server::TlsStream;
 
 use super::dn;
 use super::load::Acceptor;
+use super::socket::Socket;
 use crate::http::{ClientCert, Io, TlsInfo};
 
-impl Io for TlsStream<Box<dyn Io>> {
+impl Io for TlsStream<Socket> {
     fn buffers_writes(&self) -> bool {
         true
     }
@@ -42,7 +44,7 @@ pub async fn handshake(
     io: Box<dyn Io>,
     timeout: Duration,
 ) -> Result<Handshake, HandshakeError> {
-    let accept = tokio_rustls::TlsAcceptor::from(acceptor.config.clone()).accept(io);
+    let accept = tokio_rustls::TlsAcceptor::from(acceptor.config.clone()).accept(Socket(io));
     let stream = match tokio::time::timeout(timeout, accept).await {
         Ok(stream) => stream?,
         Err(_) => return Err(HandshakeError::Timeout),

@@ -48,6 +48,8 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
 /// `HTTP_*` keys of the fields the parser recognises.
 pub struct EnvironCache {
     template: Py<PyDict>,
+    /// The templates of TLS requests, with the `SSL_*` keys of their protocol and suite.
+    tls_templates: super::tls_environ::Templates,
     known_keys: Vec<Option<Py<PyString>>>,
     /// The template's values of the keys that usually repeat from request to request.
     sticky: [Sticky; STICKY_KEYS],
@@ -117,26 +119,33 @@ impl EnvironCache {
             .iter()
             .map(|name| name.map(|n| PyString::intern(py, &http_key(n.as_bytes())).unbind()))
             .collect();
+        let tls_templates = super::tls_environ::Templates::new(py, &env)?;
         Ok(EnvironCache {
             template: env.unbind(),
+            tls_templates,
             known_keys,
             sticky,
         })
     }
 
-    /// Gives `env` (a copy of the template) `value` for the sticky key `index`: nothing to do
-    /// when the template holds that very object; else set in both, so the next copy has it.
+    /// Gives `env` `value` for the sticky key `index`. A copy of the plain template (`plain`)
+    /// needs nothing when the template holds that very object; else it is set in both, so the
+    /// next copy has it. A copy of a TLS template (which keeps no sticky values) always gets it.
     fn set_sticky<'py>(
         &self,
         env: &Bound<'py, PyDict>,
+        plain: bool,
         index: usize,
         value: &Bound<'py, PyString>,
     ) -> PyResult<()> {
         let sticky = &self.sticky[index];
+        let key = sticky.key.bind(env.py());
+        if !plain {
+            return env.set_item(key, value);
+        }
         if sticky.value.load(Ordering::Relaxed) == value.as_ptr() {
             return Ok(());
         }
-        let key = sticky.key.bind(env.py());
         env.set_item(key, value)?;
         self.template.bind(env.py()).set_item(key, value)?;
         sticky.value.store(value.as_ptr(), Ordering::Relaxed);
@@ -197,7 +206,12 @@ pub fn build<'py>(
     req: RequestInfo<'_>,
     path_info: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let env = cache.template.bind(py).copy()?;
+    // A TLS request's template holds its `SSL_*` keys and `https` already.
+    let (env, scheme) = match req.tls {
+        Some(tls) => (cache.tls_templates.get(py, tls)?.copy()?, "https"),
+        None => (cache.template.bind(py).copy()?, "http"),
+    };
+    let plain = req.tls.is_none();
     let head = req.head;
     let set = |key: &Bound<'py, PyString>, value: &[u8]| env.set_item(key, latin1(py, value)?);
 
@@ -236,19 +250,19 @@ pub fn build<'py>(
 
     let host = head.fields.get(Known::Host);
     let (http_host, server_name, server_port) = strings::host(py, host, req.local)?;
-    cache.set_sticky(&env, SERVER_NAME, &server_name)?;
-    cache.set_sticky(&env, SERVER_PORT, &server_port)?;
+    cache.set_sticky(&env, plain, SERVER_NAME, &server_name)?;
+    cache.set_sticky(&env, plain, SERVER_PORT, &server_port)?;
     match host {
-        Some(_) => cache.set_sticky(&env, HTTP_HOST, &http_host)?,
+        Some(_) => cache.set_sticky(&env, plain, HTTP_HOST, &http_host)?,
         None => env.del_item(cache.sticky[HTTP_HOST].key.bind(py))?,
     }
     match req.peer {
         Some(peer) => {
             let (addr, port) = strings::peer(py, peer)?;
-            cache.set_sticky(&env, REMOTE_ADDR, &addr)?;
+            cache.set_sticky(&env, plain, REMOTE_ADDR, &addr)?;
             env.set_item(intern!(py, "REMOTE_PORT"), port)?;
         }
-        None => cache.set_sticky(&env, REMOTE_ADDR, intern!(py, ""))?,
+        None => cache.set_sticky(&env, plain, REMOTE_ADDR, intern!(py, ""))?,
     }
 
     if let Some(ct) = head.fields.get(Known::ContentType) {
@@ -262,11 +276,11 @@ pub fn build<'py>(
         )?;
     }
     add_http_headers(py, cache, &env, head)?;
-    if req.url_scheme != "http" {
+    if req.url_scheme != scheme {
         env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
     }
     if let Some(tls) = req.tls {
-        super::tls_environ::add(py, &env, tls)?;
+        super::tls_environ::add_client(py, &env, tls)?;
     }
     // Without a body, the template's shared empty `wsgi.input` stays.
     if !req.body.is_empty() {

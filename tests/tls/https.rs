@@ -70,11 +70,22 @@ fn a_tls_and_a_plain_listener_serve_side_by_side() {
     assert!(server
         .stderr()
         .contains(&format!("addr={} tls=false", server.addrs[1])));
+    let port = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
+    // Each request's own host and port, whichever listener the one before came through (a
+    // plain request's environ keeps the values of the one before when they repeat; all these
+    // requests say `Host: localhost`).
+    let plain = crate::support::get(&server.addrs[1], "/env").json();
+    assert_eq!(plain.at("SERVER_PORT").str(), port(&server.addrs[1]));
     let tls = env(&mut Client::default().conn(&server.addrs[0]));
     assert_eq!(tls.at("wsgi.url_scheme").str(), "https");
+    assert_eq!(tls.at("SERVER_PORT").str(), port(&server.addrs[0]));
+    assert_eq!(tls.at("HTTP_HOST").str(), "localhost");
+    assert_eq!(tls.at("SERVER_NAME").str(), "localhost");
     let plain = crate::support::get(&server.addrs[1], "/env").json();
     assert_eq!(plain.at("wsgi.url_scheme").str(), "http");
     assert!(plain.get("HTTPS").is_none());
+    assert_eq!(plain.at("SERVER_PORT").str(), port(&server.addrs[1]));
+    assert_eq!(plain.at("HTTP_HOST").str(), "localhost");
 }
 
 #[test]
