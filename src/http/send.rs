@@ -1,16 +1,24 @@
 //! The body of a response after its head (RFC 9112 §6, §7.1): a small body goes out in the
 //! same write as the head; a stream is pulled one frame at a time, each only after the previous
-//! one reached the socket (backpressure), chunked or counted against its Content-Length. A file
+//! one reached the socket (backpressure), chunked or counted against its Content-Length. On TCP
+//! each piece but the last is written with MSG_MORE, so a stream of small pieces leaves in one
+//! packet; the push watchdog (`push`) sends a piece on should the app be slow to yield the next. A file
 //! body (a static file, or a `wsgi.file_wrapper` over a real file) on a socket that supports it
 //! has its large ranges sent with sendfile(2), the small pieces gathered around them. A body
 //! that fails mid-way aborts the connection: no terminating chunk (or fewer bytes than
 //! Content-Length), so the client cannot take it for complete.
 
-use bytes::{BufMut, BytesMut};
-use http_body::Body as _;
+use std::future::poll_fn;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::Poll;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body::{Body as _, Frame};
 use http_body_util::BodyExt;
 
 use super::body::{Body, BodyError};
+use super::push;
 use super::render::ResponseFraming;
 use super::transport::Transport;
 
@@ -41,8 +49,11 @@ pub async fn frames(
         ResponseFraming::Length(len) => Some(len),
         _ => None,
     };
+    let corked = transport.corked_fd();
+    // Set once a piece went out with MSG_MORE: the next pull runs watched (see `push`).
+    let mut held = None;
     loop {
-        let frame = match body.frame().await {
+        let frame = match next_frame(body, held.take()).await {
             None => break,
             Some(Ok(frame)) => frame,
             Some(Err(err)) => {
@@ -80,8 +91,15 @@ pub async fn frames(
         if body.is_end_stream() {
             break;
         }
-        // Pull the next frame only once this one is on its way (backpressure).
-        transport.write_all(out).await?;
+        // Pull the next frame only once this one is on its way (backpressure): queued on a TCP
+        // socket for the next write to carry, or pushed should the pull take long.
+        match corked {
+            Some(fd) => {
+                transport.write_corked(out).await?;
+                held = Some(fd);
+            }
+            None => transport.write_all(out).await?,
+        }
         out.clear();
     }
     if left.is_some_and(|l| l > 0) {
@@ -92,6 +110,31 @@ pub async fn frames(
         out.put_slice(b"0\r\n\r\n");
     }
     Ok(())
+}
+
+/// The next frame of `body`. With `held` (a socket holding a piece back), the pull runs with
+/// the push watchdog armed, and a pull that has to wait pushes the piece before it does.
+async fn next_frame(
+    body: &mut Body,
+    held: Option<RawFd>,
+) -> Option<Result<Frame<Bytes>, BodyError>> {
+    let Some(fd) = held else {
+        return body.frame().await;
+    };
+    let first = {
+        let armed = push::arm(fd);
+        if armed.is_none() {
+            push::now(fd);
+        }
+        poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await
+    };
+    match first {
+        Poll::Ready(frame) => frame,
+        Poll::Pending => {
+            push::now(fd);
+            body.frame().await
+        }
+    }
 }
 
 /// A file body of `left` bytes on a socket that takes sendfile(2). Bytes and file pieces up to
