@@ -50,10 +50,10 @@ pub async fn frames(
         _ => None,
     };
     let corked = transport.corked_fd();
-    // Set once a piece went out with MSG_MORE: the next pull runs watched (see `push`).
+    // Set once a piece was framed: from then on, pulls run watched (see `push`).
     let mut held = None;
     loop {
-        let frame = match next_frame(body, held.take()).await {
+        let frame = match next_frame(transport, body, out, held).await? {
             None => break,
             Some(Ok(frame)) => frame,
             Some(Err(err)) => {
@@ -69,9 +69,11 @@ pub async fn frames(
             continue;
         }
         if let Some(left) = &mut left {
-            *left = left
-                .checked_sub(data.len() as u64)
-                .ok_or(WriteError::Length)?;
+            let Some(rest) = left.checked_sub(data.len() as u64) else {
+                let _ = transport.write_all(out).await;
+                return Err(WriteError::Length);
+            };
+            *left = rest;
         }
         if matches!(framing, ResponseFraming::Chunked) {
             let mut hex = [0u8; 16];
@@ -94,6 +96,12 @@ pub async fn frames(
         // Pull the next frame only once this one is on its way (backpressure): queued on a TCP
         // socket for the next write to carry, or pushed should the pull take long.
         match corked {
+            // Small and nothing else waiting: kept here, so the pieces of a quick stream leave
+            // in the response's last write; the watchdog writes them should the pull be slow.
+            Some(fd) if out.len() <= COALESCE && transport.pending() == 0 => {
+                held = Some(fd);
+                continue;
+            }
             Some(fd) => {
                 transport.write_corked(out).await?;
                 held = Some(fd);
@@ -112,29 +120,40 @@ pub async fn frames(
     Ok(())
 }
 
-/// The next frame of `body`. With `held` (a socket holding a piece back), the pull runs with
-/// the push watchdog armed, and a pull that has to wait pushes the piece before it does.
+/// The next frame of `body`. With `held` (a socket with bytes queued by MSG_MORE, and `out`
+/// what is kept back here), the pull runs with the push watchdog armed; a pull that has to wait,
+/// or a watchdog that cannot watch, writes `out` and pushes before it does.
 async fn next_frame(
+    transport: &Transport,
     body: &mut Body,
+    out: &mut BytesMut,
     held: Option<RawFd>,
-) -> Option<Result<Frame<Bytes>, BodyError>> {
+) -> Result<Option<Result<Frame<Bytes>, BodyError>>, WriteError> {
     let Some(fd) = held else {
-        return body.frame().await;
+        return Ok(body.frame().await);
     };
-    let first = {
-        let armed = push::arm(fd);
-        if armed.is_none() {
-            push::now(fd);
+    let first = match push::arm(fd, std::mem::take(out)) {
+        Ok(armed) => {
+            let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await;
+            *out = armed.disarm();
+            first
         }
-        poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await
+        Err(kept) => {
+            *out = kept;
+            Poll::Pending
+        }
     };
-    match first {
-        Poll::Ready(frame) => frame,
-        Poll::Pending => {
-            push::now(fd);
-            body.frame().await
-        }
+    if let Poll::Ready(frame) = first {
+        return Ok(frame);
     }
+    if out.is_empty() {
+        push::now(fd);
+    } else {
+        // Without MSG_MORE: what the socket queued goes out with it.
+        transport.write_all(out).await?;
+        out.clear();
+    }
+    Ok(body.frame().await)
 }
 
 /// A file body of `left` bytes on a socket that takes sendfile(2). Bytes and file pieces up to

@@ -105,6 +105,25 @@ pub fn send_more(out: std::os::fd::BorrowedFd<'_>, data: &[u8]) -> io::Result<us
     Ok(n as usize)
 }
 
+/// Writes what the socket `fd` takes of `data` now, without waiting (MSG_DONTWAIT) and without
+/// SIGPIPE. Takes a raw descriptor: the caller guarantees it stays open for the call.
+pub fn send_now(fd: std::os::fd::RawFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: `data` is valid for reads of `data.len()` bytes; send reads nothing else of ours,
+    // whatever `fd` refers to.
+    let n = unsafe {
+        libc::send(
+            fd,
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Makes TCP transmit now what earlier MSG_MORE writes left queued on the socket `fd`
 /// (setting TCP_NODELAY, even when already set, pushes the pending frames). Takes a raw
 /// descriptor: the caller guarantees it stays open for the call. Fails harmlessly (ENOTSOCK,
