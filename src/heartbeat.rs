@@ -21,8 +21,9 @@ pub const GRACE: Duration = Duration::from_secs(2);
 /// How often the event loop beats.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 
-/// Interrupts the Python thread with this `threading.get_ident()`.
-pub type Interrupt = fn(u64);
+/// Interrupts the Python thread with this `threading.get_ident()` if the call with this token
+/// is still running when it holds the GIL (see [`running`]).
+pub type Interrupt = fn(u64, u64);
 
 struct Heartbeat {
     slot: &'static Slot,
@@ -102,7 +103,7 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
                 call.interrupted = true;
                 match call.python_thread {
                     None => sys::signal_thread(main, sys::timeout_signal()),
-                    Some(ident) => overdue_pool.push(ident),
+                    Some(ident) => overdue_pool.push((ident, call.token)),
                 }
             }
             if !overdue_pool.is_empty() {
@@ -125,10 +126,20 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
         }
         // Outside the lock: interrupting takes the GIL, which an app thread may hold while it
         // waits for this lock.
-        for ident in overdue_pool {
-            interrupt(ident);
+        for (ident, token) in overdue_pool {
+            interrupt(ident, token);
         }
     }
+}
+
+/// Whether the app call registered under `token` has not ended yet. A pool thread ends its
+/// call while it holds the GIL, so asked under the GIL the answer stays true until released.
+pub fn running(token: u64) -> bool {
+    HEARTBEAT.get().is_some_and(|hb| {
+        hb.running
+            .lock()
+            .is_ok_and(|running| running.iter().any(|c| c.token == token))
+    })
 }
 
 /// Records that the event loop is alive.

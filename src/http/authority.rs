@@ -57,7 +57,7 @@ fn reg_name(name: &[u8]) -> bool {
                 _ => return false,
             }
         }
-        if !(is_unreserved(b) || is_sub_delim(b)) {
+        if !REG_NAME[usize::from(b)] {
             return false;
         }
         rest = tail;
@@ -84,11 +84,22 @@ fn ip_literal(inner: &[u8]) -> bool {
     std::str::from_utf8(inner).is_ok_and(|text| text.parse::<Ipv6Addr>().is_ok())
 }
 
-fn is_unreserved(b: u8) -> bool {
+/// The bytes a reg-name holds as they are (`%` escapes aside): unreserved and sub-delims.
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_unreserved(b as u8) || is_sub_delim(b as u8);
+        b += 1;
+    }
+    table
+};
+
+const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-fn is_sub_delim(b: u8) -> bool {
+const fn is_sub_delim(b: u8) -> bool {
     matches!(
         b,
         b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='

@@ -230,7 +230,7 @@ async fn next_head(
         let started = buffered > 0;
         let worth_parsing = buffered > seen && {
             let buf = transport.buf.borrow();
-            buffered - seen >= REPARSE_STEP || buf[seen..].contains(&b'\n')
+            buffered - seen >= REPARSE_STEP || memchr::memchr(b'\n', &buf[seen..]).is_some()
         };
         if worth_parsing {
             seen = buffered;

@@ -238,6 +238,11 @@ impl Transport {
                 return match std::pin::Pin::new(&mut *io).poll_read(cx, &mut read_buf) {
                     std::task::Poll::Ready(Ok(())) => {
                         let n = read_buf.filled().len();
+                        // Into a spare buffer of the thread's pool: the head takes it whole
+                        // and gives it back when the request is done.
+                        if n > 0 {
+                            *buf = super::fields::spare_buffer();
+                        }
                         buf.extend_from_slice(read_buf.filled());
                         std::task::Poll::Ready(Ok(n))
                     }

@@ -141,7 +141,7 @@ impl AppSide {
         if body.is_end_stream() {
             if let Runner::Inline(executor) = &self.runner {
                 let path = crate::text::decode_path(head.path());
-                return Reply::Ready(by_app(executor.call(RequestInfo {
+                return Reply::Ready(by_app(executor.call_inline(RequestInfo {
                     head: &head,
                     path: &path,
                     peer,

@@ -130,6 +130,9 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // The inline app's GIL is held from request to request while the loop is busy, and
+        // given back whenever it is about to wait (see wsgi::release_held_gil).
+        .on_thread_park(wsgi::release_held_gil)
         .build()
     {
         Ok(runtime) => runtime,

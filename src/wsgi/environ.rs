@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use http::Method;
 use pyo3::prelude::*;
@@ -42,14 +43,31 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
 }
 
 /// What every environ shares, made once per worker: a template dict holding the constant keys
-/// (and placeholders for the per-request ones, so its copy needs no resize), the `HTTP_*` keys
-/// of the fields the parser recognises, and the empty `wsgi.input` every request without a
-/// body shares (it has no state to change).
+/// (and placeholders for the per-request ones, so its copy needs no resize; the empty
+/// `wsgi.input` every request without a body shares, as it has no state to change), and the
+/// `HTTP_*` keys of the fields the parser recognises.
 pub struct EnvironCache {
     template: Py<PyDict>,
     known_keys: Vec<Option<Py<PyString>>>,
-    empty_input: Py<PyAny>,
+    /// The template's values of the keys that usually repeat from request to request.
+    sticky: [Sticky; STICKY_KEYS],
 }
+
+/// One environ key whose value is usually the same object request after request (the cached
+/// strings of `strings`): the template holds the last value seen, so a copy of it needs no
+/// insertion while the value stays. The pointer is only compared, never followed; it names the
+/// object the template holds (alive while it does), and is read and written with the GIL held.
+struct Sticky {
+    key: Py<PyString>,
+    value: AtomicPtr<pyo3::ffi::PyObject>,
+}
+
+/// `SERVER_NAME`, `SERVER_PORT`, `HTTP_HOST`, `REMOTE_ADDR`, by index.
+const STICKY_KEYS: usize = 4;
+const SERVER_NAME: usize = 0;
+const SERVER_PORT: usize = 1;
+const HTTP_HOST: usize = 2;
+const REMOTE_ADDR: usize = 3;
 
 /// More distinct header names than this are not cached (a client could send endless ones).
 const HEADER_KEYS_CACHED: usize = 256;
@@ -62,19 +80,20 @@ thread_local! {
 impl EnvironCache {
     pub fn new(py: Python<'_>, app: &App, errors: &Py<ErrorStream>) -> PyResult<EnvironCache> {
         let env = PyDict::new(py);
-        // Per-request keys first, as placeholders: each request overwrites them in place.
-        for key in [
-            "REQUEST_METHOD",
-            "PATH_INFO",
-            "QUERY_STRING",
-            "RAW_URI",
-            "SERVER_NAME",
-            "SERVER_PORT",
-            "REMOTE_ADDR",
-            "REMOTE_PORT",
-            "wsgi.input",
-        ] {
+        let empty_input = Input::new(RequestBody::Memory(Default::default())).into_py_any(py)?;
+        // Per-request keys first, as placeholders: each request overwrites them in place, unless
+        // the request's value is the placeholder (a GET, no query, no body).
+        env.set_item(intern!(py, "REQUEST_METHOD"), intern!(py, "GET"))?;
+        for key in ["PATH_INFO", "QUERY_STRING", "RAW_URI", "REMOTE_PORT"] {
             env.set_item(PyString::intern(py, key), intern!(py, ""))?;
+        }
+        env.set_item(intern!(py, "wsgi.input"), empty_input.clone_ref(py))?;
+        let sticky = ["SERVER_NAME", "SERVER_PORT", "HTTP_HOST", "REMOTE_ADDR"].map(|key| Sticky {
+            key: PyString::intern(py, key).unbind(),
+            value: AtomicPtr::new(intern!(py, "").as_ptr()),
+        });
+        for s in &sticky {
+            env.set_item(s.key.bind(py), intern!(py, ""))?;
         }
         env.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, &app.script_name)?)?;
         env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.1"))?;
@@ -98,12 +117,30 @@ impl EnvironCache {
             .iter()
             .map(|name| name.map(|n| PyString::intern(py, &http_key(n.as_bytes())).unbind()))
             .collect();
-        let empty_input = Input::new(RequestBody::Memory(Default::default())).into_py_any(py)?;
         Ok(EnvironCache {
             template: env.unbind(),
             known_keys,
-            empty_input,
+            sticky,
         })
+    }
+
+    /// Gives `env` (a copy of the template) `value` for the sticky key `index`: nothing to do
+    /// when the template holds that very object; else set in both, so the next copy has it.
+    fn set_sticky<'py>(
+        &self,
+        env: &Bound<'py, PyDict>,
+        index: usize,
+        value: &Bound<'py, PyString>,
+    ) -> PyResult<()> {
+        let sticky = &self.sticky[index];
+        if sticky.value.load(Ordering::Relaxed) == value.as_ptr() {
+            return Ok(());
+        }
+        let key = sticky.key.bind(env.py());
+        env.set_item(key, value)?;
+        self.template.bind(env.py()).set_item(key, value)?;
+        sticky.value.store(value.as_ptr(), Ordering::Relaxed);
+        Ok(())
     }
 
     /// `HTTP_<NAME>` for a header name (any case).
@@ -164,22 +201,29 @@ pub fn build<'py>(
     let head = req.head;
     let set = |key: &Bound<'py, PyString>, value: &[u8]| env.set_item(key, latin1(py, value)?);
 
-    let method = match head.method {
-        Method::GET => intern!(py, "GET").clone(),
-        Method::POST => intern!(py, "POST").clone(),
-        Method::HEAD => intern!(py, "HEAD").clone(),
-        _ => latin1(py, head.method.as_str().as_bytes())?,
-    };
-    env.set_item(intern!(py, "REQUEST_METHOD"), method)?;
-    set(intern!(py, "PATH_INFO"), path_info)?;
-    match head.query() {
-        Some(query) if !query.is_empty() => set(intern!(py, "QUERY_STRING"), query.as_bytes())?,
-        _ => env.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?,
+    match head.method {
+        Method::GET => {}
+        Method::POST => env.set_item(intern!(py, "REQUEST_METHOD"), intern!(py, "POST"))?,
+        Method::HEAD => env.set_item(intern!(py, "REQUEST_METHOD"), intern!(py, "HEAD"))?,
+        _ => set(
+            intern!(py, "REQUEST_METHOD"),
+            head.method.as_str().as_bytes(),
+        )?,
+    }
+    let path = latin1(py, path_info)?;
+    env.set_item(intern!(py, "PATH_INFO"), &path)?;
+    if let Some(query) = head.query().filter(|q| !q.is_empty()) {
+        set(intern!(py, "QUERY_STRING"), query.as_bytes())?;
     }
     // As gunicorn passes it: an absolute-form target whole (RFC 9112 §3.2.2), else the path
     // and query. (An HTTP/2 request's target is its path and query, from its pseudo-header
-    // fields.)
-    set(intern!(py, "RAW_URI"), head.target().as_bytes())?;
+    // fields.) The usual target, a plain path, is the same string as PATH_INFO.
+    let target = head.target().as_bytes();
+    if target == path_info {
+        env.set_item(intern!(py, "RAW_URI"), path)?;
+    } else {
+        set(intern!(py, "RAW_URI"), target)?;
+    }
     match head.version {
         http::Version::HTTP_10 => {
             env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?
@@ -192,18 +236,19 @@ pub fn build<'py>(
 
     let host = head.fields.get(Known::Host);
     let (http_host, server_name, server_port) = strings::host(py, host, req.local)?;
-    env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
-    env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    cache.set_sticky(&env, SERVER_NAME, &server_name)?;
+    cache.set_sticky(&env, SERVER_PORT, &server_port)?;
+    match host {
+        Some(_) => cache.set_sticky(&env, HTTP_HOST, &http_host)?,
+        None => env.del_item(cache.sticky[HTTP_HOST].key.bind(py))?,
+    }
     match req.peer {
         Some(peer) => {
             let (addr, port) = strings::peer(py, peer)?;
-            env.set_item(intern!(py, "REMOTE_ADDR"), addr)?;
+            cache.set_sticky(&env, REMOTE_ADDR, &addr)?;
             env.set_item(intern!(py, "REMOTE_PORT"), port)?;
         }
-        None => {
-            env.set_item(intern!(py, "REMOTE_ADDR"), intern!(py, ""))?;
-            env.set_item(intern!(py, "REMOTE_PORT"), intern!(py, ""))?;
-        }
+        None => cache.set_sticky(&env, REMOTE_ADDR, intern!(py, ""))?,
     }
 
     if let Some(ct) = head.fields.get(Known::ContentType) {
@@ -216,19 +261,20 @@ pub fn build<'py>(
             crate::text::decimal(req.body.len(), &mut digits),
         )?;
     }
-    add_http_headers(py, cache, &env, head, host.map(|_| http_host))?;
+    add_http_headers(py, cache, &env, head)?;
     if req.url_scheme != "http" {
         env.set_item(intern!(py, "wsgi.url_scheme"), req.url_scheme)?;
     }
     if let Some(tls) = req.tls {
         super::tls_environ::add(py, &env, tls)?;
     }
-    let input = if req.body.is_empty() {
-        cache.empty_input.clone_ref(py)
-    } else {
-        Input::new(req.body).into_py_any(py)?
-    };
-    env.set_item(intern!(py, "wsgi.input"), input)?;
+    // Without a body, the template's shared empty `wsgi.input` stays.
+    if !req.body.is_empty() {
+        env.set_item(
+            intern!(py, "wsgi.input"),
+            Input::new(req.body).into_py_any(py)?,
+        )?;
+    }
     Ok(env)
 }
 
@@ -261,14 +307,13 @@ pub fn path_info<'a>(script_name: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
 
 /// One `HTTP_*` key per header name: repeats joined with ", " (`Cookie` with "; ",
 /// RFC 6265 §5.4). Names holding `_` are dropped, so `X_Forwarded_For` cannot pose as
-/// `X-Forwarded-For` once both become `HTTP_X_FORWARDED_FOR`. `http_host` is the (cached)
-/// `Host` value.
+/// `X-Forwarded-For` once both become `HTTP_X_FORWARDED_FOR`. `Host` (which appears at most
+/// once) is left out: `build` sets `HTTP_HOST` from its cached string.
 fn add_http_headers<'py>(
     py: Python<'py>,
     cache: &EnvironCache,
     env: &Bound<'py, PyDict>,
     head: &Head,
-    http_host: Option<Bound<'py, PyString>>,
 ) -> PyResult<()> {
     let fields = &head.fields;
     // Past a few fields, each name's values are grouped first (a head may carry thousands of
@@ -285,14 +330,12 @@ fn add_http_headers<'py>(
         None => Vec::new(),
     };
     for (i, (name, value, known)) in fields.iter().enumerate() {
-        if matches!(known, Known::ContentType | Known::ContentLength) || name.contains(&b'_') {
+        let own = matches!(
+            known,
+            Known::ContentType | Known::ContentLength | Known::Host
+        );
+        if own || name.contains(&b'_') {
             continue;
-        }
-        if known == Known::Host {
-            if let Some(host) = &http_host {
-                env.set_item(cache.header_key(py, name, known), host)?;
-                continue;
-            }
         }
         let same = |(other, _, other_known): &(&[u8], &[u8], Known)| {
             *other_known == known && other.eq_ignore_ascii_case(name)

@@ -4,8 +4,9 @@
 //! else what is left of the file), sent by the writer with sendfile(2) like a static file; any
 //! other iterable is streamed, pulled only as the connection drains.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{Method, Response, StatusCode};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
@@ -37,6 +38,13 @@ impl Executor {
     /// Whether the decoded request `path` is inside the app's `--script-name` prefix.
     pub fn serves(&self, path: &[u8]) -> bool {
         environ::path_info(&self.app.script_name, path).is_some()
+    }
+
+    /// [`Executor::call`] on the event loop's own thread, which keeps the GIL from one request
+    /// to the next until the loop waits for events (see `ffi::hold_gil`).
+    pub fn call_inline(&self, req: RequestInfo<'_>) -> Response<Body> {
+        super::ffi::hold_gil();
+        self.call(req)
     }
 
     /// Calls the app for one request. Never fails: app errors become a 500 (logged with the
@@ -111,6 +119,22 @@ impl Executor {
                 return Err(failed("the app raised an exception", err));
             }
         };
+        let log_values = match (logged, keep) {
+            (Some(format), Some(environ)) => {
+                Some(LogEnviron(environ::logged(&environ, &format.environ)))
+            }
+            _ => None,
+        };
+        let finish = |mut response: Response<Body>| {
+            if let Some(values) = log_values {
+                response.extensions_mut().insert(values);
+            }
+            response
+        };
+        // A list or tuple (never a subclass, which may have a close()): the whole body is here.
+        if result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>() {
+            return complete(py, &result, responder, head_request).map(finish);
+        }
         // From here on `body` owns the duty to call result.close(), whatever happens, and to
         // give the responder back.
         let mut body = WsgiBody::new(&result, responder);
@@ -133,17 +157,13 @@ impl Executor {
             body.pull_until_data(py)
                 .map_err(|e| failed("the app raised an exception", e))?;
         }
-        let (mut response, length) = {
+        let (mut head, length) = {
             let mut sr = body.responder().state(py);
             sr.headers_sent = true;
             response_head::build(&mut sr.head)?
         };
-        if let (Some(format), Some(environ)) = (logged, keep) {
-            let values = environ::logged(&environ, &format.environ);
-            response.extensions_mut().insert(LogEnviron(values));
-        }
         let declared = match length {
-            BodyLength::NoBody => return Ok(response),
+            BodyLength::NoBody => return Ok(finish(head.respond(Body::empty()))),
             BodyLength::Declared(len) => Some(len),
             BodyLength::Open => None,
         };
@@ -152,13 +172,13 @@ impl Executor {
             // the response is as long as what is left of the file (after any write() output).
             let len = body.set_file(file, declared);
             if declared.is_none() {
-                response_head::set_length(&mut response, len);
+                head.set_length(len);
             }
             // For HEAD the body is dropped here, which calls the app's close().
-            if !head_request {
-                set_body(&mut response, Body::stream(body));
+            if head_request {
+                return Ok(finish(head.respond(Body::empty())));
             }
-            return Ok(response);
+            return Ok(finish(head.respond(Body::stream(body))));
         }
         if head_request {
             // RFC 9110 §9.3.2: the same headers as GET, no body. The app ran; its length is
@@ -167,20 +187,18 @@ impl Executor {
                 let len = body
                     .drain(py)
                     .map_err(|e| failed("the app raised an exception", e))?;
-                response_head::set_length(&mut response, len);
+                head.set_length(len);
             }
-            return Ok(response);
+            return Ok(finish(head.respond(Body::empty())));
         }
         let complete = body.is_exhausted().then(|| body.take_pending());
         match (complete, declared) {
             (Some(data), None) => {
-                response_head::set_length(&mut response, data.len() as u64);
-                set_body(&mut response, Body::full(data));
-                return Ok(response);
+                head.set_length(data.len() as u64);
+                return Ok(finish(head.respond(Body::full(data))));
             }
             (Some(data), Some(len)) if len == data.len() as u64 => {
-                set_body(&mut response, Body::full(data));
-                return Ok(response);
+                return Ok(finish(head.respond(Body::full(data))));
             }
             (Some(data), Some(_)) => body.push(data),
             (None, _) => {}
@@ -188,15 +206,93 @@ impl Executor {
         if let Some(len) = declared {
             body.set_declared_length(len);
         }
-        set_body(&mut response, Body::stream(body));
-        Ok(response)
+        Ok(finish(head.respond(Body::stream(body))))
     }
 }
 
-/// Gives `response` its body, keeping the header lines the app's head rendered.
-fn set_body(response: &mut Response<Body>, body: Body) {
-    let rendered = std::mem::take(response.body_mut().rendered_mut());
-    *response.body_mut() = body.with_rendered(rendered);
+/// The response to an app that returned a list or tuple: its items (after any `write()`
+/// output) are the whole body, joined here, and the responder goes back to its pool at once.
+fn complete<'py>(
+    py: Python<'py>,
+    result: &Bound<'py, PyAny>,
+    responder: Responder,
+    head_request: bool,
+) -> Result<Response<Body>, Failure> {
+    let joined = {
+        let mut sr = responder.state(py);
+        let written = std::mem::take(&mut sr.written);
+        sr.headers_sent = true;
+        let data = if let Ok(list) = result.cast::<PyList>() {
+            join(written, list.iter())
+        } else if let Ok(tuple) = result.cast::<PyTuple>() {
+            join(written, tuple.iter())
+        } else {
+            join(written, std::iter::empty())
+        };
+        data.map(|data| (data, response_head::build(&mut sr.head)))
+    };
+    responder.give_back(py);
+    let (data, built) = joined.map_err(|err| Failure {
+        problem: format!("the app's body is invalid\n{}", traceback(py, &err)),
+        timed_out: false,
+    })?;
+    let (mut head, length) = built?;
+    let declared = match length {
+        BodyLength::NoBody => return Ok(head.respond(Body::empty())),
+        BodyLength::Declared(len) => Some(len),
+        BodyLength::Open => None,
+    };
+    if head_request {
+        // RFC 9110 §9.3.2: the same headers as GET, no body.
+        if declared.is_none() {
+            head.set_length(data.len() as u64);
+        }
+        return Ok(head.respond(Body::empty()));
+    }
+    match declared {
+        None => {
+            head.set_length(data.len() as u64);
+            Ok(head.respond(Body::full(data)))
+        }
+        Some(len) if len == data.len() as u64 => Ok(head.respond(Body::full(data))),
+        // Longer or shorter than declared: the stream cuts it, or ends the connection short.
+        Some(len) => Ok(head.respond(Body::stream(WsgiBody::whole(data, len)))),
+    }
+}
+
+/// `write()` output, then the body's items, as one buffer (the usual single item is copied
+/// once, nothing else is allocated).
+fn join<'py>(
+    written: Vec<Bytes>,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+) -> PyResult<Bytes> {
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let chunks = written.into_iter().map(Ok).chain(items.map(|item| {
+        item.cast::<PyBytes>()
+            .map(|b| Bytes::copy_from_slice(b.as_bytes()))
+            .map_err(|_| PyTypeError::new_err("the app's body must hold bytes only"))
+    }));
+    for chunk in chunks {
+        let chunk = chunk?;
+        if chunk.is_empty() {
+            continue;
+        }
+        match (&mut rest, first.take()) {
+            (Some(rest), _) => rest.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(one)) => {
+                let mut both = BytesMut::with_capacity(one.len() + chunk.len());
+                both.extend_from_slice(&one);
+                both.extend_from_slice(&chunk);
+                rest = Some(both);
+            }
+        }
+    }
+    Ok(match rest {
+        Some(all) => all.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 /// Why an app call produced no response: logged, then answered with 500 (504 on timeout).

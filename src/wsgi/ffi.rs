@@ -158,6 +158,16 @@ pub fn async_raise(_py: pyo3::Python<'_>, ident: u64, exc: &pyo3::Bound<'_, pyo3
     }
 }
 
+/// Withdraws an exception scheduled by [`async_raise`] for the thread `ident` that has not been
+/// raised yet.
+pub fn clear_async_exc(_py: pyo3::Python<'_>, ident: u64) {
+    // SAFETY: the GIL is held (`_py`); a null exception clears the pending one, if any; an
+    // unknown ident is harmless (the call returns 0).
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut());
+    }
+}
+
 /// A `str` whose code points are `bytes` (latin-1), made in one call: CPython scans for the
 /// widest byte and copies (the ASCII case is a plain copy), no UTF-8 decoding.
 pub fn latin1<'py>(
@@ -172,6 +182,39 @@ pub fn latin1<'py>(
     unsafe {
         let ptr = ffi::PyUnicode_DecodeLatin1(bytes.as_ptr().cast(), len, std::ptr::null());
         pyo3::Bound::from_owned_ptr_or_err(py, ptr).map(|s| s.cast_into_unchecked())
+    }
+}
+
+thread_local! {
+    /// The GIL as this thread holds it across requests (see [`hold_gil`]).
+    static HELD: std::cell::Cell<Option<ffi::PyGILState_STATE>> = const { std::cell::Cell::new(None) };
+}
+
+/// Takes the GIL for this thread and keeps it until [`release_held_gil`]: the event loop calls
+/// the app inline request after request, and taking and dropping the GIL for each one costs
+/// more than a small request's handling. The loop gives it back before it waits for events,
+/// so other Python threads run whenever it is idle (and, while it is busy, whenever the app's
+/// bytecode yields the GIL at CPython's switch interval, as in any Python program). Nested
+/// `Python::attach` calls then find the GIL held and neither take nor drop it.
+pub fn hold_gil() {
+    HELD.with(|held| {
+        if held.get().is_none() {
+            // SAFETY: the interpreter is initialised (the app was imported), and this thread
+            // holds no GIL it has not taken through this function (every other attach is
+            // scoped); the state is released exactly once, by `release_held_gil`.
+            held.set(Some(unsafe { ffi::PyGILState_Ensure() }));
+        }
+    });
+}
+
+/// Gives back the GIL `hold_gil` took, if this thread holds it (a no-op otherwise).
+pub fn release_held_gil() {
+    let state = HELD.try_with(std::cell::Cell::take).ok().flatten();
+    if let Some(state) = state {
+        // SAFETY: `state` came from this thread's PyGILState_Ensure in `hold_gil`, and is
+        // taken out of the cell so it is released once; no Python object borrowed under it
+        // outlives this point (every use is inside a scoped attach).
+        unsafe { ffi::PyGILState_Release(state) };
     }
 }
 

@@ -1,10 +1,11 @@
 //! The WSGI bridge (PEP 3333) — the only code that names PyO3. `interpreter` starts CPython and
 //! imports the app, `process` keeps it behaving like a normal Python process, `environ` builds
 //! the request dict, `input` is `wsgi.input`, `errors` is `wsgi.errors`, `start_response` holds
-//! the status, headers and `write`, `response` the streamed body, `file_wrapper` is
-//! `wsgi.file_wrapper`, `executor` calls the app inline on the runtime thread, `pool` from
-//! Python threads, `runner` picks one of the two, `app` holds the imported callable, and
-//! `settings` what the command line says about it.
+//! the status, headers and `write` (`header_names` checks each header name of the app's once),
+//! `response` the streamed body, `file_wrapper` is `wsgi.file_wrapper`, `executor` calls the
+//! app inline on the runtime thread, `pool` from Python threads (`handoff` gives them the
+//! requests), `runner` picks one of the two, `app` holds the imported callable, and `settings`
+//! what the command line says about it.
 
 mod app;
 mod config_file;
@@ -13,6 +14,8 @@ mod errors;
 pub mod executor;
 mod ffi;
 mod file_wrapper;
+mod handoff;
+mod header_names;
 mod hook_process;
 pub mod hooks;
 mod input;
@@ -36,7 +39,7 @@ pub use app::{App, LoadError};
 pub use config_file::evaluate_config;
 pub use environ::RequestInfo;
 pub use executor::Executor;
-pub use ffi::fork;
+pub use ffi::{fork, release_held_gil};
 pub use hook_process::{HookProcess, MASTER_HOOKS};
 pub use hooks::{HookContext, WorkerHooks};
 pub use interpreter::{executable, hook_preloaded, load, load_hooked};
@@ -44,12 +47,7 @@ pub use pool::OwnedRequest;
 pub use response::WsgiBody;
 pub use runner::Runner;
 pub use settings::{AppSpec, HookFile, Settings};
-pub use timeout::RequestTimeout;
-
-/// Raises `RequestTimeout` in the Python thread `ident` (a pool thread past `--timeout`).
-pub fn interrupt_thread(ident: u64) {
-    Python::attach(|py| ffi::async_raise(py, ident, &py.get_type::<timeout::RequestTimeout>()));
-}
+pub use timeout::{interrupt_thread, RequestTimeout};
 
 /// Installs the Python handler behind `--timeout` (see `timeout`); call on the main thread.
 pub fn install_timeout_handler() -> Result<(), String> {

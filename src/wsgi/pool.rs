@@ -1,21 +1,26 @@
 //! The pool executor (`--threads N`, N > 1), for apps that wait on I/O (database calls, HTTP
-//! requests to other services): N Python threads take requests from a bounded queue while the
-//! runtime thread keeps doing all the socket I/O (DESIGN.md). A full queue makes the connection
-//! wait, so memory stays bounded however many clients arrive. With `--timeout`, the runtime
+//! requests to other services): N Python threads take requests (`handoff`: the thread that went
+//! idle last gets the next one) while the runtime thread keeps doing all the socket I/O
+//! (DESIGN.md). Each thread keeps one Python thread state for its life and holds the GIL only
+//! while it runs Python. At most 2N requests are handed over at a time; past that a connection
+//! waits, so memory stays bounded however many clients arrive. With `--timeout`, the runtime
 //! thread answers 504 itself when a call overruns it — counted from when a thread took the
 //! request, not from when it was queued — whether or not the interrupted thread ever comes back
 //! (one stuck in C code does not; `heartbeat` then has the worker replaced).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use http::{Response, StatusCode};
 use pyo3::prelude::*;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Semaphore};
 
 use super::environ::RequestInfo;
 use super::executor::Executor;
+use super::handoff::Handoff;
+use crate::deadline::after;
 use crate::http::{pages, Body, Head, RequestBody};
 
 /// A request handed to a pool thread, owning everything the environ is built from.
@@ -48,16 +53,22 @@ impl OwnedRequest {
 
 struct Job {
     request: OwnedRequest,
-    /// Told when a thread takes the request: the timeout runs from then.
-    started: oneshot::Sender<()>,
+    /// When a thread took the request (ms since the pool started, plus one; 0 until then): the
+    /// timeout runs from then, and the runtime thread reads it only when its timer fires.
+    started: Arc<AtomicU64>,
     reply: oneshot::Sender<Response<Body>>,
 }
 
 pub struct Pool {
-    queue: mpsc::Sender<Job>,
+    jobs: Arc<Handoff<Job>>,
+    /// Bounds the requests handed over and not yet answered (running or queued) to twice the
+    /// threads: past that a connection waits here, so memory stays bounded. Taken and given
+    /// back on the runtime thread only (no wake-up crosses threads for it).
+    room: Semaphore,
     executor: Arc<Executor>,
     /// `--timeout`.
     timeout: Option<Duration>,
+    epoch: Instant,
 }
 
 impl Pool {
@@ -68,20 +79,22 @@ impl Pool {
         threads: usize,
         timeout: Option<Duration>,
     ) -> std::io::Result<Pool> {
-        let (queue, jobs) = mpsc::channel::<Job>(threads);
-        let jobs = Arc::new(Mutex::new(jobs));
+        let jobs = Arc::new(Handoff::new());
         let executor = Arc::new(executor);
+        let epoch = Instant::now();
         for n in 0..threads {
             let jobs = jobs.clone();
             let executor = executor.clone();
             std::thread::Builder::new()
                 .name(format!("pyrite-app-{n}"))
-                .spawn(move || serve(&executor, &jobs))?;
+                .spawn(move || serve(&executor, &jobs, epoch))?;
         }
         Ok(Pool {
-            queue,
+            jobs,
+            room: Semaphore::new(threads.saturating_mul(2)),
             executor,
             timeout,
+            epoch,
         })
     }
 
@@ -90,67 +103,93 @@ impl Pool {
     }
 
     pub async fn call(&self, request: OwnedRequest) -> Response<Body> {
-        let (reply, response) = oneshot::channel();
-        let (started, taken) = oneshot::channel();
-        let job = Job {
-            request,
-            started,
-            reply,
-        };
-        crate::metrics::queued(true);
-        if self.queue.send(job).await.is_err() {
-            crate::metrics::queued(false);
+        let Ok(_room) = self.room.acquire().await else {
             crate::metrics::refused(503);
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
-        }
+        };
+        let (reply, response) = oneshot::channel();
+        let started = Arc::new(AtomicU64::new(0));
+        crate::metrics::queued(true);
+        self.jobs.push(Job {
+            request,
+            started: started.clone(),
+            reply,
+        });
         let failed = |_| pages::error(StatusCode::INTERNAL_SERVER_ERROR);
         let Some(limit) = self.timeout else {
             return response.await.unwrap_or_else(failed);
         };
-        // Waiting for a free thread is not time in the app.
-        if taken.await.is_err() {
-            return response.await.unwrap_or_else(failed);
-        }
-        match tokio::time::timeout(limit, response).await {
-            Ok(response) => response.unwrap_or_else(failed),
-            Err(_) => {
-                tracing::error!(
-                    pid = std::process::id(),
-                    "the app ran past --timeout in a pool thread; answered 504"
-                );
-                pages::error(StatusCode::GATEWAY_TIMEOUT)
+        tokio::pin!(response);
+        // Waiting for a free thread is not time in the app: the deadline is first a guess (as
+        // if a thread took the request now), corrected from `started` whenever it passes.
+        let mut deadline = after(Instant::now(), limit);
+        loop {
+            tokio::select! {
+                answer = &mut response => return answer.unwrap_or_else(failed),
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+            }
+            let now = Instant::now();
+            deadline = match started.load(Ordering::Acquire) {
+                0 => after(now, limit),
+                ms => after(after(self.epoch, Duration::from_millis(ms - 1)), limit),
+            };
+            if deadline <= now {
+                break;
             }
         }
+        tracing::error!(
+            pid = std::process::id(),
+            "the app ran past --timeout in a pool thread; answered 504"
+        );
+        pages::error(StatusCode::GATEWAY_TIMEOUT)
     }
 }
 
-fn serve(executor: &Executor, jobs: &Mutex<mpsc::Receiver<Job>>) {
-    let ident = Python::attach(|py| {
-        py.import("threading")
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs.close();
+    }
+}
+
+/// A pool thread: attached to the interpreter for its whole life (its Python thread state is
+/// made once, not per request), it lets go of the GIL only while it waits for work and while
+/// the app itself does (`time.sleep`, I/O).
+fn serve(executor: &Executor, jobs: &Handoff<Job>, epoch: Instant) {
+    let seat = jobs.join();
+    Python::attach(|py| {
+        let ident = py
+            .import("threading")
             .and_then(|t| t.call_method0("get_ident"))
             .and_then(|i| i.extract::<u64>())
-            .unwrap_or(0)
-    });
-    crate::heartbeat::register_pool_thread(ident);
-    loop {
-        // One thread waits on the queue at a time; the others wait for the lock.
-        let job = match jobs.lock() {
-            Ok(mut jobs) => jobs.blocking_recv(),
-            Err(_) => None,
-        };
-        let Some(Job {
+            .unwrap_or(0);
+        crate::heartbeat::register_pool_thread(ident);
+        let mut next = py.detach(|| jobs.take(seat));
+        while let Some(Job {
             mut request,
             started,
             reply,
-        }) = job
-        else {
-            return;
-        };
-        let _ = started.send(());
-        crate::metrics::queued(false);
-        let body = std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
-        let response = executor.call(request.info(body));
-        // The client may have gone; the response (and the app's close()) is then dropped here.
-        let _ = reply.send(response);
-    }
+        }) = next
+        {
+            let ms = crate::deadline::millis(epoch.elapsed());
+            started.store(ms.saturating_add(1), Ordering::Release);
+            crate::metrics::queued(false);
+            let body =
+                std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
+            let interrupts = super::timeout::interrupts();
+            let response = executor.call(request.info(body));
+            // The call is over (no longer listed for the watchdog, which interrupts only
+            // listed calls, under the GIL): an interruption that came too late to land in it
+            // must not land in the next one. (Clearing walks every thread state: only when
+            // some thread was interrupted meanwhile.)
+            if super::timeout::interrupts() != interrupts {
+                super::ffi::clear_async_exc(py, ident);
+            }
+            drop(request);
+            // The client may have gone: its response (and the app's close()) is then dropped
+            // here, attached.
+            let unsent;
+            (unsent, next) = py.detach(|| (reply.send(response).err(), jobs.take(seat)));
+            drop(unsent);
+        }
+    });
 }

@@ -44,6 +44,21 @@ impl WsgiBody {
         }
     }
 
+    /// A whole body already joined (from a list) whose declared length `declared` differs from
+    /// its own: sent as a stream, cut at that length or ended short.
+    pub fn whole(data: Bytes, declared: u64) -> WsgiBody {
+        let mut body = WsgiBody {
+            pending: VecDeque::new(),
+            iter: None,
+            file: None,
+            closer: None,
+            responder: None,
+            remaining: Some(declared),
+        };
+        body.push(data);
+        body
+    }
+
     /// The request's `start_response` (present until the body is dropped).
     pub fn responder(&self) -> &Responder {
         self.responder.as_ref().expect("held until drop")

@@ -16,6 +16,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
+use super::header_names::{self, Role};
 use crate::http::{Body, ReasonPhrase};
 
 /// What the app's head says about its body's length.
@@ -124,148 +125,113 @@ pub fn parse_headers<'py>(head: &mut HeadState, headers: &Bound<'py, PyAny>) -> 
         };
         let name = text(pair.get_item(0)?)?;
         let value = text(pair.get_item(1)?)?;
-        add(head, name.to_str()?, value.to_str()?)?;
+        add(head, &name, value.to_str()?)?;
     }
     Ok(())
 }
-
-/// What a header name is to the server, by its lowercase spelling.
-#[derive(PartialEq, Eq)]
-enum Role {
-    /// Rendered as given.
-    Plain,
-    Date,
-    Server,
-    ContentLength,
-    Connection,
-    /// Another hop-by-hop header: dropped.
-    HopByHop,
-}
-
-fn role(name: &str) -> Role {
-    let is = |lower: &str| name.eq_ignore_ascii_case(lower);
-    match name.len() {
-        2 if is("te") => Role::HopByHop,
-        4 if is("date") => Role::Date,
-        6 if is("server") => Role::Server,
-        7 if is("trailer") || is("upgrade") => Role::HopByHop,
-        10 if is("connection") => Role::Connection,
-        10 if is("keep-alive") => Role::HopByHop,
-        14 if is("content-length") => Role::ContentLength,
-        16 if is("proxy-connection") => Role::HopByHop,
-        17 if is("transfer-encoding") => Role::HopByHop,
-        _ => Role::Plain,
-    }
-}
-
-/// RFC 9110 §5.6.2 `tchar`, as a table.
-const TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = (b as u8).is_ascii_alphanumeric()
-            || matches!(
-                b as u8,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    table
-};
 
 /// Checks one header and renders it (or keeps what it says aside, for the framing's own).
-fn add(head: &mut HeadState, name: &str, value: &str) -> PyResult<()> {
-    if name.is_empty() || !name.bytes().all(|b| TCHAR[usize::from(b)]) {
-        return Err(PyValueError::new_err(format!(
-            "header name {name:?} is not a valid token"
-        )));
-    }
-    // Plain ASCII without controls (tab aside) in one pass; anything else is looked at again.
-    let plain = value
-        .bytes()
-        .all(|b| (b' '..0x7f).contains(&b) || b == b'\t');
-    if !plain
-        && value
-            .chars()
-            .any(|c| (c as u32) > 0xff || (c.is_control() && c != '\t'))
-    {
-        return Err(PyValueError::new_err(format!(
-            "header {name:?} has a value with control or non-latin-1 characters"
-        )));
-    }
-    match role(name) {
-        Role::Plain => {}
-        Role::Date => head.date = true,
-        Role::Server => head.server = true,
-        Role::Connection | Role::HopByHop => {
-            if role(name) == Role::Connection
-                && value
-                    .split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("close"))
-            {
-                head.close = true;
-            }
-            tracing::debug!(header = %name, "dropped a hop-by-hop header set by the app");
-            return Ok(());
+fn add(head: &mut HeadState, name: &Bound<'_, PyString>, value: &str) -> PyResult<()> {
+    header_names::with(name, |checked| {
+        // Plain ASCII without controls (tab aside) in one pass; anything else is looked at
+        // again.
+        let plain = value
+            .bytes()
+            .all(|b| (b' '..0x7f).contains(&b) || b == b'\t');
+        if !plain
+            && value
+                .chars()
+                .any(|c| (c as u32) > 0xff || (c.is_control() && c != '\t'))
+        {
+            return Err(PyValueError::new_err(format!(
+                "header {:?} has a value with control or non-latin-1 characters",
+                name.to_string_lossy()
+            )));
         }
-        Role::ContentLength => {
-            match value.trim().parse::<u64>() {
-                Ok(len) if head.length.is_some_and(|d| d != len) => {
-                    let first = head.length.unwrap_or_default();
-                    head.problem.get_or_insert_with(|| {
-                        format!("the app gave two different Content-Length: {first} and {len}")
-                    });
+        match checked.role {
+            Role::Plain => {}
+            Role::Date => head.date = true,
+            Role::Server => head.server = true,
+            Role::Connection | Role::HopByHop => {
+                if checked.role == Role::Connection
+                    && value
+                        .split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case("close"))
+                {
+                    head.close = true;
                 }
-                Ok(len) => head.length = Some(len),
-                Err(_) => {
-                    head.problem.get_or_insert_with(|| {
-                        format!("the app's Content-Length {value:?} is not a number")
-                    });
-                }
+                tracing::debug!(
+                    header = %name.to_string_lossy(),
+                    "dropped a hop-by-hop header set by the app"
+                );
+                return Ok(());
             }
-            return Ok(());
+            Role::ContentLength => {
+                content_length(head, value);
+                return Ok(());
+            }
         }
-    }
-    let lines = &mut head.lines;
-    lines.reserve(name.len() + value.len() + 4);
-    let start = lines.len();
-    lines.extend_from_slice(name.as_bytes());
-    // `content-TYPE` → `Content-Type`: the form most clients and tools print.
-    let mut upper = true;
-    for b in &mut lines[start..] {
-        *b = if upper {
-            b.to_ascii_uppercase()
+        let lines = &mut head.lines;
+        lines.reserve(checked.rendered.len() + value.len() + 4);
+        lines.extend_from_slice(&checked.rendered);
+        lines.extend_from_slice(b": ");
+        if plain || value.is_ascii() {
+            lines.extend_from_slice(value.as_bytes());
         } else {
-            b.to_ascii_lowercase()
-        };
-        upper = *b == b'-';
-    }
-    lines.extend_from_slice(b": ");
-    if plain || value.is_ascii() {
-        lines.extend_from_slice(value.as_bytes());
-    } else {
-        lines.extend(value.chars().map(|c| c as u8));
-    }
-    lines.extend_from_slice(b"\r\n");
-    Ok(())
+            lines.extend(value.chars().map(|c| c as u8));
+        }
+        lines.extend_from_slice(b"\r\n");
+        Ok(())
+    })
 }
 
-/// The response for the app's head (its body set by the caller), and what the head says of the
-/// body's length. Takes the rendered lines out of `head`.
-pub fn build(head: &mut HeadState) -> Result<(Response<Body>, BodyLength), String> {
+/// Keeps the app's Content-Length aside (the writer renders it with the framing); two
+/// different values, or one that is not a number, make the head unusable.
+fn content_length(head: &mut HeadState, value: &str) {
+    match value.trim().parse::<u64>() {
+        Ok(len) if head.length.is_some_and(|d| d != len) => {
+            let first = head.length.unwrap_or_default();
+            head.problem.get_or_insert_with(|| {
+                format!("the app gave two different Content-Length: {first} and {len}")
+            });
+        }
+        Ok(len) => head.length = Some(len),
+        Err(_) => {
+            head.problem.get_or_insert_with(|| {
+                format!("the app's Content-Length {value:?} is not a number")
+            });
+        }
+    }
+}
+
+/// The app's head, checked and rendered, waiting for its body.
+pub struct AppHead {
+    code: StatusCode,
+    reason: Option<bytes::Bytes>,
+    rendered: crate::http::Rendered,
+}
+
+impl AppHead {
+    /// Sets the Content-Length the server worked out itself.
+    pub fn set_length(&mut self, len: u64) {
+        self.rendered.length = Some(len);
+    }
+
+    /// The response: this head and `body`.
+    #[inline]
+    pub fn respond(self, body: Body) -> Response<Body> {
+        let mut response = Response::new(body.with_rendered(self.rendered));
+        *response.status_mut() = self.code;
+        if let Some(reason) = self.reason {
+            response.extensions_mut().insert(ReasonPhrase(reason));
+        }
+        response
+    }
+}
+
+/// The app's head, and what it says of the body's length. Takes the rendered lines out of
+/// `head`.
+pub fn build(head: &mut HeadState) -> Result<(AppHead, BodyLength), String> {
     if let Some(problem) = head.problem.take() {
         return Err(problem);
     }
@@ -287,17 +253,12 @@ pub fn build(head: &mut HeadState) -> Result<(Response<Body>, BodyLength), Strin
         close: head.close,
         by_app: true,
     };
-    let mut response = Response::new(Body::empty().with_rendered(rendered));
-    *response.status_mut() = code;
-    if let Some(reason) = head.reason.take() {
-        response.extensions_mut().insert(ReasonPhrase(reason));
-    }
-    Ok((response, length))
-}
-
-/// Sets the Content-Length the server worked out itself.
-pub fn set_length(response: &mut Response<Body>, len: u64) {
-    response.body_mut().rendered_mut().length = Some(len);
+    let head = AppHead {
+        code,
+        reason: head.reason.take(),
+        rendered,
+    };
+    Ok((head, length))
 }
 
 /// The name of `obj`'s type, for error messages.

@@ -44,7 +44,7 @@ impl Runner {
             Runner::Inline(executor) => {
                 let body =
                     std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
-                executor.call(request.info(body))
+                executor.call_inline(request.info(body))
             }
             Runner::Pool(pool) => pool.call(request).await,
         }

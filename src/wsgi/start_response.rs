@@ -55,11 +55,22 @@ impl StartResponse {
             }
             _ => {}
         }
-        // Validated into a fresh state: a second call that fails leaves the first one's.
-        let mut head = HeadState::default();
-        response_head::parse_status(&mut head, status)?;
-        response_head::parse_headers(&mut head, headers)?;
-        this.head = head;
+        if this.head.status.is_none() {
+            // The first call: validated in place (its buffer kept), emptied again if it fails.
+            let head = &mut this.head;
+            let parsed = response_head::parse_status(head, status)
+                .and_then(|()| response_head::parse_headers(head, headers));
+            if let Err(err) = parsed {
+                this.head.reset();
+                return Err(err);
+            }
+        } else {
+            // Validated into a fresh state: a second call that fails leaves the first one's.
+            let mut head = HeadState::default();
+            response_head::parse_status(&mut head, status)?;
+            response_head::parse_headers(&mut head, headers)?;
+            this.head = head;
+        }
         match &this.write_method {
             Some(write) => Ok(write.clone_ref(py)),
             None => {

@@ -45,6 +45,38 @@ fn sleeping_requests_overlap_on_the_pool_threads() {
 }
 
 #[test]
+fn a_pool_thread_keeps_its_python_thread_state_between_requests() {
+    // Two threads, six requests one after another: some thread answers several, and its
+    // threading.local still holds what the earlier ones left there.
+    let server = pooled(&["--threads", "2"]);
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..6 {
+        let response = get(&server.addr, "/local");
+        assert_eq!(response.status, 200, "{}", response.text());
+        let text = response.text();
+        let (ident, count) = text.split_once(' ').expect("ident and count");
+        let answered = seen.entry(ident.to_owned()).or_insert(0u32);
+        *answered += 1;
+        assert_eq!(count, answered.to_string(), "thread {ident}: {seen:?}");
+    }
+}
+
+#[test]
+fn more_requests_than_threads_and_queue_all_get_answered() {
+    // 2 threads take at most 4 requests at a time; the other connections wait their turn.
+    let server = pooled(&["--threads", "2"]);
+    let clients: Vec<_> = (0..12)
+        .map(|_| {
+            let addr = server.addr.clone();
+            thread::spawn(move || get(&addr, "/sleep?s=0.05").status)
+        })
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().expect("client thread"), 200);
+    }
+}
+
+#[test]
 fn inline_by_default_reports_single_threaded() {
     let server = pooled(&[]);
     let response = get(&server.addr, "/");
