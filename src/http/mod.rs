@@ -25,6 +25,7 @@ pub mod pages;
 pub mod parse;
 mod phase;
 pub mod proxy_protocol;
+mod push;
 pub mod reject;
 mod render;
 pub mod request;

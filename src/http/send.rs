@@ -1,16 +1,24 @@
 //! The body of a response after its head (RFC 9112 §6, §7.1): a small body goes out in the
 //! same write as the head; a stream is pulled one frame at a time, each only after the previous
-//! one reached the socket (backpressure), chunked or counted against its Content-Length. A file
+//! one reached the socket (backpressure), chunked or counted against its Content-Length. On TCP
+//! each piece but the last is written with MSG_MORE, so a stream of small pieces leaves in one
+//! packet; the push watchdog (`push`) sends a piece on should the app be slow to yield the next. A file
 //! body (a static file, or a `wsgi.file_wrapper` over a real file) on a socket that supports it
 //! has its large ranges sent with sendfile(2), the small pieces gathered around them. A body
 //! that fails mid-way aborts the connection: no terminating chunk (or fewer bytes than
 //! Content-Length), so the client cannot take it for complete.
 
-use bytes::{BufMut, BytesMut};
-use http_body::Body as _;
+use std::future::poll_fn;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::Poll;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body::{Body as _, Frame};
 use http_body_util::BodyExt;
 
 use super::body::{Body, BodyError};
+use super::push;
 use super::render::ResponseFraming;
 use super::transport::Transport;
 
@@ -41,8 +49,11 @@ pub async fn frames(
         ResponseFraming::Length(len) => Some(len),
         _ => None,
     };
+    let corked = transport.corked_fd();
+    // Set once a piece was framed: from then on, pulls run watched (see `push`).
+    let mut held = None;
     loop {
-        let frame = match body.frame().await {
+        let frame = match next_frame(transport, body, out, held).await? {
             None => break,
             Some(Ok(frame)) => frame,
             Some(Err(err)) => {
@@ -58,9 +69,11 @@ pub async fn frames(
             continue;
         }
         if let Some(left) = &mut left {
-            *left = left
-                .checked_sub(data.len() as u64)
-                .ok_or(WriteError::Length)?;
+            let Some(rest) = left.checked_sub(data.len() as u64) else {
+                let _ = transport.write_all(out).await;
+                return Err(WriteError::Length);
+            };
+            *left = rest;
         }
         if matches!(framing, ResponseFraming::Chunked) {
             let mut hex = [0u8; 16];
@@ -80,8 +93,21 @@ pub async fn frames(
         if body.is_end_stream() {
             break;
         }
-        // Pull the next frame only once this one is on its way (backpressure).
-        transport.write_all(out).await?;
+        // Pull the next frame only once this one is on its way (backpressure): queued on a TCP
+        // socket for the next write to carry, or pushed should the pull take long.
+        match corked {
+            // Small and nothing else waiting: kept here, so the pieces of a quick stream leave
+            // in the response's last write; the watchdog writes them should the pull be slow.
+            Some(fd) if out.len() <= COALESCE && transport.pending() == 0 => {
+                held = Some(fd);
+                continue;
+            }
+            Some(fd) => {
+                transport.write_corked(out).await?;
+                held = Some(fd);
+            }
+            None => transport.write_all(out).await?,
+        }
         out.clear();
     }
     if left.is_some_and(|l| l > 0) {
@@ -92,6 +118,42 @@ pub async fn frames(
         out.put_slice(b"0\r\n\r\n");
     }
     Ok(())
+}
+
+/// The next frame of `body`. With `held` (a socket with bytes queued by MSG_MORE, and `out`
+/// what is kept back here), the pull runs with the push watchdog armed; a pull that has to wait,
+/// or a watchdog that cannot watch, writes `out` and pushes before it does.
+async fn next_frame(
+    transport: &Transport,
+    body: &mut Body,
+    out: &mut BytesMut,
+    held: Option<RawFd>,
+) -> Result<Option<Result<Frame<Bytes>, BodyError>>, WriteError> {
+    let Some(fd) = held else {
+        return Ok(body.frame().await);
+    };
+    let first = match push::arm(fd, std::mem::take(out)) {
+        Ok(armed) => {
+            let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await;
+            *out = armed.disarm();
+            first
+        }
+        Err(kept) => {
+            *out = kept;
+            Poll::Pending
+        }
+    };
+    if let Poll::Ready(frame) = first {
+        return Ok(frame);
+    }
+    if out.is_empty() {
+        push::now(fd);
+    } else {
+        // Without MSG_MORE: what the socket queued goes out with it.
+        transport.write_all(out).await?;
+        out.clear();
+    }
+    Ok(body.frame().await)
 }
 
 /// A file body of `left` bytes on a socket that takes sendfile(2). Bytes and file pieces up to

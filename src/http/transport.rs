@@ -63,6 +63,12 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {
         Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
     }
 
+    /// The TCP socket below, when writes with MSG_MORE queue bytes on it that
+    /// [`crate::sys::push_pending`] can send at once (see `push`).
+    fn corked_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+
     /// Whether a write can leave bytes inside the stream until it is flushed (a TLS stream
     /// holding encrypted records the socket did not take yet): the writer then flushes after
     /// each write.
@@ -81,6 +87,10 @@ macro_rules! socket_io {
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> Poll<io::Result<usize>> {
                 <$socket>::poll_peek(self, cx, buf)
+            }
+
+            fn corked_fd(&self) -> Option<std::os::fd::RawFd> {
+                Some(std::os::fd::AsRawFd::as_raw_fd(self))
             }
         });
     };
@@ -285,6 +295,19 @@ impl Transport {
         self.write_now(&held, false).await
     }
 
+    /// Writes what was held back and `data` with MSG_MORE: TCP queues a partial packet until
+    /// a write without it (or a push) sends all. Only where [`Transport::corked_fd`] answers.
+    pub async fn write_corked(&self, data: &[u8]) -> io::Result<()> {
+        let mut held = std::mem::take(&mut *self.pending.borrow_mut());
+        held.extend_from_slice(data);
+        self.write_now(&held, true).await
+    }
+
+    /// See [`Io::corked_fd`].
+    pub fn corked_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.io.borrow().corked_fd()
+    }
+
     /// Writes all of `data` (with `more`: followed at once by a file, see
     /// [`Io::poll_write_more`]), failing with `TimedOut` when the peer stops reading for longer
     /// than the write timeout.
@@ -403,80 +426,4 @@ const LINGER_BYTES: usize = 256 * 1024;
 use std::future::Future as _;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-    use tokio::io::AsyncReadExt;
-
-    fn numbered(len: usize) -> (File, Vec<u8>) {
-        let content: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
-        let mut file = tempfile::tempfile().unwrap();
-        file.write_all(&content).unwrap();
-        (file, content)
-    }
-
-    #[tokio::test]
-    async fn send_file_writes_what_was_held_back_then_the_range() {
-        let (file, content) = numbered(3 << 20);
-        let (ours, mut peer) = UnixStream::pair().unwrap();
-        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
-        assert!(transport.can_send_file());
-        transport.defer(b"held");
-        let mut offset = 1001;
-        let len = content.len() as u64 - 2000;
-        let send = async {
-            transport.send_file(&file, &mut offset, len).await.unwrap();
-            drop(transport);
-        };
-        let mut got = Vec::new();
-        let (_, read) = tokio::join!(send, peer.read_to_end(&mut got));
-        read.unwrap();
-        assert_eq!(offset, content.len() as u64 - 999);
-        assert_eq!(&got[..4], b"held");
-        assert!(got[4..] == content[1001..content.len() - 999]);
-    }
-
-    #[tokio::test]
-    async fn send_file_of_a_shrunk_file_fails_with_unexpected_eof() {
-        let (file, _) = numbered(100_000);
-        let (ours, _peer) = UnixStream::pair().unwrap();
-        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
-        let mut offset = 40_000;
-        let err = transport
-            .send_file(&file, &mut offset, 100_000)
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(offset, 100_000, "what the file held went out");
-    }
-
-    #[tokio::test]
-    async fn a_peer_that_stops_reading_times_writes_out() {
-        let file = tempfile::tempfile().unwrap();
-        file.set_len(64 << 20).unwrap();
-        let (ours, _peer) = UnixStream::pair().unwrap();
-        let transport = Transport::new(Box::new(ours), Duration::from_millis(100));
-        let mut offset = 0;
-        let err = transport
-            .send_file(&file, &mut offset, 64 << 20)
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(offset > 0 && offset < 64 << 20, "{offset}");
-        let err = transport.write_all(&[0; 1 << 20]).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-    }
-
-    /// A stream that is not a socket, as a TLS stream would be.
-    impl Io for tokio::io::DuplexStream {}
-
-    #[tokio::test]
-    async fn a_stream_without_sendfile_says_so() {
-        let (ours, _peer) = tokio::io::duplex(1024);
-        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
-        assert!(!transport.can_send_file());
-        let (file, _) = numbered(10);
-        let err = transport.send_file(&file, &mut 0, 10).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
-    }
-}
+mod tests;

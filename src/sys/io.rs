@@ -1,6 +1,6 @@
 //! The system calls on the hot path of a file response — pread into a buffer that need not be
-//! zeroed, sendfile(2) from the page cache to a socket, send with MSG_MORE — and pointing
-//! stdout or stderr at a log file.
+//! zeroed, sendfile(2) from the page cache to a socket, send with MSG_MORE and pushing what it
+//! held — and pointing stdout or stderr at a log file.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -103,6 +103,48 @@ pub fn send_more(out: std::os::fd::BorrowedFd<'_>, data: &[u8]) -> io::Result<us
         return Err(io::Error::last_os_error());
     }
     Ok(n as usize)
+}
+
+/// Writes what the socket `fd` takes of `data` now, without waiting (MSG_DONTWAIT) and without
+/// SIGPIPE. Takes a raw descriptor: the caller guarantees it stays open for the call.
+pub fn send_now(fd: std::os::fd::RawFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: `data` is valid for reads of `data.len()` bytes; send reads nothing else of ours,
+    // whatever `fd` refers to.
+    let n = unsafe {
+        libc::send(
+            fd,
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Makes TCP transmit now what earlier MSG_MORE writes left queued on the socket `fd`
+/// (setting TCP_NODELAY, even when already set, pushes the pending frames). Takes a raw
+/// descriptor: the caller guarantees it stays open for the call. Fails harmlessly (ENOTSOCK,
+/// EBADF, EOPNOTSUPP) on anything that is not a TCP socket.
+pub fn push_pending(fd: std::os::fd::RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `on`, a live local; it touches
+    // no other memory of ours, whatever `fd` refers to.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! CPython calls of `wsgi::ffi`. `process` forks, reaps and signals processes, `signals` turns
 //! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
 //! liveness memory shared with the workers, `identity` users, groups and process titles,
-//! `io` the system calls of a file response (pread, sendfile, MSG_MORE), `openat` opening a
-//! name beneath a directory (static files), `limits` how many tasks the machine allows,
-//! `memory` giving freed memory back, and `clock` the local calendar time.
+//! `io` the system calls of a file or streamed response (pread, sendfile, MSG_MORE and pushing
+//! what it held), `openat` opening a name beneath a directory (static files), `limits` how many
+//! tasks the machine allows, `memory` giving freed memory back, and `clock` the local calendar
+//! time.
 
 mod clock;
 mod identity;

@@ -1,7 +1,8 @@
 //! The WSGI bridge (PEP 3333), over real sockets: bodies, framing and app errors (`bridge`),
 //! the request side (`request`) and the response side (`response`) against the corner cases of
 //! `tests/apps/pep_corners.py`, the environ (`environ`), a Python that behaves like Python
-//! (`process`), all of it under `wsgiref.validate` (`validator`), and the thread pool (`pool`).
+//! (`process`), all of it under `wsgiref.validate` (`validator`), the thread pool (`pool`), and
+//! a generator's blocks reaching the client while the app is slow to yield more (`streaming`).
 
 mod bridge;
 mod environ;
@@ -9,4 +10,5 @@ mod pool;
 mod process;
 mod request;
 mod response;
+mod streaming;
 mod validator;
