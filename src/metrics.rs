@@ -43,7 +43,9 @@ pub mod at {
     pub const REFUSED_AT: usize = QUEUED + 1;
     /// Why the worker recycled itself (a `Recycle` as a number), read once it exited.
     pub const RECYCLED: usize = REFUSED_AT + REFUSED.len() + 1;
-    pub const END: usize = RECYCLED + 1;
+    /// 1 while the worker's accept loops run (from when it serves until it closes).
+    pub const ACCEPTING: usize = RECYCLED + 1;
+    pub const END: usize = ACCEPTING + 1;
 }
 
 const _: () = assert!(at::END <= crate::sys::COUNTERS);
@@ -71,9 +73,17 @@ pub fn install(slot: &'static Slot, all: &'static SharedSlots) {
     let _ = ALL.set(all);
 }
 
+/// This worker's accept loops run (true) or have stopped (false): only accepting workers share
+/// the new connections (one still booting, or closing, takes none).
+pub fn accepting(on: bool) {
+    if let Some(c) = counter(at::ACCEPTING) {
+        c.store(u64::from(on), Relaxed);
+    }
+}
+
 /// Whether this worker holds more than [`SHARE_SLACK`] open connections above an even share of
-/// the live workers' (nginx's `accept_disabled`): then the accept loop leaves new connections
-/// to the others for a moment. Always false with one live worker.
+/// the accepting workers' (nginx's `accept_disabled`): then the accept loop leaves new
+/// connections to the others for a moment. Always false with one accepting worker.
 pub fn over_share() -> bool {
     let (Some(mine), Some(all)) = (SLOT.get(), ALL.get()) else {
         return false;
@@ -82,14 +92,14 @@ pub fn over_share() -> bool {
     if own <= SHARE_SLACK {
         return false;
     }
-    let (mut live, mut total) = (0u64, 0u64);
+    let (mut sharing, mut total) = (0u64, 0u64);
     for slot in (0..all.len()).map(|i| all.get(i)) {
-        if slot.pid.load(Relaxed) != 0 {
-            live += 1;
+        if slot.pid.load(Relaxed) != 0 && slot.counters[at::ACCEPTING].load(Relaxed) != 0 {
+            sharing += 1;
             total = total.saturating_add(slot.counters[at::OPEN_CONNECTIONS].load(Relaxed));
         }
     }
-    live > 1 && own > total / live + SHARE_SLACK
+    sharing > 1 && own > total / sharing + SHARE_SLACK
 }
 
 #[inline]

@@ -89,6 +89,7 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
         tokio::task::spawn_local(accept.run(bound));
     }
     drop(alive_tx);
+    crate::metrics::accepting(true);
     let pid = std::process::id();
     loop {
         match next_phase(&mut phase).await {
@@ -97,6 +98,7 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
             Phase::Closing { .. } => break,
         }
     }
+    crate::metrics::accepting(false);
     tracing::info!(pid, "worker stopping gracefully");
     let grace = shared.settings.graceful_timeout;
     if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
