@@ -4,13 +4,14 @@
 //! requests in flight, the pool's queue, refusals by status, and why the worker recycled
 //! itself. On the request path each count is one relaxed load and store (a worker's counters
 //! have one writer, its I/O thread; the pool's queue is counted with atomic adds, as two
-//! threads touch it).
+//! threads touch it). The open-connection gauges of all the workers also tell the accept loop
+//! whether this worker holds more than its share ([`over_share`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::sys::Slot;
+use crate::sys::{SharedSlots, Slot};
 
 /// Route kinds: answered on the spot by the server (a file, a redirect, an error page), or by
 /// the app.
@@ -42,7 +43,9 @@ pub mod at {
     pub const REFUSED_AT: usize = QUEUED + 1;
     /// Why the worker recycled itself (a `Recycle` as a number), read once it exited.
     pub const RECYCLED: usize = REFUSED_AT + REFUSED.len() + 1;
-    pub const END: usize = RECYCLED + 1;
+    /// 1 while the worker's accept loops run (from when it serves until it closes).
+    pub const ACCEPTING: usize = RECYCLED + 1;
+    pub const END: usize = ACCEPTING + 1;
 }
 
 const _: () = assert!(at::END <= crate::sys::COUNTERS);
@@ -55,10 +58,48 @@ pub enum Recycle {
 }
 
 static SLOT: OnceLock<&'static Slot> = OnceLock::new();
+/// Every worker's slot, this one's among them.
+static ALL: OnceLock<&'static SharedSlots> = OnceLock::new();
 
-/// Binds this worker's counters to its slot (zeroed by the master before the fork).
-pub fn install(slot: &'static Slot) {
+/// Open connections a worker may hold above an even share before it leaves new ones to the
+/// others: enough that a burst is never held up by rounding, few enough that a burst of 64
+/// connections over 2 workers splits no worse than 34/30 when both are accepting.
+pub const SHARE_SLACK: u64 = 2;
+
+/// Binds this worker's counters to its slot (zeroed by the master before the fork), and lets it
+/// read the others' (for [`over_share`]).
+pub fn install(slot: &'static Slot, all: &'static SharedSlots) {
     let _ = SLOT.set(slot);
+    let _ = ALL.set(all);
+}
+
+/// This worker's accept loops run (true) or have stopped (false): only accepting workers share
+/// the new connections (one still booting, or closing, takes none).
+pub fn accepting(on: bool) {
+    if let Some(c) = counter(at::ACCEPTING) {
+        c.store(u64::from(on), Relaxed);
+    }
+}
+
+/// Whether this worker holds more than [`SHARE_SLACK`] open connections above an even share of
+/// the accepting workers' (nginx's `accept_disabled`): then the accept loop leaves new
+/// connections to the others for a moment. Always false with one accepting worker.
+pub fn over_share() -> bool {
+    let (Some(mine), Some(all)) = (SLOT.get(), ALL.get()) else {
+        return false;
+    };
+    let own = mine.counters[at::OPEN_CONNECTIONS].load(Relaxed);
+    if own <= SHARE_SLACK {
+        return false;
+    }
+    let (mut sharing, mut total) = (0u64, 0u64);
+    for slot in (0..all.len()).map(|i| all.get(i)) {
+        if slot.pid.load(Relaxed) != 0 && slot.counters[at::ACCEPTING].load(Relaxed) != 0 {
+            sharing += 1;
+            total = total.saturating_add(slot.counters[at::OPEN_CONNECTIONS].load(Relaxed));
+        }
+    }
+    sharing > 1 && own > total / sharing + SHARE_SLACK
 }
 
 #[inline]

@@ -3,7 +3,8 @@
 //! logs to it. The worker's [`Phase`] drives the stop: draining changes nothing here but the
 //! connections' keep-alive; closing stops the accept loops — after taking what the kernel
 //! queued when the whole server stops — and then every connection is waited for, up to
-//! `--graceful-timeout`.
+//! `--graceful-timeout`. With other workers on the same socket, a worker that holds more than
+//! its share of the open connections (`metrics::over_share`) leaves new ones to them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +31,10 @@ use crate::listener::{self, Listener};
 /// round (one connection per turn of a loop whose turn takes a round of app calls starved new
 /// clients for seconds), few enough that their first requests do not hold up the rest long.
 const ACCEPT_BATCH: usize = 16;
+
+/// How long a worker over its share of the connections leaves new ones to the other workers:
+/// a new client waits at most this long when all of them are busy.
+const HOLD: Duration = Duration::from_millis(10);
 
 /// Once new connection requests are refused, handshakes already under way (SYN-ACK sent, the
 /// client's ACK not yet back) still complete, within a round trip: the loop keeps accepting
@@ -84,6 +89,7 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
         tokio::task::spawn_local(accept.run(bound));
     }
     drop(alive_tx);
+    crate::metrics::accepting(true);
     let pid = std::process::id();
     loop {
         match next_phase(&mut phase).await {
@@ -92,6 +98,7 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
             Phase::Closing { .. } => break,
         }
     }
+    crate::metrics::accepting(false);
     tracing::info!(pid, "worker stopping gracefully");
     let grace = shared.settings.graceful_timeout;
     if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
@@ -140,33 +147,41 @@ impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
                 }
                 permit = self.slots.clone().acquire_owned() => permit.ok(),
             };
+            // A worker holding more than its share of the open connections (with other
+            // workers) leaves new ones to the others for a moment, then takes one still queued
+            // itself: the others may be busy in a long app call.
+            let held = crate::metrics::over_share();
             let accepted = tokio::select! {
                 biased;
                 phase = next_phase(&mut self.phase) => {
                     now = phase;
                     continue;
                 }
-                accepted = listener.accept() => accepted,
+                accepted = listener.next(held) => accepted,
             };
             match accepted {
-                Ok(conn) => {
+                None => continue,
+                Some(Ok(conn)) => {
                     self.start(conn, slot).await;
                     if self.take_queued(&listener).await {
                         // A full batch: let the connections already here have their turn.
                         tokio::task::yield_now().await;
                     }
                 }
-                Err(err) => accept_failed(err).await,
+                Some(Err(err)) => accept_failed(err).await,
             }
         }
     }
 
-    /// Accepts what else is queued, without waiting, up to a batch; true if it took a whole
-    /// batch (more may be waiting).
+    /// Accepts what else is queued, without waiting, up to a batch or this worker's share of the
+    /// connections; true if it took a whole batch (more may be waiting).
     async fn take_queued(&self, listener: &Bound) -> bool {
         for _ in 1..ACCEPT_BATCH {
             // The worker may have begun to close while the last one was answered here.
             if matches!(*self.phase.borrow(), Phase::Closing { .. }) {
+                return false;
+            }
+            if crate::metrics::over_share() {
                 return false;
             }
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
@@ -276,6 +291,15 @@ impl Bound {
 
     async fn accept(&self) -> std::io::Result<Accepted> {
         std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// The next connection; when `held`, only one still queued after [`HOLD`] (if any).
+    async fn next(&self, held: bool) -> Option<std::io::Result<Accepted>> {
+        if !held {
+            return Some(self.accept().await);
+        }
+        tokio::time::sleep(HOLD).await;
+        self.try_accept()
     }
 
     /// A connection already queued, if there is one, without waiting.

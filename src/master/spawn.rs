@@ -78,6 +78,7 @@ impl Master {
                     config: &self.config,
                     boot: &self.boot,
                     slot: self.slots.get(slot),
+                    slots: self.slots,
                     preloaded: self.preloaded.take(),
                     age: self.spawned,
                 };

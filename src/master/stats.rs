@@ -95,7 +95,7 @@ impl Totals {
 fn is_gauge(i: usize) -> bool {
     matches!(
         i,
-        at::OPEN_CONNECTIONS | at::IN_FLIGHT | at::QUEUED | at::RECYCLED
+        at::OPEN_CONNECTIONS | at::IN_FLIGHT | at::QUEUED | at::RECYCLED | at::ACCEPTING
     )
 }
 

@@ -21,7 +21,7 @@ use crate::listener::Listener;
 use crate::negotiate::Front;
 use crate::router::Router;
 use crate::service::{Dispatcher, Health};
-use crate::sys::{self, BootPipe, Slot};
+use crate::sys::{self, BootPipe, SharedSlots, Slot};
 use crate::wsgi::{self, AppSpec, LoadError, Runner};
 use crate::{access_log, heartbeat, logging};
 use lifecycle::{Counted, Lifecycle};
@@ -31,6 +31,8 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub boot: &'a BootPipe,
     pub slot: &'static Slot,
+    /// Every worker's slot (this one's among them), to compare connection counts.
+    pub slots: &'static SharedSlots,
     /// The app, when the master imported it before forking (`--preload`).
     pub preloaded: Option<wsgi::App>,
     /// gunicorn's `worker.age`: the how-manieth worker the master started.
@@ -60,7 +62,7 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         return EXIT_BOOT_ERROR;
     }
     sys::set_process_title(&format!("pyrite: worker [{}]", config.proc_name));
-    crate::metrics::install(ctx.slot);
+    crate::metrics::install(ctx.slot, ctx.slots);
     heartbeat::install(
         ctx.slot,
         config.timeout.filter(|_| config.app.is_some()),

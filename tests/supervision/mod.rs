@@ -1,9 +1,10 @@
 //! The master's supervision of its workers, seen from outside: signals (`signals`), respawn
 //! and back-off (`respawn`), request timeouts (`timeout`), recycling (`recycle`), `--reload`
-//! (`reload`), the USR2 upgrade (`upgrade`), `--preload` (`preload`) and process hygiene
-//! (`hygiene`). Most run `tests/apps/supervised.py`, which answers who it is as JSON; the
-//! helpers here read those answers and keep a stream of requests going while the master
-//! replaces workers, to show that none is lost.
+//! (`reload`), the USR2 upgrade (`upgrade`), `--preload` (`preload`), process hygiene
+//! (`hygiene`) and the spread of new connections over the workers (`spread`). Most run
+//! `tests/apps/supervised.py`, which answers who it is as JSON; the helpers here read those
+//! answers and keep a stream of requests going while the master replaces workers, to show that
+//! none is lost.
 
 mod hygiene;
 mod preload;
@@ -11,6 +12,7 @@ mod recycle;
 mod reload;
 mod respawn;
 mod signals;
+mod spread;
 mod timeout;
 mod upgrade;
 
