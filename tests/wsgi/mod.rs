@@ -3,6 +3,7 @@
 //! `tests/apps/pep_corners.py`, the environ (`environ`), a Python that behaves like Python
 //! (`process`), all of it under `wsgiref.validate` (`validator`), and the thread pool (`pool`).
 
+mod app_threads;
 mod bridge;
 mod environ;
 mod pool;
