@@ -8,6 +8,9 @@
 //! of what the master sees, and if it is still there a grace period later — stuck in C code,
 //! where no exception reaches it — the worker is told ([`stuck`]) so that it stops taking work,
 //! lets its other requests finish and exits to be replaced.
+//!
+//! Without a pool (the app called inline, on the event loop's thread), a call is one atomic start
+//! time of its own instead of an entry in the shared list: no lock and one clock read per call.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +33,8 @@ struct Heartbeat {
     timeout_ms: Option<u64>,
     running: Mutex<Vec<Running>>,
     next_token: AtomicU64,
+    /// When the inline call on the main thread started (0: none), while no pool thread exists.
+    inline_since: AtomicU64,
 }
 
 struct Running {
@@ -57,8 +62,13 @@ thread_local! {
     static POOL_THREAD: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-/// Called by each pool thread once, with its Python thread ident.
+/// Set once a pool thread registers: from then on every call goes to the shared list, so that
+/// one value in the slot covers them all.
+static POOLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Called by each pool thread once, with its Python thread ident (before it takes any call).
 pub fn register_pool_thread(ident: u64) {
+    POOLED.store(true, Ordering::SeqCst);
     POOL_THREAD.with(|t| t.set(Some(ident)));
 }
 
@@ -73,6 +83,7 @@ pub fn install(slot: &'static Slot, timeout: Option<Duration>, interrupt: Interr
         timeout_ms,
         running: Mutex::new(Vec::new()),
         next_token: AtomicU64::new(1),
+        inline_since: AtomicU64::new(0),
     };
     if HEARTBEAT.set(heartbeat).is_err() {
         return;
@@ -91,9 +102,16 @@ pub fn install(slot: &'static Slot, timeout: Option<Duration>, interrupt: Interr
 
 fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
     let Some(hb) = HEARTBEAT.get() else { return };
+    // The start of the inline call last interrupted, so that it is signalled once.
+    let mut signalled = 0;
     loop {
         std::thread::sleep(Duration::from_millis(100));
         let now = sys::monotonic_ms();
+        let since = hb.inline_since.load(Ordering::SeqCst);
+        if since != 0 && since != signalled && now.saturating_sub(since) >= limit {
+            signalled = since;
+            sys::signal_thread(main, sys::timeout_signal());
+        }
         let mut overdue_pool = Vec::new();
         if let Ok(mut running) = hb.running.lock() {
             for call in running
@@ -152,11 +170,14 @@ pub fn beat() {
 /// Registers an app call until the guard is dropped.
 pub fn enter_app() -> AppGuard {
     let Some(hb) = HEARTBEAT.get() else {
-        return AppGuard { token: 0 };
+        return AppGuard::NONE;
     };
+    let python_thread = POOL_THREAD.with(Cell::get);
+    if python_thread.is_none() && !POOLED.load(Ordering::Relaxed) {
+        return enter_inline(hb);
+    }
     let token = hb.next_token.fetch_add(1, Ordering::Relaxed);
     let since = sys::monotonic_ms().max(1);
-    let python_thread = POOL_THREAD.with(Cell::get);
     if let Ok(mut running) = hb.running.lock() {
         running.push(Running {
             token,
@@ -167,7 +188,25 @@ pub fn enter_app() -> AppGuard {
         });
         publish(hb, &running);
     }
-    AppGuard { token }
+    AppGuard {
+        token,
+        inline: false,
+    }
+}
+
+/// An inline call (only the main thread writes `inline_since`): its start, published as is. A
+/// call inside another one (none today) is covered by the outer one, which started earlier.
+fn enter_inline(hb: &Heartbeat) -> AppGuard {
+    if hb.inline_since.load(Ordering::Relaxed) != 0 {
+        return AppGuard::NONE;
+    }
+    let since = sys::monotonic_ms().max(1);
+    hb.inline_since.store(since, Ordering::SeqCst);
+    hb.slot.in_app_since.store(since, Ordering::Relaxed);
+    AppGuard {
+        token: 0,
+        inline: true,
+    }
 }
 
 /// The oldest running call's start goes to the slot (0 when none), for the master to judge. An
@@ -185,11 +224,33 @@ fn publish(hb: &Heartbeat, running: &[Running]) {
 }
 
 pub struct AppGuard {
+    /// The call's entry in the shared list (0: none).
     token: u64,
+    /// An inline call, registered in `inline_since`.
+    inline: bool,
+}
+
+impl AppGuard {
+    const NONE: AppGuard = AppGuard {
+        token: 0,
+        inline: false,
+    };
 }
 
 impl Drop for AppGuard {
     fn drop(&mut self) {
+        if self.inline {
+            if let Some(hb) = HEARTBEAT.get() {
+                // The loop was alive when the call started; with no clock read here, the beat
+                // it records is that start. A call ends at most `--timeout` and a little after
+                // it started (interrupted), well within what the master allows a beat (the
+                // timeout, plus the grace period, plus a beat's interval).
+                let since = hb.inline_since.swap(0, Ordering::SeqCst);
+                hb.slot.in_app_since.store(0, Ordering::Relaxed);
+                hb.slot.beat.fetch_max(since, Ordering::Relaxed);
+            }
+            return;
+        }
         let Some(hb) = HEARTBEAT.get().filter(|_| self.token != 0) else {
             return;
         };
@@ -211,6 +272,10 @@ pub fn app_overdue() -> bool {
         return false;
     };
     let now = sys::monotonic_ms();
+    let since = hb.inline_since.load(Ordering::SeqCst);
+    if since != 0 && now.saturating_sub(since) >= limit {
+        return true;
+    }
     hb.running.lock().is_ok_and(|running| {
         running
             .iter()

@@ -110,13 +110,25 @@ impl Service for Dispatcher {
     #[inline]
     fn call(&self, req: Request, conn: &Rc<ConnInfo>) -> Reply<Self::Later> {
         match self.dispatch(req) {
-            Ok(response) => Reply::Ready(response),
+            Ok(response) => {
+                not_an_app_call();
+                Reply::Ready(response)
+            }
             Err(req) => match &self.app {
                 Some(app) => app.call(req, conn),
                 None => Reply::Ready(pages::error(StatusCode::NOT_FOUND)),
             },
         }
     }
+}
+
+/// The loop goes on to serve something that runs no Python: the GIL it kept from the last inline
+/// app call goes back now, so that a flood of files, probes or error pages (which may never let
+/// the loop park) cannot starve the app's own threads (a scheduler, an error reporter's sender).
+/// A thread-local check when the GIL is not held.
+#[inline]
+fn not_an_app_call() {
+    crate::wsgi::release_held_gil();
 }
 
 impl AppSide {
@@ -134,6 +146,7 @@ impl AppSide {
             scheme: url_scheme,
         } = req;
         if let Some(refused) = self.refuse(&head, &body) {
+            not_an_app_call();
             return Reply::Ready(by_app(refused));
         }
         let has_body = head.fields.contains(Known::ContentLength)

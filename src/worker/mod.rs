@@ -160,6 +160,9 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                 tokio::select! {
                     _ = tick.tick() => {
                         heartbeat::beat();
+                        // However busy the loop stays (it may never park under a flood that
+                        // runs no app call), the app's own threads get the GIL once a beat.
+                        wsgi::release_held_gil();
                         access_log::flush();
                         housekeeping.check_memory();
                         housekeeping.check_stuck();

@@ -4,6 +4,7 @@
 //! (`process`), all of it under `wsgiref.validate` (`validator`), the thread pool (`pool`), and
 //! a generator's blocks reaching the client while the app is slow to yield more (`streaming`).
 
+mod app_threads;
 mod bridge;
 mod environ;
 mod pool;
