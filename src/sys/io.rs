@@ -90,24 +90,17 @@ pub fn sendfile(
 /// for the bytes sent right after (a response head then shares its packet with the first bytes
 /// of the file that follows). Never raises SIGPIPE.
 pub fn send_more(out: std::os::fd::BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
-    // SAFETY: `data` is valid for reads of `data.len()` bytes; send reads nothing else of ours.
-    let n = unsafe {
-        libc::send(
-            out.as_raw_fd(),
-            data.as_ptr().cast(),
-            data.len(),
-            libc::MSG_MORE | libc::MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
+    send_with(out.as_raw_fd(), data, libc::MSG_MORE)
 }
 
 /// Writes what the socket `fd` takes of `data` now, without waiting (MSG_DONTWAIT) and without
 /// SIGPIPE. Takes a raw descriptor: the caller guarantees it stays open for the call.
 pub fn send_now(fd: std::os::fd::RawFd, data: &[u8]) -> io::Result<usize> {
+    send_with(fd, data, libc::MSG_DONTWAIT)
+}
+
+/// send(2) of `data` on `fd` with `flags` and MSG_NOSIGNAL: the bytes it took.
+fn send_with(fd: std::os::fd::RawFd, data: &[u8], flags: libc::c_int) -> io::Result<usize> {
     // SAFETY: `data` is valid for reads of `data.len()` bytes; send reads nothing else of ours,
     // whatever `fd` refers to.
     let n = unsafe {
@@ -115,7 +108,7 @@ pub fn send_now(fd: std::os::fd::RawFd, data: &[u8]) -> io::Result<usize> {
             fd,
             data.as_ptr().cast(),
             data.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            flags | libc::MSG_NOSIGNAL,
         )
     };
     if n < 0 {
