@@ -3,30 +3,17 @@
 //! client is served; afterwards the attacker has been stopped as it should (GOAWAY, a refused
 //! or reset stream, a 431) and the worker that took it is the one still serving.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use super::h2::json;
+use super::h2::Session;
 use super::plain_server;
-use crate::support::tls::{h2_script, python};
 use crate::support::{get, Server, Value};
 
 /// Starts `h2tool.py ADDR ATTACK ARGS…`, waits until it is attacking, checks that another
 /// client is served meanwhile, and returns the attack's result.
 fn under_attack(server: &Server, attack: &str, args: &[&str]) -> Value {
     let workers = server.worker_pids();
-    let mut tool: Child = Command::new(python())
-        .arg(h2_script("h2tool.py"))
-        .args([server.addr.as_str(), attack])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("h2tool.py");
-    let mut out = BufReader::new(tool.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
+    let mut tool = Session::start(&server.addr, &[&[attack], args].concat());
     assert_eq!(
-        line.trim(),
+        tool.line(),
         "attacking",
         "{attack}: the attack did not start"
     );
@@ -38,12 +25,10 @@ fn under_attack(server: &Server, attack: &str, args: &[&str]) -> Value {
         );
         assert_eq!(response.text(), "hello");
     }
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    tool.wait().unwrap();
+    let result = tool.result();
     assert_eq!(server.worker_pids(), workers, "{attack}: the worker died");
     assert_eq!(get(&server.addr, "/").status, 200, "{attack}: served after");
-    json(line.trim())
+    result
 }
 
 fn goaway(result: &Value) -> Option<&str> {

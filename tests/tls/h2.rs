@@ -5,7 +5,7 @@
 //! header limits, `--threads`, `--http 1`, and a graceful stop that lets a stream finish.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use super::{plain_server, tls_server};
 use crate::support::tls::{cert, h2_script, python};
@@ -27,6 +27,40 @@ pub fn h2tool(addr: &str, tls: bool, args: &[&str]) -> Value {
         )
     });
     json(last)
+}
+
+/// `h2tool.py ADDR ARGS…` running beside the test: what it says line by line, then its result.
+pub struct Session {
+    tool: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Session {
+    pub fn start(addr: &str, args: &[&str]) -> Session {
+        let mut tool = Command::new(python())
+            .arg(h2_script("h2tool.py"))
+            .arg(addr)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("h2tool.py");
+        let out = BufReader::new(tool.stdout.take().expect("piped"));
+        Session { tool, out }
+    }
+
+    /// The next line it prints, trimmed.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("h2tool.py output");
+        line.trim().to_owned()
+    }
+
+    /// Its last line, parsed, once it has ended.
+    pub fn result(mut self) -> Value {
+        let line = self.line();
+        self.tool.wait().expect("h2tool.py exit");
+        json(&line)
+    }
 }
 
 pub fn json(text: &str) -> Value {
@@ -263,22 +297,11 @@ fn the_thread_pool_answers_streams_side_by_side() {
 #[test]
 fn a_graceful_stop_lets_a_stream_finish_and_says_goaway() {
     let mut server = plain_server(&[]);
-    let mut tool = Command::new(python())
-        .arg(h2_script("h2tool.py"))
-        .args([server.addr.as_str(), "graceful", "/sleep?s=1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("h2tool");
-    let mut out = BufReader::new(tool.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "sent");
+    let mut tool = Session::start(&server.addr, &["graceful", "/sleep?s=1"]);
+    assert_eq!(tool.line(), "sent");
     assert!(server.wait_for_stderr("tls app: sleep started", 1, WAIT));
     server.signal(libc::SIGTERM);
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    tool.wait().unwrap();
-    let result = json(line.trim());
+    let result = tool.result();
     assert_eq!(result.at("status").num(), 200.0);
     assert_eq!(result.at("body").str(), "slept");
     assert_eq!(result.at("goaway").str(), "NO_ERROR");
@@ -290,21 +313,10 @@ fn a_graceful_stop_lets_a_stream_finish_and_says_goaway() {
 #[test]
 fn a_drain_sends_goaway_to_an_idle_connection_and_still_serves_new_ones() {
     let mut server = plain_server(&["--drain-timeout", "3"]);
-    let mut tool = Command::new(python())
-        .arg(h2_script("h2tool.py"))
-        .args([server.addr.as_str(), "idle-goaway", "/"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("h2tool");
-    let mut out = BufReader::new(tool.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "served");
+    let mut tool = Session::start(&server.addr, &["idle-goaway", "/"]);
+    assert_eq!(tool.line(), "served");
     server.signal(libc::SIGTERM);
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    tool.wait().unwrap();
-    let idle = json(line.trim());
+    let idle = tool.result();
     assert_eq!(idle.at("status").num(), 200.0);
     assert_eq!(idle.at("goaway").str(), "NO_ERROR");
     // Still within the drain: a new connection is served.

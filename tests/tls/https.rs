@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{client_auth, tls_server};
+use super::{client_auth_server, tls_server};
 use crate::support::tls::{cert, server_cn, Client};
 use crate::support::{pyrite, Server, Value, WAIT};
 
@@ -90,12 +90,7 @@ fn a_tls_and_a_plain_listener_serve_side_by_side() {
 
 #[test]
 fn client_certificates_reach_the_environ() {
-    let server = tls_server(
-        &client_auth("required")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let server = client_auth_server("required");
     let alice = Client {
         identity: Some("client.pem"),
         ..Client::default()
@@ -134,12 +129,7 @@ fn client_certificates_reach_the_environ() {
 
 #[test]
 fn optional_client_certificates() {
-    let server = tls_server(
-        &client_auth("optional")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let server = client_auth_server("optional");
     let none = env(&mut Client::default().conn(&server.addr));
     assert_eq!(none.at("SSL_CLIENT_VERIFY").str(), "NONE");
     assert!(none.get("SSL_CLIENT_S_DN").is_none());

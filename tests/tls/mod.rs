@@ -21,12 +21,7 @@ fn plain_server(args: &[&str]) -> Server {
     pyrite().args(args).app("tls_app").start()
 }
 
-/// `--ca-certs` and `--cert-reqs MODE`.
-fn client_auth(mode: &str) -> Vec<String> {
-    vec![
-        "--ca-certs".into(),
-        cert("ca.pem"),
-        "--cert-reqs".into(),
-        mode.into(),
-    ]
+/// [`tls_server`] asking for client certificates from the test CA (`--cert-reqs MODE`).
+fn client_auth_server(mode: &str) -> Server {
+    tls_server(&["--ca-certs", &cert("ca.pem"), "--cert-reqs", mode])
 }
