@@ -277,10 +277,16 @@ class Setup:
         exe = {"waitress": "waitress-serve"}.get(server, server)
         return None if os.access(self.vbin(exe), os.X_OK) else f"{exe} not installed in the venv"
 
-    def nginx_conf(self, port, access_log=False):
-        conf = self.tmp / "nginx.conf"
+    def nginx_conf(self, port, access_log=False, server_block=None, name="nginx.conf", http_extra=""):
+        """An nginx.conf for one worker on `port` serving the static tree; `server_block` (the
+        inside of `server {}`) and `http_extra` (more `http {}` lines) let other harnesses (the
+        TLS one) serve something else with the same settings."""
+        conf = self.tmp / name
         log = f"{self.tmp}/nginx-access.log" if access_log else "off"
         t = self.tmp
+        if server_block is None:
+            server_block = f"""listen {HOST}:{port};
+        location /static/ {{ alias {self.static}/; }}"""
         conf.write_text(
             ("user root;\n" if self.nginx_worker_root and os.geteuid() == 0 else "")
             + f"""worker_processes 1;
@@ -301,9 +307,9 @@ http {{
     fastcgi_temp_path {t}/nginx-fastcgi;
     uwsgi_temp_path {t}/nginx-uwsgi;
     scgi_temp_path {t}/nginx-scgi;
+    {http_extra}
     server {{
-        listen {HOST}:{port};
-        location /static/ {{ alias {self.static}/; }}
+        {server_block}
     }}
 }}
 """

@@ -45,37 +45,18 @@ SCENARIOS = {
 }
 
 
-def nginx_conf(setup, port, tls=True):
-    t = setup.tmp
-    conf = t / "nginx-tls.conf"
-    conf.write_text(f"""worker_processes 1;
-daemon off;
-pid {t}/nginx.pid;
-error_log {t}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65;
-    access_log off;
-    client_body_temp_path {t}/nginx-body;
-    proxy_temp_path {t}/nginx-proxy;
-    fastcgi_temp_path {t}/nginx-fastcgi;
-    uwsgi_temp_path {t}/nginx-uwsgi;
-    scgi_temp_path {t}/nginx-scgi;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    server {{
-        listen {b.HOST}:{port} ssl http2;
+def nginx_conf(setup, port):
+    """The main harness's nginx.conf, serving hello and the static tree over TLS and h2."""
+    return setup.nginx_conf(
+        port,
+        name="nginx-tls.conf",
+        http_extra="ssl_protocols TLSv1.2 TLSv1.3;",
+        server_block=f"""listen {b.HOST}:{port} ssl http2;
         ssl_certificate {CERT};
         ssl_certificate_key {KEY};
         location = / {{ return 200 "Hello, World!"; }}
-        location /static/ {{ alias {setup.static}/; }}
-    }}
-}}
-""")
-    return conf
+        location /static/ {{ alias {setup.static}/; }}""",
+    )
 
 
 def command(setup, server, scenario, port):
