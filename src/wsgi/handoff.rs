@@ -60,12 +60,13 @@ impl<T> Handoff<T> {
         state.seats.len() - 1
     }
 
-    /// Gives `job` to the thread that went idle last, or queues it when all are busy.
-    pub fn push(&self, job: T) {
+    /// Gives `job` to the thread that went idle last, or queues it when all are busy (then
+    /// returns `true`).
+    pub fn push(&self, job: T) -> bool {
         let mut state = self.lock();
         let Some(seat) = state.idle.pop() else {
             state.queue.push_back(job);
-            return;
+            return true;
         };
         let seat = &mut state.seats[seat];
         seat.parked = false;
@@ -73,6 +74,12 @@ impl<T> Handoff<T> {
         let thread = seat.thread.clone();
         drop(state);
         thread.unpark();
+        false
+    }
+
+    /// Whether jobs are waiting for a thread (every thread is busy).
+    pub fn backlog(&self) -> bool {
+        !self.lock().queue.is_empty()
     }
 
     /// The next job for the thread in `seat`, parking it while there is none; `None` once the
@@ -159,9 +166,14 @@ mod tests {
                 state.idle.push(seat);
             }
         }
-        handoff.push(7);
+        assert!(!handoff.push(7), "handed to a parked thread, not queued");
         assert_eq!(handoff.lock().seats[b].job, Some(7));
         assert_eq!(handoff.lock().idle, vec![a]);
         assert_eq!(handoff.take(b), Some(7));
+        assert!(!handoff.backlog());
+        handoff.lock().idle.clear();
+        assert!(handoff.push(8), "no thread parked: queued");
+        assert!(handoff.backlog());
+        assert_eq!(handoff.take(b), Some(8));
     }
 }

@@ -4,8 +4,8 @@
 //! the status, headers and `write` (`header_names` checks each header name of the app's once),
 //! `response` the streamed body, `file_wrapper` is `wsgi.file_wrapper`, `executor` calls the
 //! app inline on the runtime thread, `pool` from Python threads (`handoff` gives them the
-//! requests), `runner` picks one of the two, `app` holds the imported callable, and `settings`
-//! what the command line says about it.
+//! requests, `outbox` carries their replies back), `runner` picks one of the two, `app` holds
+//! the imported callable, and `settings` what the command line says about it.
 
 mod app;
 mod config_file;
@@ -20,6 +20,7 @@ mod hook_process;
 pub mod hooks;
 mod input;
 mod interpreter;
+mod outbox;
 mod pool;
 mod process;
 mod pylog;

@@ -3,10 +3,12 @@
 //! idle last gets the next one) while the runtime thread keeps doing all the socket I/O
 //! (DESIGN.md). Each thread keeps one Python thread state for its life and holds the GIL only
 //! while it runs Python. At most 2N requests are handed over at a time; past that a connection
-//! waits, so memory stays bounded however many clients arrive. With `--timeout`, the runtime
-//! thread answers 504 itself when a call overruns it — counted from when a thread took the
-//! request, not from when it was queued — whether or not the interrupted thread ever comes back
-//! (one stuck in C code does not; `heartbeat` then has the worker replaced).
+//! waits, so memory stays bounded however many clients arrive. While requests wait for a
+//! thread, complete replies go back in batches (`outbox`), not one wake-up of the runtime thread
+//! each. With `--timeout`, the runtime thread answers 504 itself when a call overruns it —
+//! counted from when a thread took the request, not from when it was queued — whether or not
+//! the interrupted thread ever comes back (one stuck in C code does not; `heartbeat` then has
+//! the worker replaced).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,12 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Response, StatusCode};
+use http_body::Body as _;
 use pyo3::prelude::*;
 use tokio::sync::{oneshot, Semaphore};
 
 use super::environ::RequestInfo;
 use super::executor::Executor;
 use super::handoff::Handoff;
+use super::outbox::{Outbox, HOLD_AT_MOST};
 use crate::deadline::after;
 use crate::http::{pages, Body, Head, RequestBody};
 
@@ -59,8 +63,11 @@ struct Job {
     reply: oneshot::Sender<Response<Body>>,
 }
 
+type Replies = Outbox<Response<Body>>;
+
 pub struct Pool {
     jobs: Arc<Handoff<Job>>,
+    replies: Arc<Replies>,
     /// Bounds the requests handed over and not yet answered (running or queued) to twice the
     /// threads: past that a connection waits here, so memory stays bounded. Taken and given
     /// back on the runtime thread only (no wake-up crosses threads for it).
@@ -80,17 +87,20 @@ impl Pool {
         timeout: Option<Duration>,
     ) -> std::io::Result<Pool> {
         let jobs = Arc::new(Handoff::new());
+        let replies = Arc::new(Outbox::new());
         let executor = Arc::new(executor);
         let epoch = Instant::now();
         for n in 0..threads {
             let jobs = jobs.clone();
+            let replies = replies.clone();
             let executor = executor.clone();
             std::thread::Builder::new()
                 .name(format!("pyrite-app-{n}"))
-                .spawn(move || serve(&executor, &jobs, epoch))?;
+                .spawn(move || serve(&executor, &jobs, &replies, epoch))?;
         }
         Ok(Pool {
             jobs,
+            replies,
             room: Semaphore::new(threads.saturating_mul(2)),
             executor,
             timeout,
@@ -110,11 +120,16 @@ impl Pool {
         let (reply, response) = oneshot::channel();
         let started = Arc::new(AtomicU64::new(0));
         crate::metrics::queued(true);
-        self.jobs.push(Job {
+        // Up anyway: the replies held so far go out now.
+        self.replies.flush();
+        let queued = self.jobs.push(Job {
             request,
             started: started.clone(),
             reply,
         });
+        if queued && self.replies.start_pump() {
+            tokio::task::spawn_local(pump(self.replies.clone(), self.jobs.clone()));
+        }
         let failed = |_| pages::error(StatusCode::INTERNAL_SERVER_ERROR);
         let Some(limit) = self.timeout else {
             return response.await.unwrap_or_else(failed);
@@ -151,10 +166,29 @@ impl Drop for Pool {
     }
 }
 
+/// Sends the held replies every [`HOLD_AT_MOST`] while requests wait for a thread; stops (and
+/// sends what is left) once none does, or when the runtime ends.
+async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
+    struct Stop(Arc<Replies>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.stop_pump();
+        }
+    }
+    let replies = Stop(replies);
+    loop {
+        tokio::time::sleep(HOLD_AT_MOST).await;
+        if !jobs.backlog() {
+            return;
+        }
+        replies.0.flush();
+    }
+}
+
 /// A pool thread: attached to the interpreter for its whole life (its Python thread state is
 /// made once, not per request), it lets go of the GIL only while it waits for work and while
 /// the app itself does (`time.sleep`, I/O).
-fn serve(executor: &Executor, jobs: &Handoff<Job>, epoch: Instant) {
+fn serve(executor: &Executor, jobs: &Handoff<Job>, replies: &Replies, epoch: Instant) {
     let seat = jobs.join();
     Python::attach(|py| {
         let ident = py
@@ -188,7 +222,13 @@ fn serve(executor: &Executor, jobs: &Handoff<Job>, epoch: Instant) {
             // The client may have gone: its response (and the app's close()) is then dropped
             // here, attached.
             let unsent;
-            (unsent, next) = py.detach(|| (reply.send(response).err(), jobs.take(seat)));
+            // Only a body that is all here may wait in the outbox: it holds no Python object
+            // that the runtime thread would have to drop, should its client be gone.
+            let whole = response.body().size_hint().exact().is_some();
+            (unsent, next) = py.detach(|| {
+                let busy = whole && jobs.backlog();
+                (replies.post(reply, response, busy), jobs.take(seat))
+            });
             drop(unsent);
         }
     });

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{get, pyrite, Server};
+use crate::support::{get, pyrite, Conn, Server};
 
 fn pooled(extra: &[&str]) -> Server {
     pyrite()
@@ -74,6 +74,34 @@ fn more_requests_than_threads_and_queue_all_get_answered() {
     for client in clients {
         assert_eq!(client.join().expect("client thread"), 200);
     }
+}
+
+#[test]
+fn a_saturated_pool_answers_every_keep_alive_request_whole() {
+    // 2 threads and 16 connections: requests queue, so replies go back in batches; each must
+    // still reach its own connection, whole, and a lone request after the burst is answered.
+    let server = pooled(&["--threads", "2"]);
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let addr = server.addr.clone();
+            thread::spawn(move || {
+                let mut conn = Conn::connect(&addr);
+                (0..4)
+                    .map(|_| {
+                        let response = conn.get("/sleep?s=0.01");
+                        (response.status, response.text())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for client in clients {
+        for (status, text) in client.join().expect("client thread") {
+            assert_eq!(status, 200, "{text}");
+            assert!(text.ends_with(" True"), "{text}");
+        }
+    }
+    assert_eq!(get(&server.addr, "/").status, 200);
 }
 
 #[test]
