@@ -16,6 +16,7 @@ use http::Method;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::authority::KnownHost;
 use super::body::{AccessLog, LogEnviron};
 use super::fields::Known;
 use super::forwarded;
@@ -76,8 +77,9 @@ pub async fn serve<S: Service>(
     // Requests on this connection so far; with the connection's span, names a request in logs.
     let mut seq: u64 = 0;
     let mut waits = Waits::new(Instant::now() + settings.header_timeout);
+    let mut host = KnownHost::default();
     loop {
-        let head = match next_head(&transport, settings, &mut waits, first).await {
+        let head = match next_head(&transport, settings, &mut waits, &mut host, first).await {
             Next::Request(head) => head,
             Next::Close => {
                 let _ = transport.flush().await;
@@ -212,6 +214,7 @@ async fn next_head(
     transport: &Transport,
     settings: &Settings,
     waits: &mut Waits,
+    host: &mut KnownHost,
     first: bool,
 ) -> Next {
     let idle_until = Instant::now()
@@ -237,7 +240,7 @@ async fn next_head(
             let parsed = parse::take_head(&mut transport.buf.borrow_mut(), &settings.limits);
             match parsed {
                 Ok(Some(raw)) => {
-                    return match framing::interpret(raw) {
+                    return match framing::interpret(raw, host) {
                         Ok(head) => Next::Request(head),
                         Err(reject) => Next::Refuse(reject),
                     };
