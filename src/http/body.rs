@@ -239,6 +239,13 @@ impl Body {
         &mut self.rendered
     }
 
+    /// Ends the body where it stands: what produces it is dropped (an app's `close()` is
+    /// called) and the access-log line written, as when the body itself is dropped.
+    pub fn finish(&mut self) {
+        self.kind = Kind::Empty;
+        self.log = None;
+    }
+
     pub fn set_log(&mut self, log: Box<AccessLog>) {
         self.log = Some(log);
     }

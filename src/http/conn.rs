@@ -118,7 +118,7 @@ pub async fn serve<S: Service>(
         // In a block of its own: a local's slot in this future lasts until its scope ends, even
         // once moved, so the access log and the request must not outlive the call (they would
         // add their bytes to every connection's future, and to its copies).
-        let response = {
+        let mut response = {
             let mut head = head;
             let (client, scheme) = client(&mut head, &info, settings);
             let mut log = AccessLog::start(client.map(|c| c.ip()), Some(&head));
@@ -148,7 +148,8 @@ pub async fn serve<S: Service>(
                 && phase.borrow().persists(),
             ..answering
         };
-        let written = write::response(&transport, response, &answering).await;
+        let written = write::response(&transport, &mut response, &answering).await;
+        drop(response);
         drop(in_flight);
         match written {
             Ok(true) => {}
@@ -328,7 +329,7 @@ async fn refuse(
         keep_alive: false,
         server_header: settings.server_header,
     };
-    if write::response(transport, response, &answering)
+    if write::response(transport, &mut response, &answering)
         .await
         .is_ok()
     {
