@@ -57,7 +57,9 @@ impl ReadError {
 enum Kind {
     Empty,
     Length(u64),
-    Chunked(Decoder),
+    /// Boxed: a request is moved a few times on its way to the service, and the decoder would
+    /// add its bytes to every request's copies.
+    Chunked(Box<Decoder>),
     Source(Box<dyn BodySource>),
 }
 
@@ -109,7 +111,7 @@ impl Incoming {
         let kind = match framing {
             RequestFraming::Empty => Kind::Empty,
             RequestFraming::Length(n) => Kind::Length(n),
-            RequestFraming::Chunked => Kind::Chunked(Decoder::new(limits)),
+            RequestFraming::Chunked => Kind::Chunked(Box::new(Decoder::new(limits))),
         };
         transport.set_body_state(match kind {
             Kind::Empty => BodyState::Complete,

@@ -110,7 +110,7 @@ pub fn head(out: &mut BytesMut, response: &Response<Body>, req: &Answering, plan
     for piece in body.fields() {
         out.put_slice(piece);
     }
-    out.put_slice(&rendered.lines);
+    out.put_slice(body.rendered_lines());
     if !rendered.date && !headers.contains_key(DATE) {
         date_line(out);
     }
