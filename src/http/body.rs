@@ -106,8 +106,9 @@ pub struct AccessLog {
     /// The client, after trusted-proxy resolution.
     pub client: Option<IpAddr>,
     /// A copy of the request's head (with the access log on); `None` for a request refused
-    /// before its request line could be trusted (logged as `-`).
-    pub head: Option<Head>,
+    /// before its request line could be trusted (logged as `-`). Boxed: without the log, the
+    /// record stays small (it is copied into its own box once per request).
+    pub head: Option<Box<Head>>,
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
@@ -129,12 +130,23 @@ impl AccessLog {
     /// filled in as they become known.
     #[inline]
     pub fn start(client: Option<IpAddr>, head: Option<&Head>) -> Box<AccessLog> {
+        AccessLog::start_at(Instant::now(), client, head)
+    }
+
+    /// [`AccessLog::start`] for a request that started at `started` (a clock read the caller
+    /// shares).
+    #[inline]
+    pub fn start_at(
+        started: Instant,
+        client: Option<IpAddr>,
+        head: Option<&Head>,
+    ) -> Box<AccessLog> {
         let logged = crate::access_log::format().is_some();
         Box::new(AccessLog {
             client,
-            head: head.filter(|_| logged).cloned(),
+            head: head.filter(|_| logged).map(|h| Box::new(h.clone())),
             status: 0,
-            started: Instant::now(),
+            started,
             bytes: 0,
             app: false,
             response_head: Vec::new(),
@@ -159,9 +171,9 @@ impl Drop for AccessLog {
         if crate::access_log::format().is_none() {
             return;
         }
-        let head = self.head.as_ref();
+        let head = self.head.as_deref();
         let header = move |name: &[u8]| head.and_then(|h| h.fields.last_named(name));
-        let request = self.head.as_ref().map(|head| crate::access_log::Request {
+        let request = self.head.as_deref().map(|head| crate::access_log::Request {
             method: head.method.as_str(),
             target: head.target(),
             path: head.path(),

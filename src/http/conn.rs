@@ -105,6 +105,8 @@ pub async fn serve<S: Service>(
             keep_alive,
             server_header: settings.server_header,
         };
+        // One clock read for the request: its body's rate window and its log's start.
+        let started = Instant::now();
         let incoming = Incoming::new(
             transport.clone(),
             framing,
@@ -112,6 +114,7 @@ pub async fn serve<S: Service>(
             settings.limits,
             settings.body_timeout,
             settings.body_min_rate,
+            started,
         );
         tracing::debug!(request = seq, method = %head.method, target = head.target(), "request");
         let in_flight = crate::metrics::in_flight();
@@ -121,7 +124,8 @@ pub async fn serve<S: Service>(
         let mut response = {
             let mut head = head;
             let (client, scheme) = client(&mut head, &info, settings);
-            let mut log = AccessLog::start(client.map(|c| c.ip()), Some(&head));
+            let mut log =
+                AccessLog::start_at(started.into_std(), client.map(|c| c.ip()), Some(&head));
             let request = Request {
                 head,
                 body: incoming,

@@ -107,6 +107,7 @@ impl Incoming {
         limits: Limits,
         timeout: Duration,
         min_rate: u64,
+        started: Instant,
     ) -> Incoming {
         let kind = match framing {
             RequestFraming::Empty => Kind::Empty,
@@ -123,7 +124,7 @@ impl Incoming {
             expect_continue,
             timeout,
             min_rate,
-            window: (Instant::now(), 0),
+            window: (started, 0),
         }
     }
 

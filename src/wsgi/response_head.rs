@@ -50,12 +50,26 @@ pub struct HeadState {
 impl HeadState {
     /// Empties the state for the next request, keeping the buffer.
     pub fn reset(&mut self) {
-        let lines = std::mem::take(&mut self.lines);
-        *self = HeadState {
+        // Field by field (a new field must be named here): cheaper than building a whole
+        // state and dropping the old one.
+        let HeadState {
+            status,
+            reason,
             lines,
-            ..HeadState::default()
-        };
-        self.lines.clear();
+            length,
+            close,
+            date,
+            server,
+            problem,
+        } = self;
+        *status = None;
+        *reason = None;
+        lines.clear();
+        *length = None;
+        *close = false;
+        *date = false;
+        *server = false;
+        *problem = None;
     }
 }
 
