@@ -76,7 +76,7 @@ impl Drop for Lines {
     }
 }
 
-/// What the header lines a service rendered itself (see [`Body::with_rendered`]) say that the
+/// What the header lines a service rendered itself (see [`Body::set_rendered`]) say that the
 /// writer must know.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Rendered {
@@ -254,13 +254,12 @@ impl Body {
 
     /// Adds the service's own rendered header lines (`Name: value\r\n` each, in a buffer of
     /// the worker's pool, given back when the body is dropped) and what they say.
-    pub fn with_rendered(mut self, lines: BytesMut, rendered: Rendered) -> Body {
+    pub fn set_rendered(&mut self, lines: BytesMut, rendered: Rendered) {
         self.lines = Lines::Rendered(lines);
         self.rendered = rendered;
-        self
     }
 
-    /// The service's own header lines of [`Body::with_rendered`] (empty for prerendered
+    /// The service's own header lines of [`Body::set_rendered`] (empty for prerendered
     /// pieces).
     pub fn rendered_lines(&self) -> &[u8] {
         match &self.lines {

@@ -153,7 +153,6 @@ pub async fn serve<S: Service>(
             ..answering
         };
         let written = write::response(&transport, &mut response, &answering).await;
-        drop(response);
         drop(in_flight);
         match written {
             Ok(true) => {}

@@ -78,7 +78,7 @@ impl Executor {
     fn run<'py>(
         &self,
         py: Python<'py>,
-        req: RequestInfo<'_>,
+        mut req: RequestInfo<'_>,
         path_info: &[u8],
         head_request: bool,
         hooked: &mut Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
@@ -95,7 +95,7 @@ impl Executor {
             ),
             None => None,
         };
-        let environ = environ::build(py, &self.environ, req, path_info)
+        let environ = environ::build(py, &self.environ, &mut req, path_info)
             .map_err(|e| failed("building the environ failed", e))?;
         if let (Some(hooks), Some(hook_req)) = (super::hooks::request_hooks(), hook_req) {
             *hooked = Some((hook_req.clone(), environ.clone().into_any()));

@@ -235,7 +235,9 @@ impl AppHead {
     /// The response: this head and `body`.
     #[inline]
     pub fn respond(self, body: Body) -> Response<Body> {
-        let mut response = Response::new(body.with_rendered(self.lines, self.rendered));
+        let mut body = body;
+        body.set_rendered(self.lines, self.rendered);
+        let mut response = Response::new(body);
         *response.status_mut() = self.code;
         if let Some(reason) = self.reason {
             response.extensions_mut().insert(ReasonPhrase(reason));
