@@ -388,6 +388,6 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_response_and_a_request_stay_within_256_bytes() {
         assert!(std::mem::size_of::<http::Response<super::Body>>() <= 256);
-        assert!(std::mem::size_of::<crate::http::Request>() <= 256);
+        assert!(std::mem::size_of::<super::super::request::Request>() <= 256);
     }
 }
