@@ -237,7 +237,7 @@ impl Body {
         }
     }
 
-    /// Adds prerendered header lines (at most two pieces); see [`Lines::Fields`].
+    /// Adds prerendered header lines (at most two pieces): a static file's, from its cache entry.
     #[inline]
     pub fn with_fields(mut self, first: Bytes, second: Bytes) -> Body {
         self.lines = Lines::Fields([first, second]);
