@@ -37,6 +37,42 @@ pub fn valid_host(value: &[u8]) -> bool {
     host_ok && port.is_none_or(valid_port)
 }
 
+/// The last `Host` value found valid on a connection, so that the same value on the requests
+/// after it (the usual case: a client names one host per connection) is compared, not parsed
+/// again. Held inline (no allocation); a longer value is checked every time.
+pub struct KnownHost {
+    len: u8,
+    bytes: [u8; KnownHost::CAPACITY],
+}
+
+impl Default for KnownHost {
+    fn default() -> KnownHost {
+        KnownHost {
+            len: 0,
+            bytes: [0; KnownHost::CAPACITY],
+        }
+    }
+}
+
+impl KnownHost {
+    const CAPACITY: usize = 63;
+
+    /// [`valid_host`], remembering a valid `value` for the next call.
+    pub fn check(&mut self, value: &[u8]) -> bool {
+        if value == &self.bytes[..usize::from(self.len)] {
+            return true;
+        }
+        if !valid_host(value) {
+            return false;
+        }
+        if value.len() <= Self::CAPACITY {
+            self.bytes[..value.len()].copy_from_slice(value);
+            self.len = value.len() as u8;
+        }
+        true
+    }
+}
+
 /// `*DIGIT`, at most 65535.
 fn valid_port(port: &[u8]) -> bool {
     port.len() <= 5
@@ -156,6 +192,22 @@ mod tests {
             "a\"b",
         ] {
             assert!(!valid_host(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_known_host_is_checked_like_any_other() {
+        let mut known = KnownHost::default();
+        for (value, valid) in [
+            ("example.com:80", true),
+            ("example.com:80", true),
+            ("a b", false),
+            ("example.com:80", true),
+            ("a:65536", false),
+            ("", true),
+            ("a:65536", false),
+        ] {
+            assert_eq!(known.check(value.as_bytes()), valid, "{value}");
         }
     }
 }

@@ -49,36 +49,47 @@ pub trait BodyStream: Send {
 pub struct Body {
     kind: Kind,
     log: Option<Box<AccessLog>>,
-    /// Header lines rendered ahead of time (`Name: value\r\n` each) that describe this body —
-    /// a static file's validators and type, kept ready in its cache entry — written after the
-    /// response's own fields. Saves building a field map for every file hit.
-    fields: [Bytes; 2],
-    /// The service's own header lines, rendered as it received them (an app's, from its
-    /// `start_response`), and what they say that the writer must know.
+    /// Header lines rendered ahead of time (`Name: value\r\n` each), written after the
+    /// response's own fields; see [`Lines`].
+    lines: Lines,
+    /// What the service's rendered lines say that the writer must know.
     rendered: Rendered,
 }
 
-/// Header lines a service rendered itself (`Name: value\r\n` each, in a pooled buffer), and
-/// what the writer must know of them. Saves a field map for every app response.
-#[derive(Debug, Default)]
+/// Header lines rendered ahead of time, of one of two kinds (never both: a response is a file's
+/// or an app's). One field, not two: a response is moved a few times on its way to the writer,
+/// and its size is what each move copies.
+enum Lines {
+    /// A static file's validators and type, kept ready in its cache entry (at most two
+    /// pieces). Saves building a field map for every file hit.
+    Fields([Bytes; 2]),
+    /// The service's own lines, rendered as it received them (an app's, from its
+    /// `start_response`), in a pooled buffer. Saves a field map for every app response.
+    Rendered(BytesMut),
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        if let Lines::Rendered(lines) = self {
+            super::fields::return_buffer(std::mem::take(lines));
+        }
+    }
+}
+
+/// What the header lines a service rendered itself (see [`Body::set_rendered`]) say that the
+/// writer must know.
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Rendered {
-    pub lines: BytesMut,
     /// The lines hold a `Date` field (the writer adds none).
     pub date: bool,
     /// The lines hold a `Server` field (the writer adds none).
     pub server: bool,
-    /// The `Content-Length` the service declares (the writer renders the field).
-    pub length: Option<u64>,
     /// The service asked for the connection to close after this response.
     pub close: bool,
     /// The app's side answered (not the server on the spot): the route kind of the metrics.
     pub by_app: bool,
-}
-
-impl Drop for Rendered {
-    fn drop(&mut self) {
-        super::fields::return_buffer(std::mem::take(&mut self.lines));
-    }
+    /// The `Content-Length` the service declares (the writer renders the field).
+    pub length: Option<u64>,
 }
 
 enum Kind {
@@ -95,8 +106,9 @@ pub struct AccessLog {
     /// The client, after trusted-proxy resolution.
     pub client: Option<IpAddr>,
     /// A copy of the request's head (with the access log on); `None` for a request refused
-    /// before its request line could be trusted (logged as `-`).
-    pub head: Option<Head>,
+    /// before its request line could be trusted (logged as `-`). Boxed: without the log, the
+    /// record stays small (it is copied into its own box once per request).
+    pub head: Option<Box<Head>>,
     pub status: u16,
     pub started: Instant,
     pub bytes: u64,
@@ -118,12 +130,23 @@ impl AccessLog {
     /// filled in as they become known.
     #[inline]
     pub fn start(client: Option<IpAddr>, head: Option<&Head>) -> Box<AccessLog> {
+        AccessLog::start_at(Instant::now(), client, head)
+    }
+
+    /// [`AccessLog::start`] for a request that started at `started` (a clock read the caller
+    /// shares).
+    #[inline]
+    pub fn start_at(
+        started: Instant,
+        client: Option<IpAddr>,
+        head: Option<&Head>,
+    ) -> Box<AccessLog> {
         let logged = crate::access_log::format().is_some();
         Box::new(AccessLog {
             client,
-            head: head.filter(|_| logged).cloned(),
+            head: head.filter(|_| logged).map(|h| Box::new(h.clone())),
             status: 0,
-            started: Instant::now(),
+            started,
             bytes: 0,
             app: false,
             response_head: Vec::new(),
@@ -148,9 +171,9 @@ impl Drop for AccessLog {
         if crate::access_log::format().is_none() {
             return;
         }
-        let head = self.head.as_ref();
+        let head = self.head.as_deref();
         let header = move |name: &[u8]| head.and_then(|h| h.fields.last_named(name));
-        let request = self.head.as_ref().map(|head| crate::access_log::Request {
+        let request = self.head.as_deref().map(|head| crate::access_log::Request {
             method: head.method.as_str(),
             target: head.target(),
             path: head.path(),
@@ -176,7 +199,7 @@ impl Body {
         Body {
             kind: Kind::Empty,
             log: None,
-            fields: Default::default(),
+            lines: Lines::Fields(Default::default()),
             rendered: Rendered::default(),
         }
     }
@@ -191,7 +214,7 @@ impl Body {
         Body {
             kind,
             log: None,
-            fields: Default::default(),
+            lines: Lines::Fields(Default::default()),
             rendered: Rendered::default(),
         }
     }
@@ -200,7 +223,7 @@ impl Body {
         Body {
             kind: Kind::File(stream),
             log: None,
-            fields: Default::default(),
+            lines: Lines::Fields(Default::default()),
             rendered: Rendered::default(),
         }
     }
@@ -209,26 +232,40 @@ impl Body {
         Body {
             kind: Kind::Stream(Box::new(body)),
             log: None,
-            fields: Default::default(),
+            lines: Lines::Fields(Default::default()),
             rendered: Rendered::default(),
         }
     }
 
-    /// Adds prerendered header lines (at most two pieces); see [`Body`].
+    /// Adds prerendered header lines (at most two pieces): a static file's, from its cache entry.
     #[inline]
     pub fn with_fields(mut self, first: Bytes, second: Bytes) -> Body {
-        self.fields = [first, second];
+        self.lines = Lines::Fields([first, second]);
         self
     }
 
-    pub fn fields(&self) -> &[Bytes; 2] {
-        &self.fields
+    /// The prerendered pieces of [`Body::with_fields`] (none for a service's own lines).
+    pub fn fields(&self) -> &[Bytes] {
+        match &self.lines {
+            Lines::Fields(fields) => fields,
+            Lines::Rendered(_) => &[],
+        }
     }
 
-    /// Adds the service's own rendered header lines; see [`Rendered`].
-    pub fn with_rendered(mut self, rendered: Rendered) -> Body {
+    /// Adds the service's own rendered header lines (`Name: value\r\n` each, in a buffer of
+    /// the worker's pool, given back when the body is dropped) and what they say.
+    pub fn set_rendered(&mut self, lines: BytesMut, rendered: Rendered) {
+        self.lines = Lines::Rendered(lines);
         self.rendered = rendered;
-        self
+    }
+
+    /// The service's own header lines of [`Body::set_rendered`] (empty for prerendered
+    /// pieces).
+    pub fn rendered_lines(&self) -> &[u8] {
+        match &self.lines {
+            Lines::Rendered(lines) => lines,
+            Lines::Fields(_) => &[],
+        }
     }
 
     pub fn rendered(&self) -> &Rendered {
@@ -237,6 +274,13 @@ impl Body {
 
     pub fn rendered_mut(&mut self) -> &mut Rendered {
         &mut self.rendered
+    }
+
+    /// Ends the body where it stands: what produces it is dropped (an app's `close()` is
+    /// called) and the access-log line written, as when the body itself is dropped.
+    pub fn finish(&mut self) {
+        self.kind = Kind::Empty;
+        self.log = None;
     }
 
     pub fn set_log(&mut self, log: Box<AccessLog>) {
@@ -333,5 +377,17 @@ impl http_body::Body for Body {
             Kind::File(stream) => SizeHint::with_exact(stream.remaining()),
             Kind::Stream(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A response and a request are moved a few times between the connection and the service:
+    /// past 256 bytes each move copies in a loop, noticeably costlier (see `bench/instructions`).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_response_and_a_request_stay_within_256_bytes() {
+        assert!(std::mem::size_of::<http::Response<super::Body>>() <= 256);
+        assert!(std::mem::size_of::<super::super::request::Request>() <= 256);
     }
 }

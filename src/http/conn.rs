@@ -16,6 +16,7 @@ use http::Method;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::authority::KnownHost;
 use super::body::{AccessLog, LogEnviron};
 use super::fields::Known;
 use super::forwarded;
@@ -76,8 +77,9 @@ pub async fn serve<S: Service>(
     // Requests on this connection so far; with the connection's span, names a request in logs.
     let mut seq: u64 = 0;
     let mut waits = Waits::new(Instant::now() + settings.header_timeout);
+    let mut host = KnownHost::default();
     loop {
-        let head = match next_head(&transport, settings, &mut waits, first).await {
+        let head = match next_head(&transport, settings, &mut waits, &mut host, first).await {
             Next::Request(head) => head,
             Next::Close => {
                 let _ = transport.flush().await;
@@ -103,6 +105,8 @@ pub async fn serve<S: Service>(
             keep_alive,
             server_header: settings.server_header,
         };
+        // One clock read for the request: its body's rate window and its log's start.
+        let started = Instant::now();
         let incoming = Incoming::new(
             transport.clone(),
             framing,
@@ -110,16 +114,18 @@ pub async fn serve<S: Service>(
             settings.limits,
             settings.body_timeout,
             settings.body_min_rate,
+            started,
         );
         tracing::debug!(request = seq, method = %head.method, target = head.target(), "request");
         let in_flight = crate::metrics::in_flight();
         // In a block of its own: a local's slot in this future lasts until its scope ends, even
         // once moved, so the access log and the request must not outlive the call (they would
         // add their bytes to every connection's future, and to its copies).
-        let response = {
+        let mut response = {
             let mut head = head;
             let (client, scheme) = client(&mut head, &info, settings);
-            let mut log = AccessLog::start(client.map(|c| c.ip()), Some(&head));
+            let mut log =
+                AccessLog::start_at(started.into_std(), client.map(|c| c.ip()), Some(&head));
             let request = Request {
                 head,
                 body: incoming,
@@ -146,7 +152,7 @@ pub async fn serve<S: Service>(
                 && phase.borrow().persists(),
             ..answering
         };
-        let written = write::response(&transport, response, &answering).await;
+        let written = write::response(&transport, &mut response, &answering).await;
         drop(in_flight);
         match written {
             Ok(true) => {}
@@ -212,6 +218,7 @@ async fn next_head(
     transport: &Transport,
     settings: &Settings,
     waits: &mut Waits,
+    host: &mut KnownHost,
     first: bool,
 ) -> Next {
     let idle_until = Instant::now()
@@ -237,7 +244,7 @@ async fn next_head(
             let parsed = parse::take_head(&mut transport.buf.borrow_mut(), &settings.limits);
             match parsed {
                 Ok(Some(raw)) => {
-                    return match framing::interpret(raw) {
+                    return match framing::interpret(raw, host) {
                         Ok(head) => Next::Request(head),
                         Err(reject) => Next::Refuse(reject),
                     };
@@ -325,7 +332,7 @@ async fn refuse(
         keep_alive: false,
         server_header: settings.server_header,
     };
-    if write::response(transport, response, &answering)
+    if write::response(transport, &mut response, &answering)
         .await
         .is_ok()
     {

@@ -5,7 +5,7 @@
 
 use http::{Method, StatusCode, Uri, Version};
 
-use super::authority::valid_host;
+use super::authority::{valid_host, KnownHost};
 use super::fields::{Fields, Known, Span};
 pub use super::incoming::RequestFraming;
 use super::parse::{is_tchar, RawHead};
@@ -20,7 +20,8 @@ pub struct RequestHead {
     pub expect_continue: bool,
 }
 
-pub fn interpret(raw: RawHead) -> Result<RequestHead, Reject> {
+/// Checks and interprets a parsed head; `known` is the connection's last valid `Host`.
+pub fn interpret(raw: RawHead, known: &mut KnownHost) -> Result<RequestHead, Reject> {
     let RawHead {
         method,
         target,
@@ -31,7 +32,7 @@ pub fn interpret(raw: RawHead) -> Result<RequestHead, Reject> {
     match fields.get(Known::Host) {
         _ if fields.is_repeated(Known::Host) => return Err(Reject::bad("more than one Host")),
         None if version == Version::HTTP_11 => return Err(Reject::bad("no Host")),
-        Some(host) if !valid_host(host) => return Err(Reject::bad("invalid Host")),
+        Some(host) if !known.check(host) => return Err(Reject::bad("invalid Host")),
         _ => {}
     }
     let path_and_query = match form {
@@ -218,7 +219,7 @@ mod tests {
     fn interpret_raw(raw: &str) -> Result<RequestHead, Reject> {
         let mut buf = bytes::BytesMut::from(raw.as_bytes());
         let raw = take_head(&mut buf, &Limits::default())?.expect("complete head");
-        interpret(raw)
+        interpret(raw, &mut KnownHost::default())
     }
 
     #[test]

@@ -57,7 +57,9 @@ impl ReadError {
 enum Kind {
     Empty,
     Length(u64),
-    Chunked(Decoder),
+    /// Boxed: a request is moved a few times on its way to the service, and the decoder would
+    /// add its bytes to every request's copies.
+    Chunked(Box<Decoder>),
     Source(Box<dyn BodySource>),
 }
 
@@ -105,11 +107,12 @@ impl Incoming {
         limits: Limits,
         timeout: Duration,
         min_rate: u64,
+        started: Instant,
     ) -> Incoming {
         let kind = match framing {
             RequestFraming::Empty => Kind::Empty,
             RequestFraming::Length(n) => Kind::Length(n),
-            RequestFraming::Chunked => Kind::Chunked(Decoder::new(limits)),
+            RequestFraming::Chunked => Kind::Chunked(Box::new(Decoder::new(limits))),
         };
         transport.set_body_state(match kind {
             Kind::Empty => BodyState::Complete,
@@ -121,7 +124,7 @@ impl Incoming {
             expect_continue,
             timeout,
             min_rate,
-            window: (Instant::now(), 0),
+            window: (started, 0),
         }
     }
 

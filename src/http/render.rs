@@ -8,8 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
-use http::response::Parts;
-use http::{StatusCode, Version};
+use http::{Response, StatusCode, Version};
 use http_body::Body as _;
 
 use super::body::Body;
@@ -49,10 +48,11 @@ pub struct Plan {
     bodiless: bool,
 }
 
-/// Decides the framing of `parts` with `body`, answering `req`.
-pub fn plan(parts: &Parts, body: &Body, req: &Answering) -> Plan {
-    let status = parts.status;
-    let headers = &parts.headers;
+/// Decides the framing of `response`, answering `req`.
+pub fn plan(response: &Response<Body>, req: &Answering) -> Plan {
+    let status = response.status();
+    let headers = response.headers();
+    let body = response.body();
     let rendered = body.rendered();
     let mut keep_alive = req.keep_alive
         && !rendered.close
@@ -89,10 +89,11 @@ pub fn plan(parts: &Parts, body: &Body, req: &Answering) -> Plan {
 
 /// Renders the head into `out`: status line, the service's fields (but those the framing
 /// owns), the body's prerendered fields, `Date`, the framing's fields and `Connection`.
-pub fn head(out: &mut BytesMut, parts: &Parts, body: &Body, req: &Answering, plan: &Plan) {
-    let headers = &parts.headers;
+pub fn head(out: &mut BytesMut, response: &Response<Body>, req: &Answering, plan: &Plan) {
+    let headers = response.headers();
+    let body = response.body();
     let rendered = body.rendered();
-    status_line(out, parts);
+    status_line(out, response);
     // Our `Server` field, unless disabled or the service sent its own.
     if req.server_header && !rendered.server && !headers.contains_key(SERVER) {
         out.put_slice(b"Server: pyrite\r\n");
@@ -109,11 +110,9 @@ pub fn head(out: &mut BytesMut, parts: &Parts, body: &Body, req: &Answering, pla
     for piece in body.fields() {
         out.put_slice(piece);
     }
-    out.put_slice(&rendered.lines);
+    out.put_slice(body.rendered_lines());
     if !rendered.date && !headers.contains_key(DATE) {
-        out.put_slice(b"Date: ");
-        date(out);
-        out.put_slice(b"\r\n");
+        date_line(out);
     }
     match (plan.framing, plan.declared) {
         (ResponseFraming::Chunked, _) => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -122,9 +121,7 @@ pub fn head(out: &mut BytesMut, parts: &Parts, body: &Body, req: &Answering, pla
                 || rendered.length.is_some()
                 || headers.contains_key(CONTENT_LENGTH) =>
         {
-            out.put_slice(b"Content-Length: ");
-            out.put_slice(decimal(len, &mut [0u8; 20]));
-            out.put_slice(b"\r\n");
+            content_length(out, len);
         }
         _ => {}
     }
@@ -136,19 +133,19 @@ pub fn head(out: &mut BytesMut, parts: &Parts, body: &Body, req: &Answering, pla
     out.put_slice(b"\r\n");
 }
 
-fn status_line(out: &mut BytesMut, parts: &Parts) {
+fn status_line(out: &mut BytesMut, response: &Response<Body>) {
+    let status = response.status();
+    let reason = response.extensions().get::<ReasonPhrase>();
+    if reason.is_none() && status == StatusCode::OK {
+        out.put_slice(b"HTTP/1.1 200 OK\r\n");
+        return;
+    }
     out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(parts.status.as_str().as_bytes());
+    out.put_slice(status.as_str().as_bytes());
     out.put_u8(b' ');
-    match parts.extensions.get::<ReasonPhrase>() {
+    match reason {
         Some(reason) => out.put_slice(&reason.0),
-        None => out.put_slice(
-            parts
-                .status
-                .canonical_reason()
-                .unwrap_or("Unknown")
-                .as_bytes(),
-        ),
+        None => out.put_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes()),
     }
     out.put_slice(b"\r\n");
 }
@@ -163,8 +160,21 @@ fn title_case(out: &mut BytesMut, name: &[u8]) {
     }
 }
 
-/// The IMF-fixdate (RFC 9110 §5.6.7) of now, formatted once per second.
-fn date(out: &mut BytesMut) {
+/// `Content-Length: N\r\n`, put in one piece.
+fn content_length(out: &mut BytesMut, len: u64) {
+    const NAME: &[u8] = b"Content-Length: ";
+    let mut digits = [0u8; 20];
+    let digits = decimal(len, &mut digits);
+    let end = NAME.len() + digits.len();
+    let mut line = [0u8; NAME.len() + 20 + 2];
+    line[..NAME.len()].copy_from_slice(NAME);
+    line[NAME.len()..end].copy_from_slice(digits);
+    line[end..end + 2].copy_from_slice(b"\r\n");
+    out.put_slice(&line[..end + 2]);
+}
+
+/// `Date: ` and the IMF-fixdate (RFC 9110 §5.6.7) of now, the line formatted once per second.
+fn date_line(out: &mut BytesMut) {
     thread_local! {
         static CACHE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
     }
@@ -173,7 +183,7 @@ fn date(out: &mut BytesMut) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.0 != secs || cache.1.is_empty() {
-            *cache = (secs, httpdate::fmt_http_date(now));
+            *cache = (secs, format!("Date: {}\r\n", httpdate::fmt_http_date(now)));
         }
         out.put_slice(cache.1.as_bytes());
     });
@@ -193,14 +203,13 @@ mod tests {
     fn planned(status: u16, version: Version, head: bool, body: Body) -> (ResponseFraming, bool) {
         let mut response = http::Response::new(body);
         *response.status_mut() = StatusCode::from_u16(status).unwrap();
-        let (parts, body) = response.into_parts();
         let req = Answering {
             head,
             version,
             keep_alive: true,
             server_header: true,
         };
-        let plan = plan(&parts, &body, &req);
+        let plan = plan(&response, &req);
         (plan.framing, plan.keep_alive)
     }
 

@@ -16,21 +16,24 @@ use super::transport::Transport;
 pub use super::render::Answering;
 pub use super::send::WriteError;
 
-/// Writes `response`; returns whether the connection may carry another request.
+/// Writes `response`; returns whether the connection may carry another request. Its body is
+/// finished (dropped, which writes the access-log line) before the last bytes go out; the rest
+/// of it is the caller's to drop. Borrowed, not moved: a response is a few hundred bytes, and
+/// this future would carry (and copy) them.
 pub async fn response(
     transport: &Transport,
-    response: Response<Body>,
+    response: &mut Response<Body>,
     req: &Answering,
 ) -> Result<bool, WriteError> {
-    let (parts, mut body) = response.into_parts();
-    let plan = render::plan(&parts, &body, req);
+    let plan = render::plan(response, req);
     // Room for the head and, when it will be coalesced with it, a small body: one allocation.
     let inline_body = match plan.framing {
         ResponseFraming::Length(len) if len <= COALESCE as u64 => len as usize,
         _ => 0,
     };
     let mut out = Scratch::new(512 + inline_body);
-    render::head(&mut out, &parts, &body, req, &plan);
+    render::head(&mut out, response, req, &plan);
+    let body = response.body_mut();
     if let Some(log) = body.log_mut() {
         // `{name}o` atoms read the head as it went out.
         if crate::access_log::format().is_some_and(|f| f.response_headers) {
@@ -40,11 +43,11 @@ pub async fn response(
     match plan.framing {
         ResponseFraming::None => {}
         ResponseFraming::Length(len) if body.is_file() && transport.can_send_file() => {
-            send::file_body(transport, &mut body, &mut out, len).await?;
+            send::file_body(transport, body, &mut out, len).await?;
         }
-        framing => send::frames(transport, &mut body, &mut out, framing).await?,
+        framing => send::frames(transport, body, &mut out, framing).await?,
     }
-    drop(body);
+    body.finish();
     finish(transport, &out, plan.keep_alive).await?;
     Ok(plan.keep_alive)
 }
@@ -142,7 +145,7 @@ mod tests {
         expected.extend_from_slice(&content[300_001..300_101]);
         expected.extend_from_slice(b"\r\n--part--\r\n");
         let len = stream.remaining() + declared_extra;
-        let response = Response::builder()
+        let mut response = Response::builder()
             .header(http::header::CONTENT_LENGTH, len)
             .body(Body::file(stream))
             .unwrap();
@@ -154,7 +157,7 @@ mod tests {
         };
         let transport = Transport::new(io, std::time::Duration::from_secs(10));
         let write = async {
-            let written = super::response(&transport, response, &answering).await;
+            let written = super::response(&transport, &mut response, &answering).await;
             drop(transport);
             written
         };

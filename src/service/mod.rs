@@ -145,7 +145,9 @@ impl AppSide {
             client: peer,
             scheme: url_scheme,
         } = req;
-        if let Some(refused) = self.refuse(&head, &body) {
+        // Decoded once, for the `--script-name` check and the environ.
+        let path = crate::text::decode_path(head.path());
+        if let Some(refused) = self.refuse(&head, &path, &body) {
             not_an_app_call();
             return Reply::Ready(by_app(refused));
         }
@@ -153,7 +155,6 @@ impl AppSide {
             || head.fields.contains(Known::TransferEncoding);
         if body.is_end_stream() {
             if let Runner::Inline(executor) = &self.runner {
-                let path = crate::text::decode_path(head.path());
                 return Reply::Ready(by_app(executor.call_inline(RequestInfo {
                     head: &head,
                     path: &path,
@@ -166,6 +167,7 @@ impl AppSide {
                 })));
             }
         }
+        let path = path.into_owned();
         let app = self.clone();
         let local = conn.local;
         let tls = conn.tls.clone();
@@ -174,7 +176,6 @@ impl AppSide {
                 Ok(body) => body,
                 Err(refused) => return by_app(refused),
             };
-            let path = crate::text::decode_path(head.path()).into_owned();
             let response = app
                 .runner
                 .call(OwnedRequest {
@@ -195,8 +196,8 @@ impl AppSide {
     /// What is refused before any of the body is read: an expectation other than
     /// `100-continue` (RFC 9110 §10.1.1: `100 Continue` itself goes out when the body is first
     /// read), a declared length over the limit (§15.5.14, before `100 Continue`), a path
-    /// outside `--script-name`.
-    fn refuse(&self, head: &Head, body: &Incoming) -> Option<Response<Body>> {
+    /// outside `--script-name` (`path` is the request's, decoded).
+    fn refuse(&self, head: &Head, path: &[u8], body: &Incoming) -> Option<Response<Body>> {
         if let Some(expect) = head.fields.get(Known::Expect) {
             if !expect.eq_ignore_ascii_case(b"100-continue") {
                 return Some(closing(pages::error(StatusCode::EXPECTATION_FAILED)));
@@ -208,7 +209,7 @@ impl AppSide {
                 return Some(closing(pages::error(StatusCode::PAYLOAD_TOO_LARGE)));
             }
         }
-        if !self.runner.serves(&crate::text::decode_path(head.path())) {
+        if !self.runner.serves(path) {
             return Some(pages::error(StatusCode::NOT_FOUND));
         }
         None

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
 
 use http::Method;
 use pyo3::prelude::*;
@@ -53,6 +54,10 @@ pub struct EnvironCache {
     known_keys: Vec<Option<Py<PyString>>>,
     /// The template's values of the keys that usually repeat from request to request.
     sticky: [Sticky; STICKY_KEYS],
+    /// The `Host` value and local port the template's `HTTP_HOST`, `SERVER_NAME` and
+    /// `SERVER_PORT` were made from (`None`: from no `Host`, or not known): a plain request with
+    /// the same ones needs none of the three, not even a look in the strings' cache.
+    sticky_host: Mutex<Option<(Vec<u8>, Option<u16>)>>,
 }
 
 /// One environ key whose value is usually the same object request after request (the cached
@@ -125,7 +130,36 @@ impl EnvironCache {
             tls_templates,
             known_keys,
             sticky,
+            sticky_host: Mutex::new(None),
         })
+    }
+
+    /// Whether the template's host keys were made from `host` on `local` (see `sticky_host`).
+    fn host_is_sticky(&self, host: Option<&[u8]>, local: Option<SocketAddr>) -> bool {
+        let (Some(host), Ok(known)) = (host, self.sticky_host.lock()) else {
+            return false;
+        };
+        known
+            .as_ref()
+            .is_some_and(|(h, port)| h == host && *port == local.map(|l| l.port()))
+    }
+
+    /// Records what the template's host keys were made from: `host` on `local`, or nothing
+    /// known (`None`, also said before they change, so a failure halfway leaves nothing stale).
+    fn remember_host(&self, host: Option<(&[u8], Option<SocketAddr>)>) {
+        if let Ok(mut known) = self.sticky_host.lock() {
+            match (host, known.as_mut()) {
+                (Some((host, local)), Some((h, port))) => {
+                    h.clear();
+                    h.extend_from_slice(host);
+                    *port = local.map(|l| l.port());
+                }
+                (Some((host, local)), None) => {
+                    *known = Some((host.to_vec(), local.map(|l| l.port())));
+                }
+                (None, _) => *known = None,
+            }
+        }
     }
 
     /// Gives `env` `value` for the sticky key `index`. A copy of the plain template (`plain`)
@@ -200,10 +234,12 @@ const KNOWN_NAMES: [Option<&str>; KNOWN_COUNT] = [
     Some("proxy-authorization"),
 ];
 
+/// The environ of `req`, whose body it takes (borrowed, not moved: the request's description is
+/// some 150 bytes, copied at each move).
 pub fn build<'py>(
     py: Python<'py>,
     cache: &EnvironCache,
-    req: RequestInfo<'_>,
+    req: &mut RequestInfo<'_>,
     path_info: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
     // A TLS request's template holds its `SSL_*` keys and `https` already.
@@ -249,12 +285,21 @@ pub fn build<'py>(
     }
 
     let host = head.fields.get(Known::Host);
-    let (http_host, server_name, server_port) = strings::host(py, host, req.local)?;
-    cache.set_sticky(&env, plain, SERVER_NAME, &server_name)?;
-    cache.set_sticky(&env, plain, SERVER_PORT, &server_port)?;
-    match host {
-        Some(_) => cache.set_sticky(&env, plain, HTTP_HOST, &http_host)?,
-        None => env.del_item(cache.sticky[HTTP_HOST].key.bind(py))?,
+    // The usual request names the host the last one did: the copy holds its three keys.
+    if !(plain && cache.host_is_sticky(host, req.local)) {
+        if plain {
+            cache.remember_host(None);
+        }
+        let (http_host, server_name, server_port) = strings::host(py, host, req.local)?;
+        cache.set_sticky(&env, plain, SERVER_NAME, &server_name)?;
+        cache.set_sticky(&env, plain, SERVER_PORT, &server_port)?;
+        match host {
+            Some(_) => cache.set_sticky(&env, plain, HTTP_HOST, &http_host)?,
+            None => env.del_item(cache.sticky[HTTP_HOST].key.bind(py))?,
+        }
+        if plain {
+            cache.remember_host(host.map(|h| (h, req.local)));
+        }
     }
     match req.peer {
         Some(peer) => {
@@ -286,7 +331,11 @@ pub fn build<'py>(
     if !req.body.is_empty() {
         env.set_item(
             intern!(py, "wsgi.input"),
-            Input::new(req.body).into_py_any(py)?,
+            Input::new(std::mem::replace(
+                &mut req.body,
+                RequestBody::Memory(Default::default()),
+            ))
+            .into_py_any(py)?,
         )?;
     }
     Ok(env)

@@ -50,12 +50,26 @@ pub struct HeadState {
 impl HeadState {
     /// Empties the state for the next request, keeping the buffer.
     pub fn reset(&mut self) {
-        let lines = std::mem::take(&mut self.lines);
-        *self = HeadState {
+        // Field by field (a new field must be named here): cheaper than building a whole
+        // state and dropping the old one.
+        let HeadState {
+            status,
+            reason,
             lines,
-            ..HeadState::default()
-        };
-        self.lines.clear();
+            length,
+            close,
+            date,
+            server,
+            problem,
+        } = self;
+        *status = None;
+        *reason = None;
+        lines.clear();
+        *length = None;
+        *close = false;
+        *date = false;
+        *server = false;
+        *problem = None;
     }
 }
 
@@ -208,6 +222,7 @@ fn content_length(head: &mut HeadState, value: &str) {
 pub struct AppHead {
     code: StatusCode,
     reason: Option<bytes::Bytes>,
+    lines: BytesMut,
     rendered: crate::http::Rendered,
 }
 
@@ -220,7 +235,9 @@ impl AppHead {
     /// The response: this head and `body`.
     #[inline]
     pub fn respond(self, body: Body) -> Response<Body> {
-        let mut response = Response::new(body.with_rendered(self.rendered));
+        let mut body = body;
+        body.set_rendered(self.lines, self.rendered);
+        let mut response = Response::new(body);
         *response.status_mut() = self.code;
         if let Some(reason) = self.reason {
             response.extensions_mut().insert(ReasonPhrase(reason));
@@ -245,7 +262,6 @@ pub fn build(head: &mut HeadState) -> Result<(AppHead, BodyLength), String> {
         head.length.map_or(BodyLength::Open, BodyLength::Declared)
     };
     let rendered = crate::http::Rendered {
-        lines: std::mem::take(&mut head.lines),
         date: head.date,
         server: head.server,
         // 204 never carries one (RFC 9110 §8.6); a 304's says what a 200 would have.
@@ -256,6 +272,7 @@ pub fn build(head: &mut HeadState) -> Result<(AppHead, BodyLength), String> {
     let head = AppHead {
         code,
         reason: head.reason.take(),
+        lines: std::mem::take(&mut head.lines),
         rendered,
     };
     Ok((head, length))

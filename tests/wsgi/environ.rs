@@ -200,3 +200,37 @@ fn http10_request_reports_its_protocol() {
     let env = r.json();
     assert_eq!(str_value(env.at("environ"), "SERVER_PROTOCOL"), "HTTP/1.0");
 }
+
+/// The host keys follow each request's `Host` on one connection, whether it repeats, changes or
+/// goes away (the environ's template keeps the last ones to save work when they repeat).
+#[test]
+fn host_keys_follow_each_request_on_a_connection() {
+    let server = Server::app("environ_dump");
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let mut conn = Conn::connect(&server.addr);
+    let cases: [(Option<&str>, &str, &str); 6] = [
+        (Some("a.example:81"), "a.example", "81"),
+        (Some("a.example:81"), "a.example", "81"),
+        (Some("b.example"), "b.example", &port),
+        (None, "127.0.0.1", &port),
+        (Some("b.example"), "b.example", &port),
+        (Some("a.example:81"), "a.example", "81"),
+    ];
+    for (host, name, server_port) in cases {
+        let request = match host {
+            Some(host) => format!("GET /h HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            None => "GET /h HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_owned(),
+        };
+        conn.send(request.as_bytes());
+        let r = conn.read_response();
+        assert_eq!(r.status, 200, "{host:?}");
+        let dump = r.json();
+        let env = dump.at("environ");
+        assert_eq!(str_value(env, "SERVER_NAME"), name, "{host:?}");
+        assert_eq!(str_value(env, "SERVER_PORT"), server_port, "{host:?}");
+        match host {
+            Some(host) => assert_eq!(str_value(env, "HTTP_HOST"), host),
+            None => assert!(env.get("HTTP_HOST").is_none(), "HTTP_HOST without a Host"),
+        }
+    }
+}
