@@ -162,6 +162,10 @@ impl WsgiBody {
             return;
         };
         let mut sr = responder.state(py);
+        // Usually empty (few apps call `write()`): nothing to take, no vector to swap and drop.
+        if sr.written.is_empty() {
+            return;
+        }
         for chunk in std::mem::take(&mut sr.written).into_iter().rev() {
             self.pending.push_front(chunk);
         }
