@@ -52,24 +52,29 @@ fn watch(dirs: &[PathBuf], extra: &[PathBuf]) -> notify::Result<()> {
     let wanted: Vec<PathBuf> = extra.to_vec();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            let relevant = event
-                .paths
-                .iter()
-                .any(|p| is_python(p) || wanted.iter().any(|w| w == p));
+            // Events were lost (the kernel's queue overflowed under many changes at once):
+            // what changed is unknown, so it counts.
+            let relevant = event.need_rescan()
+                || event
+                    .paths
+                    .iter()
+                    .any(|p| is_python(p) || wanted.iter().any(|w| w == p));
             if relevant && !event.kind.is_access() {
                 let _ = tx.send(());
             }
         }
     })?;
-    for dir in dirs {
-        watcher.watch(dir, RecursiveMode::Recursive)?;
-    }
     // An extra file's directory is watched, not the file: editors replace a file by renaming
-    // a new one over it, which a watch on the old file would miss.
+    // a new one over it, which a watch on the old file would miss. These come first: a
+    // recursive watch of a large tree (a project with its virtualenv or build output) takes
+    // seconds to set up, and an extra file changed meanwhile would go unseen.
     for file in extra {
         if let Some(dir) = file.parent().filter(|d| d.is_dir()) {
             watcher.watch(dir, RecursiveMode::NonRecursive)?;
         }
+    }
+    for dir in dirs {
+        watcher.watch(dir, RecursiveMode::Recursive)?;
     }
     while rx.recv().is_ok() {
         while rx.recv_timeout(DEBOUNCE).is_ok() {}

@@ -3,6 +3,7 @@
 //! `--reuse-port`, `-n` in the process titles, `--reload-extra-file`, `SERVER_SOFTWARE`.
 
 use std::process::Command;
+use std::time::Duration;
 
 use crate::support::process::cmdline;
 use crate::support::{eventually, get, pyrite, tmpdir, BOOTED, LONG_WAIT, WAIT};
@@ -167,9 +168,16 @@ fn reload_extra_file_restarts_the_workers_when_it_changes() {
         .args(&["--reload", "--reload-extra-file", extra.to_str().unwrap()])
         .app("ops_app")
         .start();
-    std::fs::write(&extra, "two\n").unwrap();
+    // Written again until the reload shows: the watcher is a process of its own, and nothing
+    // says when its watches are in place.
+    let mut edits = 0;
+    let reloaded = eventually(LONG_WAIT, || {
+        edits += 1;
+        std::fs::write(&extra, format!("edit {edits}\n")).unwrap();
+        server.wait_for_stderr(BOOTED, 2, Duration::from_millis(500))
+    });
     assert!(
-        server.wait_for_stderr(BOOTED, 2, LONG_WAIT),
+        reloaded,
         "no reload after {} changed:\n{}",
         extra.display(),
         server.stderr()
