@@ -129,15 +129,13 @@ impl Executor {
         if result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>() {
             // Returned as it is (not through `finish`): a response moved is ~300 bytes copied.
             let mut response = complete(py, &result, responder, head_request);
-            if let (Ok(response), Some(values)) = (&mut response, log_values) {
-                response.extensions_mut().insert(values);
+            if let Ok(response) = &mut response {
+                attach_log_values(response, log_values);
             }
             return response;
         }
         let finish = |mut response: Response<Body>| {
-            if let Some(values) = log_values {
-                response.extensions_mut().insert(values);
-            }
+            attach_log_values(&mut response, log_values);
             response
         };
         // From here on `body` owns the duty to call result.close(), whatever happens, and to
@@ -217,6 +215,14 @@ impl Executor {
 
 /// The response to an app that returned a list or tuple: its items (after any `write()`
 /// output) are the whole body, joined here, and the responder goes back to its pool at once.
+/// Gives `response` the environ values the access log asks for, if it asks for any.
+#[inline]
+fn attach_log_values(response: &mut Response<Body>, values: Option<LogEnviron>) {
+    if let Some(values) = values {
+        response.extensions_mut().insert(values);
+    }
+}
+
 fn complete<'py>(
     py: Python<'py>,
     result: &Bound<'py, PyAny>,
