@@ -16,19 +16,28 @@ fn pooled(extra: &[&str]) -> Server {
         .start()
 }
 
+/// Runs `client` with the server's address on `n` threads at once; what each returned, once all
+/// are done.
+fn at_once<T: Send + 'static>(server: &Server, n: usize, client: fn(&str) -> T) -> Vec<T> {
+    let clients: Vec<_> = (0..n)
+        .map(|_| {
+            let addr = server.addr.clone();
+            thread::spawn(move || client(&addr))
+        })
+        .collect();
+    clients
+        .into_iter()
+        .map(|c| c.join().expect("client thread"))
+        .collect()
+}
+
 #[test]
 fn sleeping_requests_overlap_on_the_pool_threads() {
     let server = pooled(&["--threads", "8"]);
     let started = Instant::now();
-    let clients: Vec<_> = (0..8)
-        .map(|_| {
-            let addr = server.addr.clone();
-            thread::spawn(move || get(&addr, "/sleep?s=1"))
-        })
-        .collect();
+    let responses = at_once(&server, 8, |addr| get(addr, "/sleep?s=1"));
     let mut threads = HashSet::new();
-    for client in clients {
-        let response = client.join().expect("client thread");
+    for response in responses {
         assert_eq!(response.status, 200, "{}", response.text());
         let text = response.text();
         let (ident, multithread) = text.split_once(' ').expect("ident and flag");
@@ -65,14 +74,8 @@ fn a_pool_thread_keeps_its_python_thread_state_between_requests() {
 fn more_requests_than_threads_and_queue_all_get_answered() {
     // 2 threads take at most 4 requests at a time; the other connections wait their turn.
     let server = pooled(&["--threads", "2"]);
-    let clients: Vec<_> = (0..12)
-        .map(|_| {
-            let addr = server.addr.clone();
-            thread::spawn(move || get(&addr, "/sleep?s=0.05").status)
-        })
-        .collect();
-    for client in clients {
-        assert_eq!(client.join().expect("client thread"), 200);
+    for status in at_once(&server, 12, |addr| get(addr, "/sleep?s=0.05").status) {
+        assert_eq!(status, 200);
     }
 }
 
@@ -81,25 +84,18 @@ fn a_saturated_pool_answers_every_keep_alive_request_whole() {
     // 2 threads and 16 connections: requests queue, so replies go back in batches; each must
     // still reach its own connection, whole, and a lone request after the burst is answered.
     let server = pooled(&["--threads", "2"]);
-    let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let addr = server.addr.clone();
-            thread::spawn(move || {
-                let mut conn = Conn::connect(&addr);
-                (0..4)
-                    .map(|_| {
-                        let response = conn.get("/sleep?s=0.01");
-                        (response.status, response.text())
-                    })
-                    .collect::<Vec<_>>()
+    let answers = at_once(&server, 16, |addr| {
+        let mut conn = Conn::connect(addr);
+        (0..4)
+            .map(|_| {
+                let response = conn.get("/sleep?s=0.01");
+                (response.status, response.text())
             })
-        })
-        .collect();
-    for client in clients {
-        for (status, text) in client.join().expect("client thread") {
-            assert_eq!(status, 200, "{text}");
-            assert!(text.ends_with(" True"), "{text}");
-        }
+            .collect::<Vec<_>>()
+    });
+    for (status, text) in answers.into_iter().flatten() {
+        assert_eq!(status, 200, "{text}");
+        assert!(text.ends_with(" True"), "{text}");
     }
     assert_eq!(get(&server.addr, "/").status, 200);
 }
