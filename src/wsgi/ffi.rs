@@ -224,3 +224,11 @@ pub fn refcount(obj: &pyo3::Bound<'_, pyo3::PyAny>) -> isize {
     // reference count has no other requirement.
     unsafe { ffi::Py_REFCNT(obj.as_ptr()) }
 }
+
+/// Whether `obj` is a generator object itself (`PyGen_CheckExact`; Python cannot subclass the
+/// generator type, so this is every generator a `def` with `yield` makes).
+pub fn is_exact_generator(obj: &pyo3::Bound<'_, pyo3::PyAny>) -> bool {
+    // SAFETY: `obj` is a live object (a `Bound` holds a reference, and the GIL); the check only
+    // compares its type pointer with the generator type's address.
+    unsafe { ffi::PyGen_CheckExact(obj.as_ptr()) != 0 }
+}

@@ -3,8 +3,9 @@
 //! place ahead of what is pulled after it. A `wsgi.file_wrapper` over a real file becomes a
 //! [`FileBody`] — the `write()` output, then the file's range — that the writer sends like a
 //! static file, its large ranges with sendfile(2) (`next_file_range`, `sent_from_file`). The
-//! iterable's `close()` runs exactly once, when the body is dropped on any path: done, aborted,
-//! never sent (HEAD, 304) or left by the client.
+//! iterable's `close()` runs exactly once: as soon as the iterator ends (in the same call into
+//! Python as its last pull), else when the body is dropped — aborted, never sent (HEAD, 304) or
+//! left by the client.
 
 use std::collections::VecDeque;
 
@@ -30,6 +31,8 @@ pub struct WsgiBody {
     responder: Option<Responder>,
     /// App-declared Content-Length still to send.
     remaining: Option<u64>,
+    /// The iterator ran to its end (StopIteration), rather than raising or being left.
+    ended: bool,
 }
 
 impl WsgiBody {
@@ -41,6 +44,7 @@ impl WsgiBody {
             closer: Some(result.clone().unbind()),
             responder: Some(responder),
             remaining: None,
+            ended: false,
         }
     }
 
@@ -54,14 +58,16 @@ impl WsgiBody {
             closer: None,
             responder: None,
             remaining: Some(declared),
+            ended: false,
         };
         body.push(data);
         body
     }
 
-    /// The request's `start_response` (present until the body is dropped).
+    /// The request's `start_response` (present until the streamed iterator ends or the body is
+    /// dropped: always while the app's call is answered).
     pub fn responder(&self) -> &Responder {
-        self.responder.as_ref().expect("held until drop")
+        self.responder.as_ref().expect("held until the stream ends")
     }
 
     pub fn set_iter(&mut self, iter: Bound<'_, PyIterator>) {
@@ -157,16 +163,21 @@ impl WsgiBody {
 
     /// Queues bytes given to `write()` ahead of anything pulled after them. Only called while
     /// the queue is empty or right after a pull, so `write()` output keeps its place in order.
+    /// Usually there are none (few apps call `write()`): a flag says so, nothing is borrowed.
+    #[inline]
     pub fn take_written(&mut self, py: Python<'_>) {
+        if self.responder.as_ref().is_some_and(Responder::has_written) {
+            self.queue_written(py);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn queue_written(&mut self, py: Python<'_>) {
         let Some(responder) = &self.responder else {
             return;
         };
-        let mut sr = responder.state(py);
-        // Usually empty (few apps call `write()`): nothing to take, no vector to swap and drop.
-        if sr.written.is_empty() {
-            return;
-        }
-        for chunk in std::mem::take(&mut sr.written).into_iter().rev() {
+        for chunk in responder.take_written(py).into_iter().rev() {
             self.pending.push_front(chunk);
         }
     }
@@ -175,8 +186,8 @@ impl WsgiBody {
         let Some(responder) = &self.responder else {
             return 0;
         };
-        let mut sr = responder.state(py);
-        std::mem::take(&mut sr.written)
+        responder
+            .take_written(py)
             .iter()
             .map(|c| c.len() as u64)
             .sum()
@@ -200,6 +211,7 @@ impl WsgiBody {
             Some(Err(err)) => Err(err),
             None => {
                 self.iter = None;
+                self.ended = true;
                 Ok(None)
             }
         }
@@ -242,6 +254,9 @@ impl WsgiBody {
                 }
                 Ok(None) => {
                     self.take_written(py);
+                    // Done with Python: close() and the responder's return share this call's
+                    // attach instead of taking one of their own when the body is dropped.
+                    self.release(py);
                     return Ok(self.pending.pop_front());
                 }
                 Err(err) => {
@@ -288,6 +303,15 @@ impl WsgiBody {
         chunk
     }
 
+    /// The end of the body's Python side: the iterable's `close()` (see [`WsgiBody::close`])
+    /// and the request's `start_response` given back to its pool.
+    fn release(&mut self, py: Python<'_>) {
+        self.close(py);
+        if let Some(responder) = self.responder.take() {
+            responder.give_back(py);
+        }
+    }
+
     /// Calls the iterable's `close()` if it has one; at most once (PEP 3333: "If the iterable
     /// returned by the application has a close() method, the server must call it").
     pub fn close(&mut self, py: Python<'_>) {
@@ -298,6 +322,13 @@ impl WsgiBody {
         };
         let closer = closer.bind(py);
         if closer.is_exact_instance_of::<PyList>() || closer.is_exact_instance_of::<PyTuple>() {
+            return;
+        }
+        // A generator that ran to StopIteration has no frame left: its close() returns None
+        // without running any code (CPython's `gen_close` on a finished generator), so it is
+        // not looked up and called. Any other iterable, or a generator left before its end
+        // (an error, a client gone), has its close() called.
+        if self.ended && super::ffi::is_exact_generator(closer) {
             return;
         }
         let result = match closer.getattr(pyo3::intern!(py, "close")) {
@@ -357,15 +388,9 @@ impl BodyStream for WsgiBody {
 
 impl Drop for WsgiBody {
     fn drop(&mut self) {
-        let responder = self.responder.take();
-        if self.closer.is_some() || self.iter.is_some() || responder.is_some() {
+        if self.closer.is_some() || self.iter.is_some() || self.responder.is_some() {
             let _in_app = crate::heartbeat::enter_app();
-            Python::attach(|py| {
-                self.close(py);
-                if let Some(responder) = responder {
-                    responder.give_back(py);
-                }
-            });
+            Python::attach(|py| self.release(py));
         }
     }
 }

@@ -10,6 +10,8 @@
 //! never sees it reused.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use pyo3::exceptions::{PyAssertionError, PyTypeError};
@@ -25,6 +27,10 @@ pub struct StartResponse {
     pub head: HeadState,
     /// Bytes passed to `write()` not yet handed to the connection.
     pub written: Vec<Bytes>,
+    /// Set by `write()` when `written` gains a piece, shared with the [`Responder`]: the body
+    /// looks for `write()` output after every pull, and most apps never call `write()`, so it
+    /// reads this flag instead of borrowing the object. The GIL orders it with `written`.
+    wrote: Arc<AtomicBool>,
     /// Set once the status line is committed; a later `start_response(..., exc_info)` re-raises.
     pub headers_sent: bool,
     /// This object's bound `write`, returned by every `start_response` call.
@@ -92,6 +98,7 @@ impl StartResponse {
         })?;
         if !data.as_bytes().is_empty() {
             self.written.push(Bytes::copy_from_slice(data.as_bytes()));
+            self.wrote.store(true, Relaxed);
             // The first non-empty write() commits the status and headers (PEP 3333 "The
             // start_response() Callable"): a later start_response(..., exc_info) re-raises.
             self.headers_sent = true;
@@ -104,6 +111,8 @@ impl StartResponse {
 pub struct Responder {
     pub object: Py<StartResponse>,
     start: Py<PyAny>,
+    /// The object's `wrote` flag.
+    wrote: Arc<AtomicBool>,
 }
 
 /// Spare responders kept per thread.
@@ -124,10 +133,15 @@ impl Responder {
             .getattr(pyo3::intern!(py, "start_response"))?
             .unbind();
         let write = object.getattr(pyo3::intern!(py, "write"))?.unbind();
-        object.borrow_mut().write_method = Some(write);
+        let wrote = {
+            let mut state = object.borrow_mut();
+            state.write_method = Some(write);
+            state.wrote.clone()
+        };
         Ok(Responder {
             object: object.unbind(),
             start,
+            wrote,
         })
     }
 
@@ -138,6 +152,21 @@ impl Responder {
 
     pub fn state<'py>(&self, py: Python<'py>) -> PyRefMut<'py, StartResponse> {
         self.object.bind(py).borrow_mut()
+    }
+
+    /// Whether `write()` was given bytes since the last [`Responder::take_written`].
+    #[inline]
+    pub fn has_written(&self) -> bool {
+        self.wrote.load(Relaxed)
+    }
+
+    /// The bytes given to `write()` since the last call, oldest first; none (and no borrow of
+    /// the object) when `write()` was not called.
+    pub fn take_written(&self, py: Python<'_>) -> Vec<Bytes> {
+        if !self.wrote.swap(false, Relaxed) {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.state(py).written)
     }
 
     /// Back to the pool once the request is done with it — unless the app still holds the
@@ -164,6 +193,7 @@ impl Responder {
             let mut state = object.borrow_mut();
             state.head.reset();
             state.written.clear();
+            state.wrote.store(false, Relaxed);
             state.headers_sent = false;
         }
         SPARE.with(|spare| {
