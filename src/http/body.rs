@@ -319,6 +319,25 @@ impl Body {
         }
     }
 
+    /// The next piece, produced on the spot: every kind is in memory or pulled synchronously
+    /// (an app's iterable), so the writer needs no future (nor a `Frame`) to get it. Counted
+    /// for the access log; an error ends the body (the writer then aborts the connection).
+    pub(super) fn next_piece(&mut self) -> Option<Result<Bytes, BodyError>> {
+        let next = match &mut self.kind {
+            Kind::Empty => None,
+            Kind::Full(data) => data.take().map(Ok),
+            Kind::File(stream) => stream.next_chunk().map(|r| r.map_err(BodyError::from)),
+            Kind::Stream(body) => body.next_chunk(),
+        };
+        match &next {
+            Some(Ok(chunk)) => self.count(chunk.len() as u64),
+            // Dropping what produces the body now calls the app's close().
+            Some(Err(_)) => self.kind = Kind::Empty,
+            None => {}
+        }
+        next
+    }
+
     /// `n` bytes of the range from `next_file_range` went out: taken off the body and counted
     /// for the access log.
     pub(super) fn sent_from_file(&mut self, n: u64) {
@@ -339,26 +358,7 @@ impl http_body::Body for Body {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = self.get_mut();
-        let next = match &mut this.kind {
-            Kind::Empty => None,
-            Kind::Full(data) => data.take().map(Ok),
-            Kind::File(stream) => stream.next_chunk().map(|r| r.map_err(BodyError::from)),
-            Kind::Stream(body) => body.next_chunk(),
-        };
-        match next {
-            Some(Ok(chunk)) => {
-                this.count(chunk.len() as u64);
-                Poll::Ready(Some(Ok(Frame::data(chunk))))
-            }
-            Some(Err(err)) => {
-                // The writer flushes what it holds, then aborts the connection. Dropping the body
-                // now calls the app's close().
-                this.kind = Kind::Empty;
-                Poll::Ready(Some(Err(err)))
-            }
-            None => Poll::Ready(None),
-        }
+        Poll::Ready(self.get_mut().next_piece().map(|r| r.map(Frame::data)))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -8,14 +8,10 @@
 //! that fails mid-way aborts the connection: no terminating chunk (or fewer bytes than
 //! Content-Length), so the client cannot take it for complete.
 
-use std::future::poll_fn;
 use std::os::fd::RawFd;
-use std::pin::Pin;
-use std::task::Poll;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use http_body::{Body as _, Frame};
-use http_body_util::BodyExt;
+use bytes::{BufMut, BytesMut};
+use http_body::Body as _;
 
 use super::body::{Body, BodyError};
 use super::push;
@@ -53,17 +49,30 @@ pub async fn frames(
     // Set once a piece was framed: from then on, pulls run watched (see `push`).
     let mut held = None;
     loop {
-        let frame = match next_frame(transport, body, out, held).await? {
+        // Pulled in place (no future per piece): the body produces its pieces synchronously.
+        let next = match held {
+            None => body.next_piece(),
+            Some(fd) => match push::arm(fd, std::mem::take(out)) {
+                Ok(armed) => {
+                    let next = body.next_piece();
+                    *out = armed.disarm();
+                    next
+                }
+                Err(kept) => {
+                    *out = kept;
+                    push_held(transport, out, fd).await?;
+                    body.next_piece()
+                }
+            },
+        };
+        let data = match next {
             None => break,
-            Some(Ok(frame)) => frame,
+            Some(Ok(data)) => data,
             Some(Err(err)) => {
                 // Whatever went before goes out; the missing end tells the client.
                 let _ = transport.write_all(out).await;
                 return Err(WriteError::Body(err));
             }
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
         };
         if data.is_empty() {
             continue;
@@ -120,32 +129,9 @@ pub async fn frames(
     Ok(())
 }
 
-/// The next frame of `body`. With `held` (a socket with bytes queued by MSG_MORE, and `out`
-/// what is kept back here), the pull runs with the push watchdog armed; a pull that has to wait,
-/// or a watchdog that cannot watch, writes `out` and pushes before it does.
-async fn next_frame(
-    transport: &Transport,
-    body: &mut Body,
-    out: &mut BytesMut,
-    held: Option<RawFd>,
-) -> Result<Option<Result<Frame<Bytes>, BodyError>>, WriteError> {
-    let Some(fd) = held else {
-        return Ok(body.frame().await);
-    };
-    let first = match push::arm(fd, std::mem::take(out)) {
-        Ok(armed) => {
-            let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await;
-            *out = armed.disarm();
-            first
-        }
-        Err(kept) => {
-            *out = kept;
-            Poll::Pending
-        }
-    };
-    if let Poll::Ready(frame) = first {
-        return Ok(frame);
-    }
+/// What is held back for a pull the push watchdog cannot watch (see `push::arm`): `out`
+/// written and what the socket `fd` queued with MSG_MORE pushed, before the pull.
+async fn push_held(transport: &Transport, out: &mut BytesMut, fd: RawFd) -> std::io::Result<()> {
     if out.is_empty() {
         push::now(fd);
     } else {
@@ -153,7 +139,7 @@ async fn next_frame(
         transport.write_all(out).await?;
         out.clear();
     }
-    Ok(body.frame().await)
+    Ok(())
 }
 
 /// A file body of `left` bytes on a socket that takes sendfile(2). Bytes and file pieces up to
@@ -203,12 +189,9 @@ pub async fn file_body(
                 Err(err) => return Err(err.into()),
             }
         }
-        let data = match body.frame().await {
+        let data = match body.next_piece() {
             None => break,
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => data,
-                Err(_) => continue,
-            },
+            Some(Ok(data)) => data,
             Some(Err(err)) => {
                 let _ = transport.write_all(out).await;
                 return Err(WriteError::Body(err));

@@ -21,6 +21,7 @@ pub mod hooks;
 mod input;
 mod interpreter;
 mod outbox;
+mod pieces;
 mod pool;
 mod process;
 mod pylog;

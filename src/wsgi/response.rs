@@ -7,14 +7,13 @@
 //! Python as its last pull), else when the body is dropped — aborted, never sent (HEAD, 304) or
 //! left by the client.
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 
 use super::file_wrapper::NativeFile;
+use super::pieces::Pieces;
 use super::response_head::type_name;
 use super::start_response::Responder;
 use crate::http::{BodyError, BodyStream, FileBody};
@@ -22,7 +21,7 @@ use crate::http::{BodyError, BodyStream, FileBody};
 /// The body of a WSGI response: items already pulled, the iterator or the app's file (until
 /// exhausted), and the object whose `close()` is owed.
 pub struct WsgiBody {
-    pending: VecDeque<Bytes>,
+    pending: Pieces,
     iter: Option<Py<PyIterator>>,
     /// A file_wrapper's file, with the `write()` output that goes ahead of it.
     file: Option<FileBody>,
@@ -38,7 +37,7 @@ pub struct WsgiBody {
 impl WsgiBody {
     pub fn new(result: &Bound<'_, PyAny>, responder: Responder) -> WsgiBody {
         WsgiBody {
-            pending: VecDeque::new(),
+            pending: Pieces::default(),
             iter: None,
             file: None,
             closer: Some(result.clone().unbind()),
@@ -52,7 +51,7 @@ impl WsgiBody {
     /// its own: sent as a stream, cut at that length or ended short.
     pub fn whole(data: Bytes, declared: u64) -> WsgiBody {
         let mut body = WsgiBody {
-            pending: VecDeque::new(),
+            pending: Pieces::default(),
             iter: None,
             file: None,
             closer: None,
@@ -82,7 +81,7 @@ impl WsgiBody {
         let NativeFile { file, offset, len } = native;
         let mut stream = FileBody::new(Some(file));
         let mut room = declared.unwrap_or(u64::MAX);
-        for mut chunk in self.pending.drain(..) {
+        for mut chunk in self.pending.drain() {
             if chunk.len() as u64 > room {
                 tracing::warn!(
                     pid = std::process::id(),
@@ -114,16 +113,7 @@ impl WsgiBody {
 
     /// Takes everything pulled so far (for a body that is complete).
     pub fn take_pending(&mut self) -> Bytes {
-        let mut all = std::mem::take(&mut self.pending);
-        match all.len() {
-            0 => Bytes::new(),
-            1 => all.pop_front().unwrap_or_default(),
-            _ => all
-                .iter()
-                .flat_map(|b| b.iter().copied())
-                .collect::<Vec<u8>>()
-                .into(),
-        }
+        self.pending.concat()
     }
 
     pub fn set_declared_length(&mut self, len: u64) {
@@ -152,8 +142,8 @@ impl WsgiBody {
     /// The length of the whole body, produced to the end and thrown away (a HEAD response
     /// still runs the app, PEP 3333 leaves the body to the server; RFC 9110 §9.3.2).
     pub fn drain(&mut self, py: Python<'_>) -> PyResult<u64> {
-        let mut total: u64 = self.pending.iter().map(|c| c.len() as u64).sum();
-        self.pending.clear();
+        let mut total = self.pending.len_bytes();
+        self.pending.drain().for_each(drop);
         while let Some(chunk) = self.pull(py)? {
             total += chunk.len() as u64;
         }

@@ -1,0 +1,85 @@
+//! The pieces of a WSGI body pulled (or given to `write()`) and not yet handed to the
+//! connection, in order. Nearly always one or none: that one lives inline and only a second
+//! allocates — a `VecDeque` alone would allocate on its first push, once per streamed response.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+/// A queue of body pieces; `first` is empty only when `rest` is.
+#[derive(Default)]
+pub struct Pieces {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Pieces {
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub fn push_back(&mut self, piece: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(piece);
+        } else {
+            self.rest.push_back(piece);
+        }
+    }
+
+    pub fn push_front(&mut self, piece: Bytes) {
+        if let Some(old) = self.first.replace(piece) {
+            self.rest.push_front(old);
+        }
+    }
+
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        let first = self.first.take();
+        self.first = self.rest.pop_front();
+        first
+    }
+
+    /// The total length of the pieces, in bytes.
+    pub fn len_bytes(&self) -> u64 {
+        self.iter().map(|p| p.len() as u64).sum()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    /// Takes every piece, in order.
+    pub fn drain(&mut self) -> impl Iterator<Item = Bytes> + '_ {
+        self.first.take().into_iter().chain(self.rest.drain(..))
+    }
+
+    /// Takes every piece as one buffer (the usual single piece as it is, not copied).
+    pub fn concat(&mut self) -> Bytes {
+        if self.rest.is_empty() {
+            return self.first.take().unwrap_or_default();
+        }
+        let mut all = Vec::with_capacity(self.len_bytes() as usize);
+        for piece in self.drain() {
+            all.extend_from_slice(&piece);
+        }
+        all.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_keep_their_order() {
+        let mut q = Pieces::default();
+        assert!(q.pop_front().is_none());
+        q.push_back(Bytes::from_static(b"b"));
+        q.push_back(Bytes::from_static(b"c"));
+        q.push_front(Bytes::from_static(b"a"));
+        assert_eq!(q.len_bytes(), 3);
+        assert_eq!(q.pop_front().as_deref(), Some(&b"a"[..]));
+        q.push_back(Bytes::from_static(b"d"));
+        assert_eq!(&q.concat()[..], b"bcd");
+        assert!(q.is_empty());
+    }
+}
