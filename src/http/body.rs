@@ -44,6 +44,20 @@ pub trait BodyStream: Send {
 
     /// See [`FileBody::sent_from_file`].
     fn sent_from_file(&mut self, _n: u64) {}
+
+    /// Pulls pieces of up to `max` bytes, each handed to `take` (borrowed, for it to copy) as
+    /// soon as it is produced, for as long as `take` answers `true` — so that a quick run of
+    /// small pieces costs one call, not one per piece. Stops, with `Some(Ok(()))`, when `take`
+    /// answers `false` or when the next piece is not of that kind (larger, or already queued):
+    /// that one is then the next [`BodyStream::next_chunk`]. `None` at the end, and an error
+    /// as in `next_chunk`. The default takes nothing.
+    fn pull_while(
+        &mut self,
+        _max: usize,
+        _take: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Option<Result<(), BodyError>> {
+        Some(Ok(()))
+    }
 }
 
 pub struct Body {
@@ -336,6 +350,35 @@ impl Body {
             None => {}
         }
         next
+    }
+
+    /// A stream's quick small pieces, handed to `take` in place (see
+    /// [`BodyStream::pull_while`]) and counted for the access log. Other kinds take nothing.
+    pub(super) fn pull_while(
+        &mut self,
+        max: usize,
+        take: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Option<Result<(), BodyError>> {
+        let Kind::Stream(stream) = &mut self.kind else {
+            return Some(Ok(()));
+        };
+        let mut taken = 0u64;
+        let result = stream.pull_while(max, &mut |piece| {
+            taken += piece.len() as u64;
+            take(piece)
+        });
+        self.count(taken);
+        if let Some(Err(_)) = &result {
+            // Dropping what produces the body now calls the app's close().
+            self.kind = Kind::Empty;
+        }
+        result
+    }
+
+    /// Whether the body is a stream that is not a file body (its pieces come from
+    /// [`Body::pull_while`] or [`Body::next_piece`]).
+    pub(super) fn is_plain_stream(&self) -> bool {
+        matches!(&self.kind, Kind::Stream(body) if !body.is_file())
     }
 
     /// `n` bytes of the range from `next_file_range` went out: taken off the body and counted

@@ -20,6 +20,7 @@ pub mod fields;
 mod file_body;
 pub mod forwarded;
 pub mod framing;
+mod held;
 pub mod incoming;
 pub mod pages;
 pub mod parse;

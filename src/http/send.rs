@@ -2,7 +2,8 @@
 //! same write as the head; a stream is pulled one frame at a time, each only after the previous
 //! one reached the socket (backpressure), chunked or counted against its Content-Length. On TCP
 //! each piece but the last is written with MSG_MORE, so a stream of small pieces leaves in one
-//! packet; the push watchdog (`push`) sends a piece on should the app be slow to yield the next. A file
+//! packet; the push watchdog (`push`) sends a piece on should the app be slow to yield the next,
+//! and a stream's quick small pieces are pulled and framed in one call (`held`). A file
 //! body (a static file, or a `wsgi.file_wrapper` over a real file) on a socket that supports it
 //! has its large ranges sent with sendfile(2), the small pieces gathered around them. A body
 //! that fails mid-way aborts the connection: no terminating chunk (or fewer bytes than
@@ -14,6 +15,7 @@ use bytes::{BufMut, BytesMut};
 use http_body::Body as _;
 
 use super::body::{Body, BodyError};
+use super::held::{self, chunk_head, Held};
 use super::push;
 use super::render::ResponseFraming;
 use super::transport::Transport;
@@ -85,9 +87,8 @@ pub async fn frames(
             *left = rest;
         }
         if matches!(framing, ResponseFraming::Chunked) {
-            let mut hex = [0u8; 16];
-            out.put_slice(hex_len(data.len(), &mut hex));
-            out.put_slice(b"\r\n");
+            let mut head = [0u8; 20];
+            out.put_slice(chunk_head(data.len(), &mut head));
         }
         if data.len() <= COALESCE {
             out.put_slice(&data);
@@ -109,6 +110,27 @@ pub async fn frames(
             // in the response's last write; the watchdog writes them should the pull be slow.
             Some(fd) if out.len() <= COALESCE && transport.pending() == 0 => {
                 held = Some(fd);
+                if !body.is_plain_stream() {
+                    continue;
+                }
+                // What the stream has ready is pulled and framed here in one call, watched.
+                let chunked = matches!(framing, ResponseFraming::Chunked);
+                match held::pull(body, out, fd, COALESCE, chunked, &mut left) {
+                    Held::Ended => break,
+                    Held::Failed(err) => {
+                        let _ = transport.write_all(out).await;
+                        return Err(WriteError::Body(err));
+                    }
+                    Held::TooLong => {
+                        let _ = transport.write_all(out).await;
+                        return Err(WriteError::Length);
+                    }
+                    Held::Stopped if out.len() > COALESCE => {
+                        transport.write_corked(out).await?;
+                        out.clear();
+                    }
+                    Held::Stopped => {}
+                }
                 continue;
             }
             Some(fd) => {
@@ -220,25 +242,17 @@ pub async fn file_body(
     Ok(())
 }
 
-fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b"0123456789abcdef"[n & 15];
-        n >>= 4;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn chunk_sizes() {
-        assert_eq!(hex_len(0, &mut [0; 16]), b"0");
-        assert_eq!(hex_len(255, &mut [0; 16]), b"ff");
+        assert_eq!(chunk_head(0, &mut [0; 20]), b"0\r\n");
+        assert_eq!(chunk_head(255, &mut [0; 20]), b"ff\r\n");
+        assert_eq!(
+            chunk_head(usize::MAX, &mut [0; 20]),
+            b"ffffffffffffffff\r\n"
+        );
     }
 }

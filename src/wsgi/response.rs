@@ -185,24 +185,71 @@ impl WsgiBody {
 
     /// The next item of the iterator as bytes; `None` once it is exhausted.
     fn pull(&mut self, py: Python<'_>) -> PyResult<Option<Bytes>> {
+        Ok(self
+            .pull_item(py)?
+            .map(|item| Bytes::copy_from_slice(item.as_bytes())))
+    }
+
+    /// The next item of the iterator, checked to be bytes; `None` once it is exhausted.
+    fn pull_item<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let Some(iter) = &self.iter else {
             return Ok(None);
         };
         match iter.bind(py).clone().next() {
-            Some(Ok(item)) => {
-                let bytes = item.cast::<PyBytes>().map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "the app's iterable yielded {}, not bytes",
-                        type_name(&item)
-                    ))
-                })?;
-                Ok(Some(Bytes::copy_from_slice(bytes.as_bytes())))
-            }
+            Some(Ok(item)) => match item.cast_into::<PyBytes>() {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(err) => Err(PyTypeError::new_err(format!(
+                    "the app's iterable yielded {}, not bytes",
+                    type_name(&err.into_inner())
+                ))),
+            },
             Some(Err(err)) => Err(err),
             None => {
                 self.iter = None;
                 self.ended = true;
                 Ok(None)
+            }
+        }
+    }
+
+    /// [`BodyStream::pull_while`] in one call into Python: each item of up to `max` bytes
+    /// goes to `take` straight from its Python bytes (cut at the declared length), and the next
+    /// is pulled only when `take` asks for it. `write()` output, or a larger item, is queued
+    /// for `next_chunk` instead, and ends the run.
+    fn pull_run(
+        &mut self,
+        py: Python<'_>,
+        max: usize,
+        take: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Option<Result<(), BodyError>> {
+        loop {
+            if self.remaining == Some(0) {
+                return None;
+            }
+            let item = match self.pull_item(py) {
+                Ok(Some(item)) => item,
+                Ok(None) => {
+                    self.take_written(py);
+                    self.release(py);
+                    if !self.pending.is_empty() {
+                        return Some(Ok(()));
+                    }
+                    return self.finish().map(|end| end.map(drop));
+                }
+                Err(err) => return Some(Err(raised(py, &err))),
+            };
+            self.take_written(py);
+            let bytes = item.as_bytes();
+            if !self.pending.is_empty() || bytes.len() > max {
+                self.push(Bytes::copy_from_slice(bytes));
+                return Some(Ok(()));
+            }
+            if bytes.is_empty() {
+                continue;
+            }
+            let len = self.clip_len(bytes.len());
+            if !take(&bytes[..len]) {
+                return Some(Ok(()));
             }
         }
     }
@@ -249,14 +296,7 @@ impl WsgiBody {
                     self.release(py);
                     return Ok(self.pending.pop_front());
                 }
-                Err(err) => {
-                    let tb = super::app::traceback(py, &err);
-                    tracing::error!(
-                        pid = std::process::id(),
-                        "app raised while streaming its body; aborting the connection\n{tb}"
-                    );
-                    return Err("the app raised while streaming".into());
-                }
+                Err(err) => return Err(raised(py, &err)),
             }
         }
     }
@@ -279,18 +319,28 @@ impl WsgiBody {
 
     /// Cuts a chunk at the declared length (the rest is dropped, with a warning).
     fn clip(&mut self, mut chunk: Bytes) -> Bytes {
-        if let Some(left) = &mut self.remaining {
-            if chunk.len() as u64 > *left {
-                tracing::warn!(
-                    pid = std::process::id(),
-                    extra = chunk.len() as u64 - *left,
-                    "the app's body is longer than its Content-Length; cut"
-                );
-                chunk.truncate(*left as usize);
-            }
-            *left -= chunk.len() as u64;
-        }
+        let len = self.clip_len(chunk.len());
+        chunk.truncate(len);
         chunk
+    }
+
+    /// How much of a piece of `len` bytes fits in the declared length, taken off it (the rest
+    /// is dropped, with a warning).
+    fn clip_len(&mut self, len: usize) -> usize {
+        let Some(left) = &mut self.remaining else {
+            return len;
+        };
+        let mut len = len as u64;
+        if len > *left {
+            tracing::warn!(
+                pid = std::process::id(),
+                extra = len - *left,
+                "the app's body is longer than its Content-Length; cut"
+            );
+            len = *left;
+        }
+        *left -= len;
+        len as usize
     }
 
     /// The end of the body's Python side: the iterable's `close()` (see [`WsgiBody::close`])
@@ -354,6 +404,20 @@ impl BodyStream for WsgiBody {
         Some(Ok(self.clip(chunk)))
     }
 
+    /// The app's quick small items, straight to the writer (see [`WsgiBody::pull_run`]); not
+    /// for a file body, nor while pieces are queued.
+    fn pull_while(
+        &mut self,
+        max: usize,
+        take: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Option<Result<(), BodyError>> {
+        if self.file.is_some() || !self.pending.is_empty() || self.iter.is_none() {
+            return Some(Ok(()));
+        }
+        let _in_app = crate::heartbeat::enter_app();
+        Python::attach(|py| self.pull_run(py, max, take))
+    }
+
     /// Whether this body is the app's file, for the writer to send with `next_file_range`.
     fn is_file(&self) -> bool {
         self.file.is_some()
@@ -383,4 +447,14 @@ impl Drop for WsgiBody {
             Python::attach(|py| self.release(py));
         }
     }
+}
+
+/// The app raised while its body streamed: logged with its traceback; the connection is aborted.
+fn raised(py: Python<'_>, err: &PyErr) -> BodyError {
+    let tb = super::app::traceback(py, err);
+    tracing::error!(
+        pid = std::process::id(),
+        "app raised while streaming its body; aborting the connection\n{tb}"
+    );
+    "the app raised while streaming".into()
 }

@@ -153,6 +153,35 @@ fn generator_with_app_content_length_is_not_chunked() {
     assert_eq!(r.body, generator_expected());
 }
 
+/// Small pieces around pieces larger than the writer's coalescing size, chunked and counted:
+/// every byte arrives, in order, and the connection stays usable.
+#[test]
+fn generator_mixing_small_and_large_pieces_arrives_complete() {
+    let expected: Vec<u8> = [
+        b"s".repeat(10),
+        b"L".repeat(40000),
+        b"t".repeat(7),
+        b"u".repeat(3),
+        b"M".repeat(17000),
+        b"v".repeat(5),
+        b"w".to_vec(),
+        b"N".repeat(20000),
+    ]
+    .concat();
+    let server = Server::app("generator");
+    let mut conn = Conn::connect(&server.addr);
+    for _ in 0..2 {
+        let r = conn.get("/mixed");
+        assert_eq!(r.framing, Framing::Chunked);
+        assert!(r.complete);
+        assert!(r.body == expected, "chunked body differs");
+        let r = conn.get("/mixed-with-length");
+        assert_eq!(r.framing, Framing::ContentLength);
+        assert!(r.complete);
+        assert!(r.body == expected, "counted body differs");
+    }
+}
+
 #[test]
 fn exception_after_first_chunk_aborts_without_terminating_chunk() {
     let server = Server::app("gen_raise");
