@@ -6,11 +6,14 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-/// A queue of body pieces; `first` is empty only when `rest` is.
+/// A queue of body pieces; `first` is empty only when `rest` is. `rest` is made (and boxed,
+/// keeping the body small to move) only for a second piece.
 #[derive(Default)]
 pub struct Pieces {
     first: Option<Bytes>,
-    rest: VecDeque<Bytes>,
+    // One pointer, not a deque's four words: the body holding this is moved a few times.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<VecDeque<Bytes>>>,
 }
 
 impl Pieces {
@@ -22,19 +25,19 @@ impl Pieces {
         if self.first.is_none() {
             self.first = Some(piece);
         } else {
-            self.rest.push_back(piece);
+            self.rest.get_or_insert_default().push_back(piece);
         }
     }
 
     pub fn push_front(&mut self, piece: Bytes) {
         if let Some(old) = self.first.replace(piece) {
-            self.rest.push_front(old);
+            self.rest.get_or_insert_default().push_front(old);
         }
     }
 
     pub fn pop_front(&mut self) -> Option<Bytes> {
         let first = self.first.take();
-        self.first = self.rest.pop_front();
+        self.first = self.rest.as_mut().and_then(|rest| rest.pop_front());
         first
     }
 
@@ -44,17 +47,22 @@ impl Pieces {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Bytes> {
-        self.first.iter().chain(self.rest.iter())
+        self.first
+            .iter()
+            .chain(self.rest.iter().flat_map(|rest| rest.iter()))
     }
 
     /// Takes every piece, in order.
     pub fn drain(&mut self) -> impl Iterator<Item = Bytes> + '_ {
-        self.first.take().into_iter().chain(self.rest.drain(..))
+        self.first
+            .take()
+            .into_iter()
+            .chain(self.rest.iter_mut().flat_map(|rest| rest.drain(..)))
     }
 
     /// Takes every piece as one buffer (the usual single piece as it is, not copied).
     pub fn concat(&mut self) -> Bytes {
-        if self.rest.is_empty() {
+        if self.rest.as_ref().is_none_or(|rest| rest.is_empty()) {
             return self.first.take().unwrap_or_default();
         }
         let mut all = Vec::with_capacity(self.len_bytes() as usize);

@@ -23,8 +23,9 @@ use crate::http::{BodyError, BodyStream, FileBody};
 pub struct WsgiBody {
     pending: Pieces,
     iter: Option<Py<PyIterator>>,
-    /// A file_wrapper's file, with the `write()` output that goes ahead of it.
-    file: Option<FileBody>,
+    /// A file_wrapper's file, with the `write()` output that goes ahead of it. Boxed: the
+    /// body is moved a few times on its way to the writer, and few bodies are files.
+    file: Option<Box<FileBody>>,
     closer: Option<Py<PyAny>>,
     /// The request's `start_response`, given back to its pool when the body is dropped.
     responder: Option<Responder>,
@@ -97,7 +98,7 @@ impl WsgiBody {
         let total = stream.remaining();
         // A file shorter than the declared length ends the body early: `finish` aborts.
         self.remaining = Some(declared.unwrap_or(total));
-        self.file = Some(stream);
+        self.file = Some(Box::new(stream));
         total
     }
 
