@@ -44,28 +44,30 @@ pub(super) fn pull(
     };
     let mut too_long = false;
     let result = body.pull_while(limit, &mut |piece: &[u8]| {
-        if let Some(armed) = armed.take() {
-            *out = armed.disarm();
-        }
+        let Some(now) = armed.take() else {
+            return false;
+        };
         if let Some(left) = left {
             let Some(rest) = left.checked_sub(piece.len() as u64) else {
                 too_long = true;
+                *out = now.disarm();
                 return false;
             };
             *left = rest;
         }
-        if chunked {
-            let mut head = [0u8; 20];
-            out.put_slice(chunk_head(piece.len(), &mut head));
-            out.put_slice(piece);
-            out.put_slice(b"\r\n");
-        } else {
-            out.put_slice(piece);
-        }
-        if out.len() > limit {
-            return false;
-        }
-        match push::arm(fd, std::mem::take(out)) {
+        // Framed straight into what the watchdog holds, and watched again for the next pull.
+        let framed = now.rearm(|held| {
+            if chunked {
+                let mut head = [0u8; 20];
+                held.put_slice(chunk_head(piece.len(), &mut head));
+                held.put_slice(piece);
+                held.put_slice(b"\r\n");
+            } else {
+                held.put_slice(piece);
+            }
+            held.len() <= limit
+        });
+        match framed {
             Ok(again) => {
                 armed = Some(again);
                 true

@@ -87,6 +87,36 @@ impl Armed {
     }
 }
 
+impl Armed {
+    /// Between two pulls of one run: disarms, has `add` append to what is kept back, in place,
+    /// and arms again over all of it — one lock, and no move of the bytes. `Err` with all that
+    /// is kept back (`add`'s too) when `add` answers `false` or the watchdog cannot be armed.
+    pub fn rearm(self, add: impl FnOnce(&mut BytesMut) -> bool) -> Result<Armed, BytesMut> {
+        let fd = self.0 & FD_MASK;
+        release(self.0);
+        std::mem::forget(self);
+        let mut guard = held();
+        let kept = guard.get_or_insert_with(BytesMut::new);
+        if !add(kept) {
+            return Err(guard.take().unwrap_or_default());
+        }
+        let serial = SERIAL.fetch_add(1, SeqCst).wrapping_add(1) & 0xffff_ffff;
+        let armed = (serial.max(1) << 32) | fd;
+        // What is kept back is in place and its lock held: the thread, which takes the lock
+        // to push, cannot see it half-written.
+        if SLOT.compare_exchange(0, armed, SeqCst, SeqCst).is_err() {
+            return Err(guard.take().unwrap_or_default());
+        }
+        drop(guard);
+        if PARKED.swap(false, SeqCst) {
+            if let Some(Some(thread)) = THREAD.get() {
+                thread.unpark();
+            }
+        }
+        Ok(Armed(armed))
+    }
+}
+
 /// Dropped without `disarm` (a panic in the pull): the slot is freed and what was kept back
 /// dropped, so that no later push writes it to whatever the descriptor becomes.
 impl Drop for Armed {
