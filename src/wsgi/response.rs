@@ -27,7 +27,8 @@ pub struct WsgiBody {
     /// body is moved a few times on its way to the writer, and few bodies are files.
     file: Option<Box<FileBody>>,
     closer: Option<Py<PyAny>>,
-    /// The request's `start_response`, given back to its pool when the body is dropped.
+    /// The request's `start_response`, given back to its pool when the iterator ends or the
+    /// body is dropped.
     responder: Option<Responder>,
     /// App-declared Content-Length still to send.
     remaining: Option<u64>,
