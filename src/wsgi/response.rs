@@ -406,7 +406,7 @@ impl BodyStream for WsgiBody {
         Some(Ok(self.clip(chunk)))
     }
 
-    /// The app's quick small items, straight to the writer (see [`WsgiBody::pull_run`]); not
+    /// The app's quick small items, straight to the writer (see `pull_run`); not
     /// for a file body, nor while pieces are queued.
     fn pull_while(
         &mut self,
