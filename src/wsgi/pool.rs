@@ -66,7 +66,8 @@ struct Job {
 type Replies = Outbox<Response<Body>>;
 
 pub struct Pool {
-    jobs: Arc<Handoff<Job>>,
+    /// Boxed: a job (the request's head and all) moves through the hand-off as one pointer.
+    jobs: Arc<Handoff<Box<Job>>>,
     replies: Arc<Replies>,
     /// Bounds the requests handed over and not yet answered (running or queued) to twice the
     /// threads: past that a connection waits here, so memory stays bounded. Taken and given
@@ -122,11 +123,11 @@ impl Pool {
         crate::metrics::queued(true);
         // Up anyway: the replies held so far go out now.
         self.replies.flush();
-        let queued = self.jobs.push(Job {
+        let queued = self.jobs.push(Box::new(Job {
             request,
             started: started.clone(),
             reply,
-        });
+        }));
         if queued && self.replies.start_pump() {
             tokio::task::spawn_local(pump(self.replies.clone(), self.jobs.clone()));
         }
@@ -168,7 +169,7 @@ impl Drop for Pool {
 
 /// Sends the held replies every [`HOLD_AT_MOST`] while requests wait for a thread; stops (and
 /// sends what is left) once none does, or when the runtime ends.
-async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
+async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Box<Job>>>) {
     struct Stop(Arc<Replies>);
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -188,7 +189,7 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
 /// A pool thread: attached to the interpreter for its whole life (its Python thread state is
 /// made once, not per request), it lets go of the GIL only while it waits for work and while
 /// the app itself does (`time.sleep`, I/O).
-fn serve(executor: &Executor, jobs: &Handoff<Job>, replies: &Replies, epoch: Instant) {
+fn serve(executor: &Executor, jobs: &Handoff<Box<Job>>, replies: &Replies, epoch: Instant) {
     let seat = jobs.join();
     Python::attach(|py| {
         let ident = py
@@ -198,12 +199,12 @@ fn serve(executor: &Executor, jobs: &Handoff<Job>, replies: &Replies, epoch: Ins
             .unwrap_or(0);
         crate::heartbeat::register_pool_thread(ident);
         let mut next = py.detach(|| jobs.take(seat));
-        while let Some(Job {
-            mut request,
-            started,
-            reply,
-        }) = next
-        {
+        while let Some(job) = next {
+            let Job {
+                mut request,
+                started,
+                reply,
+            } = *job;
             let ms = crate::deadline::millis(epoch.elapsed());
             started.store(ms.saturating_add(1), Ordering::Release);
             crate::metrics::queued(false);
