@@ -58,8 +58,9 @@ impl OwnedRequest {
 struct Job {
     request: OwnedRequest,
     /// When a thread took the request (ms since the pool started, plus one; 0 until then): the
-    /// timeout runs from then, and the runtime thread reads it only when its timer fires.
-    started: Arc<AtomicU64>,
+    /// timeout runs from then, and the runtime thread reads it only when its timer fires. Only
+    /// with `--timeout`: without, nothing reads it.
+    started: Option<Arc<AtomicU64>>,
     reply: oneshot::Sender<Response<Body>>,
 }
 
@@ -119,7 +120,7 @@ impl Pool {
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
         };
         let (reply, response) = oneshot::channel();
-        let started = Arc::new(AtomicU64::new(0));
+        let started = self.timeout.map(|_| Arc::new(AtomicU64::new(0)));
         crate::metrics::queued(true);
         // Up anyway: the replies held so far go out now.
         self.replies.flush();
@@ -132,7 +133,7 @@ impl Pool {
             tokio::task::spawn_local(pump(self.replies.clone(), self.jobs.clone()));
         }
         let failed = |_| pages::error(StatusCode::INTERNAL_SERVER_ERROR);
-        let Some(limit) = self.timeout else {
+        let (Some(limit), Some(started)) = (self.timeout, started) else {
             return response.await.unwrap_or_else(failed);
         };
         tokio::pin!(response);
@@ -205,8 +206,10 @@ fn serve(executor: &Executor, jobs: &Handoff<Box<Job>>, replies: &Replies, epoch
                 started,
                 reply,
             } = *job;
-            let ms = crate::deadline::millis(epoch.elapsed());
-            started.store(ms.saturating_add(1), Ordering::Release);
+            if let Some(started) = started {
+                let ms = crate::deadline::millis(epoch.elapsed());
+                started.store(ms.saturating_add(1), Ordering::Release);
+            }
             crate::metrics::queued(false);
             let body =
                 std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
