@@ -37,7 +37,7 @@ from pathlib import Path
 import bench  # bench/bench.py: server command lines, process handling
 import exactload
 
-SCENARIOS = ["hello", "hello-gen", "json10k", "post64k", "static1k"]
+SCENARIOS = ["hello", "hello-gen", "json10k", "post64k", "static1k", "sleep10ms"]
 WSGI = ["pyrite", "fastwsgi", "bjoern", "granian"]
 STATIC = ["pyrite", "nginx", "nginx-log", "granian"]
 SERVERS = ["pyrite", "fastwsgi", "bjoern", "granian", "nginx", "nginx-log"]
@@ -64,6 +64,8 @@ def expected_body(setup, sc):
         import json10k
 
         return b"".join(json10k.application({}, lambda *a: None))
+    if sc.app == "sleep10ms":
+        return b"slept 10 ms"
     return b"Hello, World!"
 
 

@@ -186,7 +186,13 @@ pub fn enter_app() -> AppGuard {
             interrupted: false,
             stuck: false,
         });
-        publish(hb, &running);
+        // The published start is the oldest counted call's (0: none): a new call changes it
+        // only when none was counted or it started earlier (the clock was read before the
+        // lock). No walk over every running call for each one that starts.
+        let oldest = hb.slot.in_app_since.load(Ordering::Relaxed);
+        if oldest == 0 || since < oldest {
+            hb.slot.in_app_since.store(since, Ordering::Relaxed);
+        }
     }
     AppGuard {
         token,
@@ -255,8 +261,15 @@ impl Drop for AppGuard {
             return;
         };
         if let Ok(mut running) = hb.running.lock() {
-            running.retain(|c| c.token != self.token);
-            publish(hb, &running);
+            // The order of the list does not matter; the published start changes only when
+            // this call was a counted one as old as it.
+            if let Some(at) = running.iter().position(|c| c.token == self.token) {
+                let call = running.swap_remove(at);
+                let counted = !(call.interrupted && call.python_thread.is_some());
+                if counted && call.since <= hb.slot.in_app_since.load(Ordering::Relaxed) {
+                    publish(hb, &running);
+                }
+            }
         }
         hb.slot.beat.store(sys::monotonic_ms(), Ordering::Relaxed);
     }

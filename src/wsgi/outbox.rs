@@ -54,9 +54,11 @@ impl<T> Outbox<T> {
     }
 
     /// On the runtime thread: sends every held reply (those whose client has gone are dropped).
+    /// They go under the lock, which keeps the list's allocation for the next ones: sending
+    /// wakes only tasks of this thread, and a held reply owns no Python object to drop.
     pub fn flush(&self) {
-        let held = std::mem::take(&mut self.lock().held);
-        for (to, reply) in held {
+        let mut state = self.lock();
+        for (to, reply) in state.held.drain(..) {
             drop(to.send(reply));
         }
     }

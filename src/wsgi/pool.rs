@@ -58,15 +58,17 @@ impl OwnedRequest {
 struct Job {
     request: OwnedRequest,
     /// When a thread took the request (ms since the pool started, plus one; 0 until then): the
-    /// timeout runs from then, and the runtime thread reads it only when its timer fires.
-    started: Arc<AtomicU64>,
+    /// timeout runs from then, and the runtime thread reads it only when its timer fires. Only
+    /// with `--timeout`: without, nothing reads it.
+    started: Option<Arc<AtomicU64>>,
     reply: oneshot::Sender<Response<Body>>,
 }
 
 type Replies = Outbox<Response<Body>>;
 
 pub struct Pool {
-    jobs: Arc<Handoff<Job>>,
+    /// Boxed: a job (the request's head and all) moves through the hand-off as one pointer.
+    jobs: Arc<Handoff<Box<Job>>>,
     replies: Arc<Replies>,
     /// Bounds the requests handed over and not yet answered (running or queued) to twice the
     /// threads: past that a connection waits here, so memory stays bounded. Taken and given
@@ -118,20 +120,20 @@ impl Pool {
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
         };
         let (reply, response) = oneshot::channel();
-        let started = Arc::new(AtomicU64::new(0));
+        let started = self.timeout.map(|_| Arc::new(AtomicU64::new(0)));
         crate::metrics::queued(true);
         // Up anyway: the replies held so far go out now.
         self.replies.flush();
-        let queued = self.jobs.push(Job {
+        let queued = self.jobs.push(Box::new(Job {
             request,
             started: started.clone(),
             reply,
-        });
+        }));
         if queued && self.replies.start_pump() {
             tokio::task::spawn_local(pump(self.replies.clone(), self.jobs.clone()));
         }
         let failed = |_| pages::error(StatusCode::INTERNAL_SERVER_ERROR);
-        let Some(limit) = self.timeout else {
+        let (Some(limit), Some(started)) = (self.timeout, started) else {
             return response.await.unwrap_or_else(failed);
         };
         tokio::pin!(response);
@@ -168,7 +170,7 @@ impl Drop for Pool {
 
 /// Sends the held replies every [`HOLD_AT_MOST`] while requests wait for a thread; stops (and
 /// sends what is left) once none does, or when the runtime ends.
-async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
+async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Box<Job>>>) {
     struct Stop(Arc<Replies>);
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -188,7 +190,7 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
 /// A pool thread: attached to the interpreter for its whole life (its Python thread state is
 /// made once, not per request), it lets go of the GIL only while it waits for work and while
 /// the app itself does (`time.sleep`, I/O).
-fn serve(executor: &Executor, jobs: &Handoff<Job>, replies: &Replies, epoch: Instant) {
+fn serve(executor: &Executor, jobs: &Handoff<Box<Job>>, replies: &Replies, epoch: Instant) {
     let seat = jobs.join();
     Python::attach(|py| {
         let ident = py
@@ -198,14 +200,16 @@ fn serve(executor: &Executor, jobs: &Handoff<Job>, replies: &Replies, epoch: Ins
             .unwrap_or(0);
         crate::heartbeat::register_pool_thread(ident);
         let mut next = py.detach(|| jobs.take(seat));
-        while let Some(Job {
-            mut request,
-            started,
-            reply,
-        }) = next
-        {
-            let ms = crate::deadline::millis(epoch.elapsed());
-            started.store(ms.saturating_add(1), Ordering::Release);
+        while let Some(job) = next {
+            let Job {
+                mut request,
+                started,
+                reply,
+            } = *job;
+            if let Some(started) = started {
+                let ms = crate::deadline::millis(epoch.elapsed());
+                started.store(ms.saturating_add(1), Ordering::Release);
+            }
             crate::metrics::queued(false);
             let body =
                 std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
