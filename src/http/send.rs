@@ -241,18 +241,3 @@ pub async fn file_body(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_sizes() {
-        assert_eq!(chunk_head(0, &mut [0; 20]), b"0\r\n");
-        assert_eq!(chunk_head(255, &mut [0; 20]), b"ff\r\n");
-        assert_eq!(
-            chunk_head(usize::MAX, &mut [0; 20]),
-            b"ffffffffffffffff\r\n"
-        );
-    }
-}
