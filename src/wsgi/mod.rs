@@ -21,6 +21,7 @@ pub mod hooks;
 mod input;
 mod interpreter;
 mod outbox;
+mod overrun;
 mod pieces;
 mod pool;
 mod process;

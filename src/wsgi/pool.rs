@@ -8,10 +8,11 @@
 //! each. With `--timeout`, the runtime thread answers 504 itself when a call overruns it —
 //! counted from when a thread took the request, not from when it was queued — whether or not
 //! the interrupted thread ever comes back (one stuck in C code does not; `heartbeat` then has
-//! the worker replaced).
+//! the worker replaced): see `overrun`.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use super::environ::RequestInfo;
 use super::executor::Executor;
 use super::handoff::Handoff;
 use super::outbox::{Outbox, HOLD_AT_MOST};
-use crate::deadline::after;
+use super::overrun::{Clock, Overrun};
 use crate::http::{pages, Body, Head, RequestBody};
 
 /// A request handed to a pool thread, owning everything the environ is built from.
@@ -57,10 +58,9 @@ impl OwnedRequest {
 
 struct Job {
     request: OwnedRequest,
-    /// When a thread took the request (ms since the pool started, plus one; 0 until then): the
-    /// timeout runs from then, and the runtime thread reads it only when its timer fires. Only
-    /// with `--timeout`: without, nothing reads it.
-    started: Option<Arc<AtomicU64>>,
+    /// The call's id for the `--timeout` backstop (0 without a limit): the thread that takes
+    /// the job publishes it on its clock while it runs the call.
+    call: u64,
     reply: oneshot::Sender<Response<Body>>,
 }
 
@@ -75,9 +75,8 @@ pub struct Pool {
     /// back on the runtime thread only (no wake-up crosses threads for it).
     room: Semaphore,
     executor: Arc<Executor>,
-    /// `--timeout`.
-    timeout: Option<Duration>,
-    epoch: Instant,
+    /// With `--timeout`: the calls out, answered 504 once a thread has run one past it.
+    overrun: Option<Rc<Overrun>>,
 }
 
 impl Pool {
@@ -92,21 +91,23 @@ impl Pool {
         let replies = Arc::new(Outbox::new());
         let executor = Arc::new(executor);
         let epoch = Instant::now();
+        // One clock per thread, in the order the threads take their seats.
+        let clocks: Arc<[Clock]> = (0..threads).map(|_| Clock::default()).collect();
         for n in 0..threads {
             let jobs = jobs.clone();
             let replies = replies.clone();
             let executor = executor.clone();
+            let clocks = clocks.clone();
             std::thread::Builder::new()
                 .name(format!("pyrite-app-{n}"))
-                .spawn(move || serve(&executor, &jobs, &replies, epoch))?;
+                .spawn(move || serve(&executor, &jobs, &replies, &clocks, epoch))?;
         }
         Ok(Pool {
             jobs,
             replies,
             room: Semaphore::new(threads.saturating_mul(2)),
             executor,
-            timeout,
-            epoch,
+            overrun: timeout.map(|limit| Overrun::new(limit, epoch, clocks)),
         })
     }
 
@@ -119,40 +120,32 @@ impl Pool {
             crate::metrics::refused(503);
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
         };
-        let (reply, response) = oneshot::channel();
-        let started = self.timeout.map(|_| Arc::new(AtomicU64::new(0)));
+        let (reply, mut response) = oneshot::channel();
+        let watched = self.overrun.as_ref().map(|overrun| overrun.watch());
         crate::metrics::queued(true);
         // Up anyway: the replies held so far go out now.
         self.replies.flush();
         let queued = self.jobs.push(Box::new(Job {
             request,
-            started: started.clone(),
+            call: watched.as_ref().map_or(0, |w| w.id()),
             reply,
         }));
         if queued && self.replies.start_pump() {
             tokio::task::spawn_local(pump(self.replies.clone(), self.jobs.clone()));
         }
         let failed = |_| pages::error(StatusCode::INTERNAL_SERVER_ERROR);
-        let (Some(limit), Some(started)) = (self.timeout, started) else {
+        let Some(watched) = watched else {
             return response.await.unwrap_or_else(failed);
         };
-        tokio::pin!(response);
-        // Waiting for a free thread is not time in the app: the deadline is first a guess (as
-        // if a thread took the request now), corrected from `started` whenever it passes.
-        let mut deadline = after(Instant::now(), limit);
-        loop {
-            tokio::select! {
-                answer = &mut response => return answer.unwrap_or_else(failed),
-                _ = tokio::time::sleep_until(deadline.into()) => {}
+        let answer = std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(answer) = std::pin::Pin::new(&mut response).poll(cx) {
+                return std::task::Poll::Ready(Some(answer));
             }
-            let now = Instant::now();
-            deadline = match started.load(Ordering::Acquire) {
-                0 => after(now, limit),
-                ms => after(after(self.epoch, Duration::from_millis(ms - 1)), limit),
-            };
-            if deadline <= now {
-                break;
-            }
+            watched.poll_over(cx).map(|()| None)
+        })
+        .await;
+        if let Some(answer) = answer {
+            return answer.unwrap_or_else(failed);
         }
         tracing::error!(
             pid = std::process::id(),
@@ -190,8 +183,15 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Box<Job>>>) {
 /// A pool thread: attached to the interpreter for its whole life (its Python thread state is
 /// made once, not per request), it lets go of the GIL only while it waits for work and while
 /// the app itself does (`time.sleep`, I/O).
-fn serve(executor: &Executor, jobs: &Handoff<Box<Job>>, replies: &Replies, epoch: Instant) {
+fn serve(
+    executor: &Executor,
+    jobs: &Handoff<Box<Job>>,
+    replies: &Replies,
+    clocks: &[Clock],
+    epoch: Instant,
+) {
     let seat = jobs.join();
+    let clock = &clocks[seat];
     Python::attach(|py| {
         let ident = py
             .import("threading")
@@ -203,18 +203,16 @@ fn serve(executor: &Executor, jobs: &Handoff<Box<Job>>, replies: &Replies, epoch
         while let Some(job) = next {
             let Job {
                 mut request,
-                started,
+                call,
                 reply,
             } = *job;
-            if let Some(started) = started {
-                let ms = crate::deadline::millis(epoch.elapsed());
-                started.store(ms.saturating_add(1), Ordering::Release);
-            }
+            clock.start(call, epoch);
             crate::metrics::queued(false);
             let body =
                 std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
             let interrupts = super::timeout::interrupts();
             let response = executor.call(request.info(body));
+            clock.stop(call);
             // The call is over (no longer listed for the watchdog, which interrupts only
             // listed calls, under the GIL): an interruption that came too late to land in it
             // must not land in the next one. (Clearing walks every thread state: only when
