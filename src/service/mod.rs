@@ -167,29 +167,31 @@ impl AppSide {
                 })));
             }
         }
+        // Boxed once here: from now on the request moves as a pointer (into the pool's job).
         let path = path.into_owned();
+        let mut request = Box::new(OwnedRequest {
+            head,
+            path,
+            peer,
+            local: conn.local,
+            body: RequestBody::Memory(Default::default()),
+            has_body,
+            url_scheme,
+            tls: conn.tls.clone(),
+        });
         let app = self.clone();
-        let local = conn.local;
-        let tls = conn.tls.clone();
+        // Without a body to read, the future carries no state for reading one.
+        if body.is_end_stream() {
+            return Reply::Later(Box::pin(
+                async move { by_app(app.runner.call(request).await) },
+            ));
+        }
         Reply::Later(Box::pin(async move {
-            let body = match app.read_body(body).await {
+            request.body = match app.read_body(body).await {
                 Ok(body) => body,
                 Err(refused) => return by_app(refused),
             };
-            let response = app
-                .runner
-                .call(OwnedRequest {
-                    head,
-                    path,
-                    peer,
-                    local,
-                    body,
-                    has_body,
-                    url_scheme,
-                    tls,
-                })
-                .await;
-            by_app(response)
+            by_app(app.runner.call(request).await)
         }))
     }
 

@@ -57,7 +57,7 @@ impl OwnedRequest {
 }
 
 struct Job {
-    request: OwnedRequest,
+    request: Box<OwnedRequest>,
     /// The call's id for the `--timeout` backstop (0 without a limit): the thread that takes
     /// the job publishes it on its clock while it runs the call.
     call: u64,
@@ -67,8 +67,8 @@ struct Job {
 type Replies = Outbox<Response<Body>>;
 
 pub struct Pool {
-    /// Boxed: a job (the request's head and all) moves through the hand-off as one pointer.
-    jobs: Arc<Handoff<Box<Job>>>,
+    /// A job moves through the hand-off small: its request (the head and all) is boxed.
+    jobs: Arc<Handoff<Job>>,
     replies: Arc<Replies>,
     /// Bounds the requests handed over and not yet answered (running or queued) to twice the
     /// threads: past that a connection waits here, so memory stays bounded. Taken and given
@@ -115,7 +115,7 @@ impl Pool {
         &self.executor
     }
 
-    pub async fn call(&self, request: OwnedRequest) -> Response<Body> {
+    pub async fn call(&self, request: Box<OwnedRequest>) -> Response<Body> {
         let Ok(_room) = self.room.acquire().await else {
             crate::metrics::refused(503);
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
@@ -125,11 +125,11 @@ impl Pool {
         crate::metrics::queued(true);
         // Up anyway: the replies held so far go out now.
         self.replies.flush();
-        let queued = self.jobs.push(Box::new(Job {
+        let queued = self.jobs.push(Job {
             request,
             call: watched.as_ref().map_or(0, |w| w.id()),
             reply,
-        }));
+        });
         if queued && self.replies.start_pump() {
             tokio::task::spawn_local(pump(self.replies.clone(), self.jobs.clone()));
         }
@@ -163,7 +163,7 @@ impl Drop for Pool {
 
 /// Sends the held replies every [`HOLD_AT_MOST`] while requests wait for a thread; stops (and
 /// sends what is left) once none does, or when the runtime ends.
-async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Box<Job>>>) {
+async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
     struct Stop(Arc<Replies>);
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -185,7 +185,7 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Box<Job>>>) {
 /// the app itself does (`time.sleep`, I/O).
 fn serve(
     executor: &Executor,
-    jobs: &Handoff<Box<Job>>,
+    jobs: &Handoff<Job>,
     replies: &Replies,
     clocks: &[Clock],
     epoch: Instant,
@@ -205,7 +205,7 @@ fn serve(
                 mut request,
                 call,
                 reply,
-            } = *job;
+            } = job;
             clock.start(call, epoch);
             crate::metrics::queued(false);
             let body =

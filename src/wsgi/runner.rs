@@ -39,7 +39,7 @@ impl Runner {
         }
     }
 
-    pub async fn call(&self, mut request: OwnedRequest) -> http::Response<Body> {
+    pub async fn call(&self, mut request: Box<OwnedRequest>) -> http::Response<Body> {
         match self {
             Runner::Inline(executor) => {
                 let body =
