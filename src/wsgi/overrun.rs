@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::deadline::millis;
 
 /// What one pool thread runs: the call's id (0 when none) and since when (milliseconds since
-/// the pool's epoch, plus one).
+/// the pool's epoch; read only while the id is set).
 #[derive(Default)]
 pub struct Clock {
     call: AtomicU64,
@@ -30,8 +30,7 @@ impl Clock {
     /// On the pool thread, as it starts call `id` (nothing for id 0: no limit).
     pub fn start(&self, id: u64, epoch: Instant) {
         if id != 0 {
-            let ms = millis(epoch.elapsed()).saturating_add(1);
-            self.since.store(ms, Ordering::Relaxed);
+            self.since.store(millis(epoch.elapsed()), Ordering::Relaxed);
             // Release: a sweep that reads this id reads the `since` stored before it.
             self.call.store(id, Ordering::Release);
         }
@@ -165,7 +164,7 @@ async fn sweep(overrun: Rc<Overrun>) {
             calls.sweeping = false;
             return;
         }
-        let now = millis(overrun.epoch.elapsed()).saturating_add(1);
+        let now = millis(overrun.epoch.elapsed());
         for clock in overrun.clocks.iter() {
             let id = clock.call.load(Ordering::Acquire);
             if id == 0 || now.saturating_sub(clock.since.load(Ordering::Relaxed)) < limit {
