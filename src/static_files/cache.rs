@@ -1,10 +1,12 @@
 //! A per-worker cache of what was learnt about each file: its identity on disk, validators and
 //! headers, and — below [`SMALL_FILE_LIMIT`] — its bytes. Every hit is revalidated against the
-//! disk (one `stat` for a cached body, `open` + `fstat` for a streamed one), so a changed,
-//! replaced or removed file is seen on the very next request. Workers are single-threaded, so
-//! the cache is a thread-local with no locking.
+//! disk, so a changed, replaced or removed file is seen on the very next request: a cached body
+//! by the change watches of [`super::watch`] (one non-blocking read of an inotify descriptor),
+//! or where they cannot watch its path, or since the last change they reported, by one `stat`;
+//! a streamed body by `open` + `fstat`. Workers are single-threaded, so the cache is a
+//! thread-local with no locking.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
@@ -20,6 +22,7 @@ use http::header::HeaderValue;
 use super::encoding::Coding;
 use super::headers;
 use super::resolve::{self, OnDisk};
+use super::watch;
 
 /// Files up to this size are kept in memory; larger ones are streamed from disk.
 pub const SMALL_FILE_LIMIT: u64 = 256 * 1024;
@@ -71,6 +74,18 @@ pub struct Entry {
     pub data: Option<Bytes>,
     /// The header lines of a response with this file, rendered once: see [`Fields`].
     pub fields: Fields,
+    /// Where it stands with the change watches.
+    armed: Cell<Armed>,
+}
+
+/// An entry's standing with the change watches.
+#[derive(Debug, Clone, Copy, Default)]
+struct Armed {
+    /// When it was last checked with a `stat`.
+    stamp: watch::Stamp,
+    /// Its path is watched since that stamp's generation: while the stamp holds, a hit needs
+    /// no `stat`. Not watched, it is not armed again before the generation moves on.
+    watched: bool,
 }
 
 /// `ETag`, `Last-Modified`, `Vary` | `Accept-Ranges`, `Content-Encoding` | `Content-Type`, as
@@ -158,10 +173,39 @@ thread_local! {
 pub fn get(root: &Path, key: &Path) -> Option<Opened> {
     let entry = CACHE.with(|c| c.borrow().map.get(key.as_os_str()).cloned())?;
     let fresh = if entry.data.is_some() {
-        std::fs::metadata(&entry.path)
-            .ok()
-            .filter(|meta| FileId::of(meta) == entry.id)
-            .map(|_| None)
+        let now = watch::now();
+        let armed = entry.armed.get();
+        if armed.watched && now == Some(armed.stamp) {
+            Some(None)
+        } else {
+            let same = |meta: &Metadata| FileId::of(meta) == entry.id;
+            let fresh = std::fs::metadata(&entry.path)
+                .ok()
+                .filter(same)
+                .map(|_| None);
+            if let Some(now) = now.filter(|_| fresh.is_some()) {
+                entry.armed.set(if now.generation == armed.stamp.generation {
+                    // Only the clock moved on, or arming failed at this generation: the
+                    // watches stand as they were.
+                    Armed { stamp: now, ..armed }
+                } else {
+                    match watch::arm(&entry.path, same) {
+                        Some(stamp) => {
+                            tracing::debug!(path = %entry.path.display(), "file watched: hits skip the stat");
+                            Armed {
+                                stamp,
+                                watched: true,
+                            }
+                        }
+                        None => Armed {
+                            stamp: now,
+                            watched: false,
+                        },
+                    }
+                });
+            }
+            fresh
+        }
     } else {
         resolve::open_file(root, &entry.path)
             .filter(|on_disk| FileId::of(&on_disk.meta) == entry.id)
@@ -223,6 +267,7 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
         modified,
         coding,
         data,
+        armed: Cell::new(Armed::default()),
     });
     // File timestamps are coarse (a clock tick): a file written again within the same tick
     // keeps its size and times. One modified moments ago is served but not remembered, so
@@ -245,6 +290,7 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
             );
             cache.map.clear();
             cache.bytes = 0;
+            watch::reset();
         }
         cache.bytes += size;
         if let Some(old) = cache.map.insert(key.as_os_str().to_owned(), entry.clone()) {

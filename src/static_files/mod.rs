@@ -1,9 +1,9 @@
 //! Static files, served on the runtime thread without ever touching Python.
 //! `resolve` maps a request path to a file safely inside its root, `cache` keeps small files
-//! (and every file's validators) per worker, `headers`, `conditional`, `range` and `encoding`
-//! hold the RFC 9110 rules, `reply` assembles the response (its body built from the kinds `http`
-//! owns: bytes, or a file body of bytes and file ranges), and `listing` the optional directory
-//! index.
+//! (and every file's validators) per worker, `watch` tells it when the disk may have changed,
+//! `headers`, `conditional`, `range` and `encoding` hold the RFC 9110 rules, `reply` assembles
+//! the response (its body built from the kinds `http` owns: bytes, or a file body of bytes and
+//! file ranges), and `listing` the optional directory index.
 
 mod beneath;
 mod cache;
@@ -15,6 +15,7 @@ mod options;
 mod range;
 mod reply;
 mod resolve;
+mod watch;
 
 use std::path::Path;
 

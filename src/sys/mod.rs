@@ -4,12 +4,13 @@
 //! the master's signals into bytes on a pipe, `pipe` carries boot announcements, `shm` is the
 //! liveness memory shared with the workers, `identity` users, groups and process titles,
 //! `io` the system calls of a file or streamed response (pread, sendfile, MSG_MORE and pushing
-//! what it held), `openat` opening a name beneath a directory (static files), `limits` how many
-//! tasks the machine allows, `memory` giving freed memory back, and `clock` the local calendar
-//! time.
+//! what it held), `openat` opening a name beneath a directory (static files), `inotify` the
+//! static cache's change notification, `limits` how many tasks the machine allows, `memory`
+//! giving freed memory back, and `clock` the local calendar time.
 
 mod clock;
 mod identity;
+mod inotify;
 mod io;
 mod limits;
 mod memory;
@@ -21,6 +22,7 @@ mod signals;
 
 pub use clock::*;
 pub use identity::*;
+pub use inotify::*;
 pub use io::*;
 pub use limits::*;
 pub use memory::*;

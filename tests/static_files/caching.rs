@@ -180,3 +180,118 @@ fn a_changed_file_is_served_changed_on_the_next_request() {
     std::fs::write(&big, vec![b'b'; 500_000]).unwrap();
     assert_eq!(get(&server.addr, "/big.bin").body, vec![b'b'; 500_000]);
 }
+
+/// Once a cached file is watched (its hits skip the `stat`), every way a deploy or an editor
+/// changes what a name leads to is still seen on the next request: a symlinked directory of the
+/// path swapped to another release, a directory of the path renamed away and replaced, the file
+/// written through a hard link elsewhere, the file removed — with the same size and modification
+/// time each time, so that only the change reports can give it away.
+#[test]
+fn a_watched_file_is_served_changed_on_the_next_request() {
+    let base = crate::support::tmpdir("watched");
+    let root = base.join("root");
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    let release = |n: u32, text: &str| {
+        let dir = root.join(format!("releases/{n}"));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for name in ["page.txt", "sub/deep.txt"] {
+            std::fs::write(dir.join(name), text).unwrap();
+            set_mtime(&dir.join(name), an_hour_ago);
+        }
+    };
+    release(1, "release one");
+    release(2, "release two");
+    std::os::unix::fs::symlink("releases/1", root.join("current")).unwrap();
+    let server = Server::start(&[
+        "--docroot",
+        root.to_str().unwrap(),
+        "--log-level",
+        "pyrite=debug",
+    ]);
+    let mut watched = 0;
+    // Cached, then watched on its first hit; the third request is served from the watch.
+    let mut settle = |path: &str, text: &str| {
+        for _ in 0..3 {
+            assert_eq!(get(&server.addr, path).text(), text);
+        }
+        watched += 1;
+        assert!(
+            server.wait_for_stderr("file watched", watched, WAIT),
+            "{path} was not watched:\n{}",
+            server.stderr()
+        );
+    };
+
+    // The symlink swapped atomically, as `ln -sfn` + rename do.
+    settle("/current/page.txt", "release one");
+    std::os::unix::fs::symlink("releases/2", root.join("current.new")).unwrap();
+    std::fs::rename(root.join("current.new"), root.join("current")).unwrap();
+    assert_eq!(get(&server.addr, "/current/page.txt").text(), "release two");
+
+    // A directory of the path renamed away and another put in its place.
+    settle("/current/sub/deep.txt", "release two");
+    let sub = root.join("releases/2/sub");
+    std::fs::rename(&sub, root.join("releases/2/sub.old")).unwrap();
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("deep.txt"), "release 2.1").unwrap();
+    set_mtime(&sub.join("deep.txt"), an_hour_ago);
+    assert_eq!(
+        get(&server.addr, "/current/sub/deep.txt").text(),
+        "release 2.1"
+    );
+
+    // Written in place through a hard link outside the root, size and time kept.
+    let link = base.join("elsewhere.txt");
+    std::fs::hard_link(root.join("releases/2/page.txt"), &link).unwrap();
+    settle("/current/page.txt", "release two");
+    std::fs::write(&link, "release 2.2").unwrap();
+    set_mtime(&link, an_hour_ago);
+    assert_eq!(get(&server.addr, "/current/page.txt").text(), "release 2.2");
+
+    // Written through a shared mapping, which inotify does not report: seen once the clock
+    // sends the hit back to a stat.
+    settle("/current/page.txt", "release 2.2");
+    write_through_mmap(&root.join("releases/2/page.txt"), b"RELEASE");
+    let deadline = std::time::Instant::now() + WAIT;
+    while get(&server.addr, "/current/page.txt").text() != "RELEASE 2.2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mmap write was never seen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Removed.
+    set_mtime(&root.join("releases/2/page.txt"), an_hour_ago);
+    settle("/current/page.txt", "RELEASE 2.2");
+    std::fs::remove_file(root.join("releases/2/page.txt")).unwrap();
+    assert_eq!(get(&server.addr, "/current/page.txt").status, 404);
+}
+
+/// Overwrites the start of `path` with `bytes` through a shared mapping.
+fn write_through_mmap(path: &Path, bytes: &[u8]) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let len = file.metadata().unwrap().len() as usize;
+    assert!(bytes.len() <= len);
+    // SAFETY: a fresh shared mapping of `len` bytes of an open file, written within its
+    // bounds, synced and unmapped before the file is closed.
+    unsafe {
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.cast::<u8>(), bytes.len());
+        assert_eq!(libc::msync(map, len, libc::MS_SYNC), 0);
+        assert_eq!(libc::munmap(map, len), 0);
+    }
+}
