@@ -302,10 +302,11 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
 }
 
 /// Names known not to exist (missing precompressed siblings), each with the state of its
-/// directory when it was looked for.
+/// directory when it was looked for, and its standing with the change watches (armed, a name
+/// is known missing without a `stat` of its directory).
 #[derive(Default)]
 struct Missing {
-    map: HashMap<OsString, DirStamp>,
+    map: HashMap<OsString, (DirStamp, Armed)>,
 }
 
 thread_local! {
@@ -321,42 +322,90 @@ struct DirStamp {
     ctime: (i64, i64),
 }
 
+impl DirStamp {
+    fn of(meta: &Metadata) -> DirStamp {
+        DirStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
 /// The directory of one file, stat'ed at most once per request, for the names missing from it.
 pub struct DirCheck<'a> {
     file: &'a Path,
     /// `None`: not stat'ed yet; `Some(None)`: could not be.
     stamp: Option<Option<DirStamp>>,
+    /// The watches' stamp, read once per request.
+    now: Option<Option<watch::Stamp>>,
 }
 
 impl<'a> DirCheck<'a> {
     pub fn new(file: &'a Path) -> DirCheck<'a> {
-        DirCheck { file, stamp: None }
+        DirCheck {
+            file,
+            stamp: None,
+            now: None,
+        }
     }
 
     fn stamp(&mut self) -> Option<DirStamp> {
         *self.stamp.get_or_insert_with(|| {
-            let dir = self.file.parent()?;
-            let meta = std::fs::metadata(dir).ok()?;
-            Some(DirStamp {
-                dev: meta.dev(),
-                ino: meta.ino(),
-                mtime: (meta.mtime(), meta.mtime_nsec()),
-                ctime: (meta.ctime(), meta.ctime_nsec()),
-            })
+            let meta = std::fs::metadata(self.file.parent()?).ok()?;
+            Some(DirStamp::of(&meta))
         })
+    }
+
+    fn now(&mut self) -> Option<watch::Stamp> {
+        *self.now.get_or_insert_with(watch::now)
     }
 
     /// `key` (a name in this directory) was found missing and the directory has not changed
     /// since.
     pub fn known_missing(&mut self, key: &Path) -> bool {
-        let Some(seen) = MISSING.with(|m| m.borrow().map.get(key.as_os_str()).copied()) else {
+        let Some((seen, armed)) = MISSING.with(|m| m.borrow().map.get(key.as_os_str()).copied())
+        else {
             return false;
         };
-        if self.stamp() == Some(seen) {
+        let now = self.now();
+        if armed.watched && now == Some(armed.stamp) {
             return true;
         }
-        MISSING.with(|m| m.borrow_mut().map.remove(key.as_os_str()));
-        false
+        if self.stamp() != Some(seen) {
+            MISSING.with(|m| m.borrow_mut().map.remove(key.as_os_str()));
+            return false;
+        }
+        if let Some(now) = now {
+            let armed = if now.generation == armed.stamp.generation {
+                Armed {
+                    stamp: now,
+                    ..armed
+                }
+            } else {
+                let watched = self
+                    .file
+                    .parent()
+                    .zip(key.file_name())
+                    .and_then(|(dir, name)| {
+                        watch::arm_missing(dir, name, |meta| DirStamp::of(meta) == seen)
+                    });
+                if watched.is_some() {
+                    tracing::debug!(path = %key.display(), "missing name watched: no stat of its directory");
+                }
+                Armed {
+                    stamp: watched.unwrap_or(now),
+                    watched: watched.is_some(),
+                }
+            };
+            MISSING.with(|m| {
+                if let Some(record) = m.borrow_mut().map.get_mut(key.as_os_str()) {
+                    record.1 = armed;
+                }
+            });
+        }
+        true
     }
 
     /// Remembers that `key` does not exist — unless the directory changed moments ago, when a
@@ -374,7 +423,9 @@ impl<'a> DirCheck<'a> {
             if missing.map.len() >= BUDGET_ENTRIES {
                 missing.map.clear();
             }
-            missing.map.insert(key.as_os_str().to_owned(), stamp);
+            missing
+                .map
+                .insert(key.as_os_str().to_owned(), (stamp, Armed::default()));
         });
     }
 }

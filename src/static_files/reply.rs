@@ -86,7 +86,8 @@ pub fn file(req: &Head, root: &Path, main: Opened, options: &Options) -> Respons
 
 /// The precompressed sibling the client prefers, if one exists inside the root. That a sibling
 /// is missing is remembered too, for as long as its directory is unchanged (adding a file to a
-/// directory changes its times): one stat of the directory instead of one per coding.
+/// directory changes its times): one stat of the directory instead of one per coding, and
+/// none while the change watches stand.
 fn precompressed(headers: &Fields, root: &Path, main: &Entry) -> Option<Opened> {
     let mut dir = cache::DirCheck::new(&main.path);
     encoding::acceptable(headers)

@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -119,7 +119,26 @@ pub fn now() -> Option<Stamp> {
 /// which a hit may skip its `stat`, if the file found once everything is watched passes
 /// `expected` and nothing changed meanwhile. `None`: keep checking with `stat`.
 pub fn arm(path: &Path, expected: impl Fn(&Metadata) -> bool) -> Option<Stamp> {
-    with_watches(|watches| watches.arm(path, expected))
+    with_watches(|watches| watches.arm(path, Target::File, expected))
+}
+
+/// The same for the name `name` missing from the directory `dir` (which must pass `expected`):
+/// it is known missing without a `stat` while the stamp holds.
+pub fn arm_missing(
+    dir: &Path,
+    name: &OsStr,
+    expected: impl Fn(&Metadata) -> bool,
+) -> Option<Stamp> {
+    with_watches(|watches| watches.arm(dir, Target::Missing(name), expected))
+}
+
+/// What a watched lookup ends at.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// A file (not a directory): watched itself.
+    File,
+    /// A directory, for a name missing from it.
+    Missing(&'a OsStr),
 }
 
 /// Runs `f` on this thread's watches, made on first use; `None` without inotify.
@@ -209,14 +228,20 @@ impl Watches {
         self.names.get(&wd).is_none_or(|names| names.contains(name))
     }
 
-    fn arm(&mut self, path: &Path, expected: impl Fn(&Metadata) -> bool) -> Option<Stamp> {
-        let (steps, meta, file) = lookup(path)?;
-        if !expected(&meta) {
+    fn arm(
+        &mut self,
+        path: &Path,
+        target: Target<'_>,
+        expected: impl Fn(&Metadata) -> bool,
+    ) -> Option<Stamp> {
+        let (steps, meta, end) = lookup(path)?;
+        let is_dir = matches!(target, Target::Missing(_));
+        if meta.is_dir() != is_dir || !expected(&meta) {
             return None;
         }
         let mut dirs: Vec<&Path> = steps.iter().map(|(dir, _)| dir.as_path()).collect();
         dirs.dedup();
-        for dir in dirs.iter().copied().chain([file.as_path()]) {
+        for dir in dirs.iter().copied().chain([end.as_path()]) {
             let kind = sys::filesystem_type(dir.as_os_str()).ok()?;
             if !LOCAL_FILESYSTEMS.contains(&kind) {
                 tracing::debug!(path = %dir.display(), kind, "not a local filesystem: cached files are checked with stat");
@@ -242,13 +267,33 @@ impl Watches {
                 self.name_count += 1;
             }
         }
-        let wd = self.watch(&file, FILE_EVENTS)?;
-        self.names.entry(wd).or_default();
-        // The lookup again, now that every step is watched: the same steps to a file that
-        // passes, and nothing reported meanwhile.
+        match target {
+            Target::File => {
+                let wd = self.watch(&end, FILE_EVENTS)?;
+                self.names.entry(wd).or_default();
+            }
+            Target::Missing(name) => {
+                let wd = self.watch(&end, DIR_EVENTS)?;
+                if self
+                    .names
+                    .entry(wd)
+                    .or_default()
+                    .insert(name.as_bytes().into())
+                {
+                    self.name_count += 1;
+                }
+            }
+        }
+        // The lookup again, now that every step is watched: the same steps to what passes (a
+        // name still missing), and nothing reported meanwhile.
         let (again, meta, _) = lookup(path)?;
         if again != steps || !expected(&meta) {
             return None;
+        }
+        if let Target::Missing(name) = target {
+            if std::fs::symlink_metadata(end.join(name)).is_ok() {
+                return None;
+            }
         }
         self.drain();
         (self.generation == start).then(|| self.stamp())
@@ -287,8 +332,8 @@ impl Watches {
 type Step = (PathBuf, OsString);
 
 /// Looks `path` up as the kernel does, one name at a time, symlinks followed: the steps taken,
-/// what the last name is (`lstat`), and the file's path without symlinks. `None` when the path
-/// does not lead to a file that is not a directory, or cannot be followed.
+/// what the last name is (`lstat`), and its path without symlinks. `None` when the path leads
+/// nowhere, or cannot be followed.
 fn lookup(path: &Path) -> Option<(Vec<Step>, Metadata, PathBuf)> {
     let mut dir = if path.is_absolute() {
         PathBuf::from("/")
@@ -320,7 +365,7 @@ fn lookup(path: &Path) -> Option<(Vec<Step>, Metadata, PathBuf)> {
             }
             push_names(&mut todo, &target);
         } else if todo.is_empty() {
-            return (!meta.is_dir()).then_some((steps, meta, here));
+            return Some((steps, meta, here));
         } else if meta.is_dir() {
             dir = here;
         } else {
@@ -380,8 +425,9 @@ mod tests {
             .map(|(dir, name)| (dir.to_string(), name.to_string()))
             .collect();
         assert_eq!(below, expect);
-        // A directory or a loop is no file.
-        assert!(lookup(&base.join("releases")).is_none());
+        // A directory is looked up too; a loop or a missing name leads nowhere.
+        assert!(lookup(&base.join("current")).unwrap().1.is_dir());
+        assert!(lookup(&base.join("releases/9")).is_none());
         std::os::unix::fs::symlink("loop", base.join("loop")).unwrap();
         assert!(lookup(&base.join("loop")).is_none());
     }
@@ -397,9 +443,12 @@ mod tests {
             std::fs::write(&path, "x").unwrap();
             path
         };
-        let first = watches.arm(&file(0), any).expect("armed").generation;
+        let first = watches
+            .arm(&file(0), Target::File, any)
+            .expect("armed")
+            .generation;
         for n in 1..MAX_WATCHES {
-            watches.arm(&file(n), any).expect("armed");
+            watches.arm(&file(n), Target::File, any).expect("armed");
         }
         // The budget was reached once: every watch was dropped and the generation moved on.
         assert!(watches.names.len() < MAX_WATCHES);

@@ -2,7 +2,7 @@
 //! §12.5.3), index pages, the 404 page, GET/HEAD and the 405 for other methods, directories,
 //! dotfiles and symlinks, and the autoindex.
 
-use crate::support::{fetch, get, pyrite, Conn, Framing, Response, Server};
+use crate::support::{fetch, get, pyrite, Conn, Framing, Response, Server, WAIT};
 
 use super::{digits, docroot, s, site};
 
@@ -139,7 +139,7 @@ fn a_precompressed_sibling_added_later_is_served_on_the_next_request() {
     std::fs::write(r.join("old.js"), "old").unwrap();
     // A directory unchanged for a while: its missing siblings are remembered.
     std::thread::sleep(std::time::Duration::from_millis(2200));
-    let server = Server::start(&["--docroot", &root]);
+    let server = Server::start(&["--docroot", &root, "--log-level", "pyrite=debug"]);
     let get_gz = |path: &str| {
         fetch(
             &server.addr,
@@ -154,6 +154,12 @@ fn a_precompressed_sibling_added_later_is_served_on_the_next_request() {
         assert_eq!(plain.text(), "plain js");
         assert_eq!(plain.header("content-encoding"), None);
     }
+    // Both siblings are known missing from the change watches, not a stat of the directory.
+    assert!(
+        server.wait_for_stderr("missing name watched", 2, WAIT),
+        "{}",
+        server.stderr()
+    );
     std::fs::write(r.join("late.js.gz"), "gzip bytes").unwrap();
     let gz = get_gz("/late.js");
     assert_eq!(
