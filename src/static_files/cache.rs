@@ -88,6 +88,27 @@ struct Armed {
     watched: bool,
 }
 
+impl Armed {
+    /// The standing once a `stat` found the file (or directory) unchanged at `now`: the
+    /// watches stand if only the clock moved on (or arming already failed at this
+    /// generation); else they are set up with `arm`.
+    fn checked(self, now: watch::Stamp, arm: impl FnOnce() -> Option<watch::Stamp>) -> Armed {
+        if now.generation == self.stamp.generation {
+            return Armed { stamp: now, ..self };
+        }
+        match arm() {
+            Some(stamp) => Armed {
+                stamp,
+                watched: true,
+            },
+            None => Armed {
+                stamp: now,
+                watched: false,
+            },
+        }
+    }
+}
+
 /// `ETag`, `Last-Modified`, `Vary` | `Accept-Ranges`, `Content-Encoding` | `Content-Type`, as
 /// `Name: value\r\n` lines, with the two places a response may cut them: a 304 carries the
 /// validators only (RFC 9110 §15.4.5), a `multipart/byteranges` 206 its own Content-Type.
@@ -169,7 +190,9 @@ thread_local! {
 /// served only while the name still leads to that very file (device, inode, size and times;
 /// linking or moving a file changes its ctime): a name swapped for a symlink to another file
 /// is a miss, and the fresh resolution refuses what lies outside. A cached body is checked with
-/// one `stat`; a streamed one is opened beneath the root again and its descriptor checked.
+/// one `stat` — none while the watches armed on its first unchanged hit report nothing and
+/// the clock has not asked for one; a streamed one is opened beneath the root again and its
+/// descriptor checked.
 pub fn get(root: &Path, key: &Path) -> Option<Opened> {
     let entry = CACHE.with(|c| c.borrow().map.get(key.as_os_str()).cloned())?;
     let fresh = if entry.data.is_some() {
@@ -184,25 +207,11 @@ pub fn get(root: &Path, key: &Path) -> Option<Opened> {
                 .filter(same)
                 .map(|_| None);
             if let Some(now) = now.filter(|_| fresh.is_some()) {
-                entry.armed.set(if now.generation == armed.stamp.generation {
-                    // Only the clock moved on, or arming failed at this generation: the
-                    // watches stand as they were.
-                    Armed { stamp: now, ..armed }
-                } else {
-                    match watch::arm(&entry.path, same) {
-                        Some(stamp) => {
-                            tracing::debug!(path = %entry.path.display(), "file watched: hits skip the stat");
-                            Armed {
-                                stamp,
-                                watched: true,
-                            }
-                        }
-                        None => Armed {
-                            stamp: now,
-                            watched: false,
-                        },
-                    }
-                });
+                entry.armed.set(armed.checked(now, || {
+                    let stamp = watch::arm(&entry.path, same)?;
+                    tracing::debug!(path = %entry.path.display(), "file watched: hits skip the stat");
+                    Some(stamp)
+                }));
             }
             fresh
         }
@@ -378,27 +387,12 @@ impl<'a> DirCheck<'a> {
             return false;
         }
         if let Some(now) = now {
-            let armed = if now.generation == armed.stamp.generation {
-                Armed {
-                    stamp: now,
-                    ..armed
-                }
-            } else {
-                let watched = self
-                    .file
-                    .parent()
-                    .zip(key.file_name())
-                    .and_then(|(dir, name)| {
-                        watch::arm_missing(dir, name, |meta| DirStamp::of(meta) == seen)
-                    });
-                if watched.is_some() {
-                    tracing::debug!(path = %key.display(), "missing name watched: no stat of its directory");
-                }
-                Armed {
-                    stamp: watched.unwrap_or(now),
-                    watched: watched.is_some(),
-                }
-            };
+            let armed = armed.checked(now, || {
+                let (dir, name) = (self.file.parent()?, key.file_name()?);
+                let stamp = watch::arm_missing(dir, name, |meta| DirStamp::of(meta) == seen)?;
+                tracing::debug!(path = %key.display(), "missing name watched: no stat of its directory");
+                Some(stamp)
+            });
             MISSING.with(|m| {
                 if let Some(record) = m.borrow_mut().map.get_mut(key.as_os_str()) {
                     record.1 = armed;

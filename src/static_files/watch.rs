@@ -257,32 +257,14 @@ impl Watches {
         let start = self.generation;
         // From the top down: a step changed after its directory is watched is reported.
         for (dir, name) in &steps {
-            let wd = self.watch(dir, DIR_EVENTS)?;
-            if self
-                .names
-                .entry(wd)
-                .or_default()
-                .insert(name.as_bytes().into())
-            {
-                self.name_count += 1;
-            }
+            self.watch_name(dir, name)?;
         }
         match target {
             Target::File => {
                 let wd = self.watch(&end, FILE_EVENTS)?;
                 self.names.entry(wd).or_default();
             }
-            Target::Missing(name) => {
-                let wd = self.watch(&end, DIR_EVENTS)?;
-                if self
-                    .names
-                    .entry(wd)
-                    .or_default()
-                    .insert(name.as_bytes().into())
-                {
-                    self.name_count += 1;
-                }
-            }
+            Target::Missing(name) => self.watch_name(&end, name)?,
         }
         // The lookup again, now that every step is watched: the same steps to what passes (a
         // name still missing), and nothing reported meanwhile.
@@ -314,6 +296,20 @@ impl Watches {
             generation: self.generation + 1,
             ..Watches::new(fd)
         };
+        Some(())
+    }
+
+    /// Watches the directory `dir` for the events of `name` in it (and of itself).
+    fn watch_name(&mut self, dir: &Path, name: &OsStr) -> Option<()> {
+        let wd = self.watch(dir, DIR_EVENTS)?;
+        if self
+            .names
+            .entry(wd)
+            .or_default()
+            .insert(name.as_bytes().into())
+        {
+            self.name_count += 1;
+        }
         Some(())
     }
 
