@@ -49,11 +49,20 @@ pub const RECHECK: Duration = Duration::from_secs(1);
 
 /// Symlinks one lookup follows at most, as the kernel's own limit (ELOOP).
 const MAX_LINKS: usize = 40;
-/// Watches one worker holds at most (the user's inotify budget is shared with every other
-/// program the user runs), and names of interest: past either, the watches start afresh, which
-/// also lets go of files long replaced whose inodes live on (old releases kept on disk).
+/// Watches one worker holds at most: a 64th of the user's `fs.inotify.max_user_watches` (which
+/// every other program the user runs draws on too), between 64 and 4,096; and names of
+/// interest. Past either, the watches start afresh, which also lets go of files long replaced
+/// whose inodes live on (old releases kept on disk).
 const MAX_WATCHES: usize = 4096;
+const MIN_WATCHES: usize = 64;
 const MAX_NAMES: usize = 16 * 1024;
+
+fn watch_budget() -> usize {
+    std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+        .map_or(1024, |user| (user / 64).clamp(MIN_WATCHES, MAX_WATCHES))
+}
 
 /// `f_type`s of the filesystems whose changes all reach their watchers: ext2/3/4, XFS, Btrfs,
 /// tmpfs, ramfs, F2FS, ZFS, overlayfs (changes made through the overlay) and squashfs.
@@ -88,6 +97,8 @@ struct Watches {
     /// watch, whose every event does).
     names: HashMap<i32, HashSet<Box<[u8]>>>,
     name_count: usize,
+    /// Watches held at most: see [`MAX_WATCHES`].
+    budget: usize,
     /// Where events are read to (made once: a hit reads into it).
     buf: Box<[u8]>,
 }
@@ -180,6 +191,7 @@ impl Watches {
             epoch_start: Instant::now(),
             names: HashMap::new(),
             name_count: 0,
+            budget: watch_budget(),
             buf: vec![0; 4096].into_boxed_slice(),
         }
     }
@@ -248,7 +260,7 @@ impl Watches {
                 return None;
             }
         }
-        if self.names.len() + steps.len() >= MAX_WATCHES
+        if self.names.len() + steps.len() >= self.budget
             || self.name_count + steps.len() > MAX_NAMES
         {
             self.restart()?;
@@ -443,11 +455,12 @@ mod tests {
             .arm(&file(0), Target::File, any)
             .expect("armed")
             .generation;
-        for n in 1..MAX_WATCHES {
+        let budget = watches.budget;
+        for n in 1..budget {
             watches.arm(&file(n), Target::File, any).expect("armed");
         }
         // The budget was reached once: every watch was dropped and the generation moved on.
-        assert!(watches.names.len() < MAX_WATCHES);
+        assert!(watches.names.len() < budget);
         assert!(watches.generation > first);
         // A change to a file watched before is no longer reported, but no entry armed before
         // is trusted any more either.
@@ -456,7 +469,7 @@ mod tests {
         watches.drain();
         assert_eq!(watches.generation, gen);
         // A file watched since is.
-        std::fs::write(tmp.path().join(format!("f{}", MAX_WATCHES - 1)), "y").unwrap();
+        std::fs::write(tmp.path().join(format!("f{}", budget - 1)), "y").unwrap();
         watches.drain();
         assert!(watches.generation > gen);
     }
