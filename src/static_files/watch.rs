@@ -45,7 +45,7 @@ const FILE_EVENTS: u32 = libc::IN_MODIFY
     | libc::IN_DONT_FOLLOW;
 
 /// How often an armed entry is checked with a `stat` all the same.
-pub const RECHECK: Duration = Duration::from_secs(1);
+const RECHECK: Duration = Duration::from_secs(1);
 
 /// Symlinks one lookup follows at most, as the kernel's own limit (ELOOP).
 const MAX_LINKS: usize = 40;

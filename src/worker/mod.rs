@@ -171,6 +171,10 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
                 }
             }
         });
+        // Counted among the workers that share new connections from the moment it says it is
+        // up: its accept loops start in this same turn, and a worker that booted a moment
+        // earlier must not take a whole burst for want of a second sharer.
+        crate::metrics::accepting(true);
         ctx.boot.announce();
         tracing::info!(pid, "booted worker");
         let term = async move {
