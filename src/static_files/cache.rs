@@ -171,6 +171,8 @@ impl Fields {
 pub struct Opened {
     pub entry: Rc<Entry>,
     pub file: Option<File>,
+    /// The watches' stamp this request read (`None`: none read yet), for [`DirCheck`].
+    pub now: Option<Option<watch::Stamp>>,
 }
 
 #[derive(Default)]
@@ -195,8 +197,9 @@ thread_local! {
 /// descriptor checked.
 pub fn get(root: &Path, key: &Path) -> Option<Opened> {
     let entry = CACHE.with(|c| c.borrow().map.get(key.as_os_str()).cloned())?;
+    let mut read = None;
     let fresh = if entry.data.is_some() {
-        let now = watch::now();
+        let now = *read.insert(watch::now());
         let armed = entry.armed.get();
         if armed.watched && now == Some(armed.stamp) {
             Some(None)
@@ -221,7 +224,11 @@ pub fn get(root: &Path, key: &Path) -> Option<Opened> {
             .map(|on_disk| Some(on_disk.file))
     };
     match fresh {
-        Some(file) => Some(Opened { entry, file }),
+        Some(file) => Some(Opened {
+            entry,
+            file,
+            now: read,
+        }),
         None => {
             tracing::debug!(path = %entry.path.display(), "file changed on disk");
             remove(key);
@@ -307,7 +314,11 @@ pub fn insert(key: &Path, on_disk: OnDisk, coding: Option<Coding>) -> Option<Ope
         }
     });
     let file = entry.data.is_none().then_some(file);
-    Some(Opened { entry, file })
+    Some(Opened {
+        entry,
+        file,
+        now: None,
+    })
 }
 
 /// Names known not to exist (missing precompressed siblings), each with the state of its
@@ -347,16 +358,17 @@ pub struct DirCheck<'a> {
     file: &'a Path,
     /// `None`: not stat'ed yet; `Some(None)`: could not be.
     stamp: Option<Option<DirStamp>>,
-    /// The watches' stamp, read once per request.
+    /// The watches' stamp, read at most once per request.
     now: Option<Option<watch::Stamp>>,
 }
 
 impl<'a> DirCheck<'a> {
-    pub fn new(file: &'a Path) -> DirCheck<'a> {
+    /// For the file `opened`, found by this request (whose reading of the watches serves here).
+    pub fn new(opened: &'a Opened) -> DirCheck<'a> {
         DirCheck {
-            file,
+            file: &opened.entry.path,
             stamp: None,
-            now: None,
+            now: opened.now,
         }
     }
 

@@ -24,7 +24,7 @@ use crate::http::{pages, Body, FileBody, Head};
 /// gets the GET's body, which the writer measures for Content-Length but never sends.
 pub fn file(req: &Head, root: &Path, main: Opened, options: &Options) -> Response<Body> {
     let headers = &req.fields;
-    let chosen = precompressed(headers, root, &main.entry).unwrap_or(main);
+    let chosen = precompressed(headers, root, &main).unwrap_or(main);
     let entry = chosen.entry.clone();
     let cache_control = if entry.hashed_name {
         options.cache_control_immutable.clone()
@@ -88,8 +88,9 @@ pub fn file(req: &Head, root: &Path, main: Opened, options: &Options) -> Respons
 /// is missing is remembered too, for as long as its directory is unchanged (adding a file to a
 /// directory changes its times): one stat of the directory instead of one per coding, and
 /// none while the change watches stand.
-fn precompressed(headers: &Fields, root: &Path, main: &Entry) -> Option<Opened> {
-    let mut dir = cache::DirCheck::new(&main.path);
+fn precompressed(headers: &Fields, root: &Path, main: &Opened) -> Option<Opened> {
+    let mut dir = cache::DirCheck::new(main);
+    let main = &main.entry;
     encoding::acceptable(headers)
         .into_iter()
         .find_map(|coding| {
