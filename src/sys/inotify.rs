@@ -3,10 +3,11 @@
 //! filesystem reports every change to its watchers.
 #![allow(unsafe_code)]
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+
+use super::openat::c_name;
 
 /// A new inotify instance, non-blocking and close-on-exec.
 pub fn inotify() -> io::Result<OwnedFd> {
@@ -19,14 +20,10 @@ pub fn inotify() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn c_path(path: &OsStr) -> io::Result<CString> {
-    CString::new(path.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-}
-
 /// Watches `path` for the events of `mask`; returns the watch descriptor (the same one again
 /// for an inode already watched, whose mask `mask` then replaces).
 pub fn inotify_add_watch(fd: BorrowedFd<'_>, path: &OsStr, mask: u32) -> io::Result<i32> {
-    let path = c_path(path)?;
+    let path = c_name(path)?;
     // SAFETY: `path` is NUL-terminated and outlives the call; the kernel only reads it.
     let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) };
     if wd < 0 {
@@ -65,7 +62,7 @@ pub fn inotify_event(buf: &[u8], at: usize) -> Option<(i32, u32, &[u8], usize)> 
 
 /// The `f_type` magic number of the filesystem `path` is on (statfs(2)).
 pub fn filesystem_type(path: &OsStr) -> io::Result<i64> {
-    let path = c_path(path)?;
+    let path = c_name(path)?;
     let mut out = std::mem::MaybeUninit::<libc::statfs>::uninit();
     // SAFETY: `path` is NUL-terminated; `out` is valid for writes of one statfs, which the
     // kernel fills on success.

@@ -25,7 +25,8 @@ struct OpenHow {
     resolve: u64,
 }
 
-fn c_name(name: &OsStr) -> io::Result<CString> {
+/// `name` as a C string for a system call; a NUL inside is `InvalidInput`.
+pub(super) fn c_name(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
