@@ -183,6 +183,14 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
 /// A pool thread: attached to the interpreter for its whole life (its Python thread state is
 /// made once, not per request), it lets go of the GIL only while it waits for work and while
 /// the app itself does (`time.sleep`, I/O).
+///
+/// It keeps the usual scheduling policy. Under SCHED_BATCH a thread woken while another runs
+/// Python no longer preempts it only to find the GIL held (on the 10 ms-sleep benchmark, 1.7
+/// context switches per request became 1.2 and the pool's CPU per request fell by about 6%),
+/// but neither does a thread whose GIL wait timed out, nor one handed a request: with views
+/// that run Python for tens of milliseconds on a busy core, a short request then waits for the
+/// scheduler's tick (4 ms at HZ=250) each time, and its 90th percentile went from 19–20 ms to
+/// 24–26 ms.
 fn serve(
     executor: &Executor,
     jobs: &Handoff<Job>,
