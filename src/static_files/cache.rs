@@ -89,6 +89,13 @@ struct Armed {
 }
 
 impl Armed {
+    /// Whether the watches vouch for the entry at `now` (this request's reading of them): it is
+    /// watched and nothing was reported, nor has the clock asked for a `stat`, since it was
+    /// checked.
+    fn holds(self, now: Option<watch::Stamp>) -> bool {
+        self.watched && now == Some(self.stamp)
+    }
+
     /// The standing once a `stat` found the file (or directory) unchanged at `now`: the
     /// watches stand if only the clock moved on (or arming already failed at this
     /// generation); else they are set up with `arm`.
@@ -201,7 +208,7 @@ pub fn get(root: &Path, key: &Path) -> Option<Opened> {
     let fresh = if entry.data.is_some() {
         let now = *read.insert(watch::now());
         let armed = entry.armed.get();
-        if armed.watched && now == Some(armed.stamp) {
+        if armed.holds(now) {
             Some(None)
         } else {
             let same = |meta: &Metadata| FileId::of(meta) == entry.id;
@@ -391,7 +398,7 @@ impl<'a> DirCheck<'a> {
             return false;
         };
         let now = self.now();
-        if armed.watched && now == Some(armed.stamp) {
+        if armed.holds(now) {
             return true;
         }
         if self.stamp() != Some(seen) {
