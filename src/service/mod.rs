@@ -168,7 +168,10 @@ impl AppSide {
             }
         }
         // Boxed once here: from now on the request moves as a pointer (into the pool's job).
-        let path = path.into_owned();
+        let path = match path {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(decoded) => Some(decoded),
+        };
         let mut request = Box::new(OwnedRequest {
             head,
             path,

@@ -31,7 +31,9 @@ use crate::http::{pages, Body, Head, RequestBody};
 /// A request handed to a pool thread, owning everything the environ is built from.
 pub struct OwnedRequest {
     pub head: Head,
-    pub path: Vec<u8>,
+    /// The request's path, percent-decoded; `None` when it had nothing to decode (then it is
+    /// the head's own, not copied).
+    pub path: Option<Vec<u8>>,
     pub peer: Option<SocketAddr>,
     pub local: Option<SocketAddr>,
     pub body: RequestBody,
@@ -45,7 +47,10 @@ impl OwnedRequest {
     pub fn info(&self, body: RequestBody) -> RequestInfo<'_> {
         RequestInfo {
             head: &self.head,
-            path: &self.path,
+            path: self
+                .path
+                .as_deref()
+                .unwrap_or_else(|| self.head.path().as_bytes()),
             peer: self.peer,
             local: self.local,
             body,
@@ -116,7 +121,12 @@ impl Pool {
     }
 
     pub async fn call(&self, request: Box<OwnedRequest>) -> Response<Body> {
-        let Ok(_room) = self.room.acquire().await else {
+        // A free place is taken without building the waiting future.
+        let room = match self.room.try_acquire() {
+            Ok(room) => Ok(room),
+            Err(_) => self.room.acquire().await,
+        };
+        let Ok(_room) = room else {
             crate::metrics::refused(503);
             return pages::error(StatusCode::SERVICE_UNAVAILABLE);
         };
