@@ -70,9 +70,8 @@ def parse(out):
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\b", out, re.M)
         return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
-    return {"rps": rps, "p50": pct(50), "p90": pct(90), "p99": pct(99),
-            "errors": errors.group(0) if errors else ""}
+    errors = "; ".join(m.group(0) for m in re.finditer(r"Non-2xx or 3xx responses: \d+|Socket errors: .*", out))
+    return {"rps": rps, "p50": pct(50), "p90": pct(90), "p99": pct(99), "errors": errors}
 
 
 def one_run(server, seconds):
@@ -120,7 +119,7 @@ def main():
             print(f"round {r + 1}: {s}: " + ", ".join(
                 f"{route} {v['rps']:.0f}/s p99 {v['p99']:.1f} ms" for route, v in runs[s][-1].items()),
                 file=sys.stderr)
-    print(f"| server | route | req/s | p50 ms | p90 ms | p99 ms | errors |")
+    print("| server | route | req/s | p50 ms | p90 ms | p99 ms | errors |")
     print("|---|---|---:|---:|---:|---:|---|")
     for s in servers:
         for route, _ in LOADS:
