@@ -54,10 +54,13 @@ class Scenario:
     wrk_timeout: str = "2s"  # wrk's own default; a slower request counts as a timeout error
     servers: list = field(default_factory=lambda: list(WSGI_SERVERS))
     server_cpus: str = SERVER_CPU
+    close: bool = False  # every request on a new connection (Connection: close)
 
 
 SCENARIOS = [
     Scenario("hello", "list body [b'Hello, World!'] with Content-Length", "hello"),
+    Scenario("hello-close", "the hello view, a new connection per request (Connection: close), as from a proxy "
+             "that keeps no upstream connections open", "hello", close=True),
     Scenario("hello-gen", "generator body, no Content-Length (chunked)", "hello_gen"),
     Scenario("json10k", "json.dumps of a dict, 10 KiB, each request", "json10k"),
     Scenario("post64k", "POST 64 KiB, app reads wsgi.input and echoes it", "echo", lua="post64k.lua"),
@@ -455,6 +458,8 @@ def wrk(sc, url, duration, latency=True):
         argv.append("--latency")
     if sc.lua:
         argv += ["-s", str(BENCH / sc.lua)]
+    if sc.close:
+        argv += ["-H", "Connection: close"]
     seconds = float(duration.rstrip("s"))
     r = subprocess.run(argv + [url], capture_output=True, text=True, timeout=seconds + 30)
     if r.returncode != 0:

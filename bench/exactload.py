@@ -11,7 +11,7 @@ It is a library for `bench/instructions` (open, `run` a batch, close: warm-up an
 batches share the same connections, so connection set-up is never in a measurement) and a
 command for trying a server by hand:
 
-    python3 bench/exactload.py http://127.0.0.1:8000/ -n 2000 -c 8 [--post FILE] [--expect FILE]
+    python3 bench/exactload.py http://127.0.0.1:8000/ -n 2000 -c 8 [--post FILE] [--expect FILE] [--close]
 """
 
 import argparse
@@ -25,13 +25,14 @@ class BadResponse(Exception):
     """A response that is not 200 with the expected body, or a connection that broke."""
 
 
-def request_bytes(host, port, path, body=None):
+def request_bytes(host, port, path, body=None, close=False):
     """The request every connection sends: what wrk sends (a Host header and nothing else),
-    plus Content-Length and Content-Type for a POST."""
+    plus Content-Length and Content-Type for a POST, and `Connection: close` when asked."""
+    extra = "Connection: close\r\n" if close else ""
     if body is None:
-        return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+        return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}"
         f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -67,33 +68,56 @@ async def read_response(reader):
 
 
 class Load:
-    """C open keep-alive connections to one URL; `run(n)` sends exactly n requests over them."""
+    """C open keep-alive connections to one URL; `run(n)` sends exactly n requests over them.
+    With `close`, C clients in parallel instead, each sending every request on a new connection
+    with `Connection: close` and waiting for the server to close it (as wrk -H 'Connection:
+    close' does): connection set-up and teardown are then part of every request."""
 
-    def __init__(self, url, connections=8, body=None, expect=None, timeout=120.0):
+    def __init__(self, url, connections=8, body=None, expect=None, timeout=120.0, close=False):
         u = urlsplit(url)
         self.host, self.port = u.hostname, u.port or 80
         self.path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        self.request = request_bytes(self.host, self.port, self.path, body)
+        self.close_each = close
+        self.request = request_bytes(self.host, self.port, self.path, body, close)
         self.expect = expect  # bytes the body must equal (None: any body, status 200 only)
         self.connections = connections
         self.timeout = timeout  # seconds one response may take (a server under valgrind is slow)
         self.conns = []
 
+    async def connect(self):
+        return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+
     async def open(self):
+        """Opens the keep-alive connections; with `close`, one connection opened and closed
+        (the server listens), the clients' own come with each request."""
+        if self.close_each:
+            _, writer = await self.connect()
+            writer.close()
+            self.conns = [(None, None)] * self.connections
+            return
         for _ in range(self.connections):
-            self.conns.append(await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout))
+            self.conns.append(await self.connect())
 
     async def close(self):
         for _, writer in self.conns:
-            writer.close()
+            if writer is not None:
+                writer.close()
         self.conns = []
 
     async def _worker(self, reader, writer, budget):
         done = 0
         while budget[0] > 0:
             budget[0] -= 1  # one shared budget: the total is exact however the connections race
+            if self.close_each:
+                reader, writer = await self.connect()
             writer.write(self.request)
             status, body = await asyncio.wait_for(read_response(reader), self.timeout)
+            if self.close_each:
+                # The server closes first: the client reads its FIN, then closes its side.
+                if await asyncio.wait_for(reader.read(1), self.timeout):
+                    raise BadResponse("bytes after the response to a Connection: close request")
+                writer.close()
+                await writer.wait_closed()
             if status != 200:
                 raise BadResponse(f"status {status}")
             if self.expect is not None and body != self.expect:
@@ -117,12 +141,13 @@ def main():
     ap.add_argument("-c", type=int, default=8, help="connections (default 8)")
     ap.add_argument("--post", help="POST this file's bytes instead of a GET")
     ap.add_argument("--expect", help="every body must equal this file's bytes")
+    ap.add_argument("--close", action="store_true", help="a new connection per request (Connection: close)")
     args = ap.parse_args()
     body = open(args.post, "rb").read() if args.post else None
     expect = open(args.expect, "rb").read() if args.expect else None
 
     async def go():
-        load = Load(args.url, args.c, body, expect)
+        load = Load(args.url, args.c, body, expect, close=args.close)
         await load.open()
         try:
             t = time.perf_counter()

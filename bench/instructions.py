@@ -37,7 +37,7 @@ from pathlib import Path
 import bench  # bench/bench.py: server command lines, process handling
 import exactload
 
-SCENARIOS = ["hello", "hello-gen", "json10k", "post64k", "static1k", "sleep10ms"]
+SCENARIOS = ["hello", "hello-close", "hello-gen", "json10k", "post64k", "static1k", "sleep10ms"]
 WSGI = ["pyrite", "fastwsgi", "bjoern", "granian"]
 STATIC = ["pyrite", "nginx", "nginx-log", "granian"]
 SERVERS = ["pyrite", "fastwsgi", "bjoern", "granian", "nginx", "nginx-log"]
@@ -153,7 +153,7 @@ async def measure(setup, sc, server, args, outdir):
     try:
         url = f"http://{bench.HOST}:{port}{sc.path}"
         body = setup.post_body.read_bytes() if sc.name == "post64k" else None
-        load = exactload.Load(url, args.connections, body, expected_body(setup, sc))
+        load = exactload.Load(url, args.connections, body, expected_body(setup, sc), close=sc.close)
         deadline = time.monotonic() + READY_TIMEOUT
         while True:  # listening? (a pre-fork master may listen before its worker has booted)
             if proc.poll() is not None:

@@ -93,7 +93,7 @@ pub fn over_share() -> bool {
         return false;
     }
     let (mut sharing, mut total) = (0u64, 0u64);
-    for slot in (0..all.len()).map(|i| all.get(i)) {
+    for slot in (0..all.in_use()).map(|i| all.get(i)) {
         if slot.pid.load(Relaxed) != 0 && slot.counters[at::ACCEPTING].load(Relaxed) != 0 {
             sharing += 1;
             total = total.saturating_add(slot.counters[at::OPEN_CONNECTIONS].load(Relaxed));

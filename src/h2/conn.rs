@@ -44,11 +44,11 @@ pub async fn serve<S: Service + 'static>(
     let mut conn = match tokio::time::timeout(http.header_timeout, handshake).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(err)) => {
-            tracing::debug!(peer = %info.label, error = %err, "HTTP/2 handshake failed");
+            tracing::debug!(peer = %info.label(), error = %err, "HTTP/2 handshake failed");
             return;
         }
         Err(_) => {
-            tracing::debug!(peer = %info.label, "HTTP/2 handshake timed out");
+            tracing::debug!(peer = %info.label(), "HTTP/2 handshake timed out");
             return;
         }
     };
@@ -84,7 +84,7 @@ pub async fn serve<S: Service + 'static>(
             closing = Closing::Graceful;
         }
         if state.calm() && !matches!(closing, Closing::Soon(_)) {
-            tracing::debug!(peer = %info.label, "too many streams reset by the client");
+            tracing::debug!(peer = %info.label(), "too many streams reset by the client");
             conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
             closing = Closing::Soon(Instant::now() + http.write_timeout);
         }
@@ -126,7 +126,7 @@ pub async fn serve<S: Service + 'static>(
                     }
                 }
                 Some(Err(err)) => {
-                    tracing::debug!(peer = %info.label, error = %err, "HTTP/2 connection error");
+                    tracing::debug!(peer = %info.label(), error = %err, "HTTP/2 connection error");
                     break;
                 }
                 None => break,
@@ -158,7 +158,7 @@ pub async fn serve<S: Service + 'static>(
                     break;
                 }
                 if pong_due.is_some_and(|at| now >= at) {
-                    tracing::debug!(peer = %info.label, "keep-alive PING unanswered");
+                    tracing::debug!(peer = %info.label(), "keep-alive PING unanswered");
                     break;
                 }
                 if closing == Closing::No && idle_deadline.is_some_and(|at| now >= at) && state.open() == 0 {

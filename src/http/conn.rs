@@ -63,11 +63,10 @@ pub async fn serve<S: Service>(
         match proxy_header(&transport, settings.header_timeout).await {
             Some(Some(client)) => {
                 info.peer = Some(client);
-                info.label = client.to_string().into();
             }
             Some(None) => {}
             None => {
-                tracing::debug!(peer = %info.label, "malformed or missing PROXY protocol header");
+                tracing::debug!(peer = %info.label(), "malformed or missing PROXY protocol header");
                 return;
             }
         }
@@ -86,7 +85,7 @@ pub async fn serve<S: Service>(
                 return;
             }
             Next::Refuse(reject) => {
-                tracing::debug!(peer = %info.label, status = reject.status.as_u16(), reason = reject.reason, "request refused");
+                tracing::debug!(peer = %info.label(), status = reject.status.as_u16(), reason = reject.reason, "request refused");
                 refuse(&transport, reject, settings, info.peer.map(|p| p.ip())).await;
                 return;
             }
@@ -161,7 +160,7 @@ pub async fn serve<S: Service>(
                 return;
             }
             Err(err) => {
-                tracing::debug!(peer = %info.label, error = %err, "response aborted");
+                tracing::debug!(peer = %info.label(), error = %err, "response aborted");
                 return;
             }
         }

@@ -235,7 +235,7 @@ impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
     /// the connection gets a task of its own at the back of the run queue — a new client waits
     /// one round of the busy connections (for this loop to come round), not two.
     async fn start(&self, (io, info): (Box<dyn Io>, ConnInfo), slot: Option<OwnedSemaphorePermit>) {
-        let span = tracing::debug_span!("conn", id = next_id(), peer = %info.label);
+        let span = tracing::debug_span!("conn", id = next_id(), peer = %info.label());
         let shared = self.shared.clone();
         let phase = self.phase.clone();
         let open = crate::metrics::connection();
@@ -317,7 +317,6 @@ impl Bound {
                 let info = ConnInfo {
                     peer: Some(peer),
                     local: *local,
-                    label: peer.to_string().into(),
                     tls: None,
                 };
                 (Box::new(stream) as Box<dyn Io>, info)
@@ -326,7 +325,6 @@ impl Bound {
                 let info = ConnInfo {
                     peer: None,
                     local: None,
-                    label: "unix".into(),
                     tls: None,
                 };
                 (Box::new(stream) as Box<dyn Io>, info)

@@ -35,12 +35,22 @@ pub enum Reply<F> {
     Later(F),
 }
 
+/// A connection's peer as a log line shows it ([`ConnInfo::label`]).
+pub struct PeerLabel(Option<SocketAddr>);
+
+impl std::fmt::Display for PeerLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(peer) => peer.fmt(f),
+            None => f.write_str("unix"),
+        }
+    }
+}
+
 /// The two ends of one connection.
 pub struct ConnInfo {
     pub peer: Option<SocketAddr>,
     pub local: Option<SocketAddr>,
-    /// How the peer appears in the access log.
-    pub label: std::sync::Arc<str>,
     /// What the TLS handshake settled, on a TLS connection.
     pub tls: Option<std::sync::Arc<TlsInfo>>,
 }
@@ -71,6 +81,12 @@ pub struct ClientCert {
 }
 
 impl ConnInfo {
+    /// How the peer appears in a log line: its address, or `unix` on a Unix socket. Written
+    /// only when a line is (most connections never log one), not kept formatted.
+    pub fn label(&self) -> PeerLabel {
+        PeerLabel(self.peer)
+    }
+
     /// Whether the peer may speak for clients behind it. A Unix-socket peer is a local
     /// process (the proxy in front) and is trusted.
     pub fn trusted(&self, allow: &AllowList) -> bool {

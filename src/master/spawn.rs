@@ -47,6 +47,7 @@ impl Master {
             None,
         );
         let slot = self.free_slot();
+        self.slots.mark_used(slot);
         let s = self.slots.get(slot);
         s.beat.store(0, std::sync::atomic::Ordering::Relaxed);
         for counter in &s.counters {

@@ -121,11 +121,10 @@ async fn over_tls<S: Service + 'static>(
                 io = rest;
                 if let Some(client) = client {
                     info.peer = Some(client);
-                    info.label = client.to_string().into();
                 }
             }
             None => {
-                tracing::debug!(peer = %info.label, "malformed or missing PROXY protocol header");
+                tracing::debug!(peer = %info.label(), "malformed or missing PROXY protocol header");
                 return;
             }
         }
@@ -133,7 +132,7 @@ async fn over_tls<S: Service + 'static>(
     let handshake = match crate::tls::handshake(acceptor, io, http.header_timeout).await {
         Ok(handshake) => handshake,
         Err(err) => {
-            tracing::debug!(peer = %info.label, error = %err, "TLS handshake failed");
+            tracing::debug!(peer = %info.label(), error = %err, "TLS handshake failed");
             return;
         }
     };

@@ -64,14 +64,25 @@ impl Slot {
 
 /// An anonymous shared mapping of [`Slot`]s, created by the master before it forks, so every
 /// worker writes its own slot and the master reads them all. No files on disk.
+///
+/// Ahead of the slots, on a cache line of its own, the mapping keeps how many of them have ever
+/// been handed out (the master takes the lowest free one, so that is a prefix): a worker that
+/// looks over its peers (on every accepted connection, see `metrics::over_share`) reads those
+/// few, not every slot the mapping could hold.
 pub struct SharedSlots {
+    /// The start of the mapping: the count of slots in use.
+    in_use: std::ptr::NonNull<std::sync::atomic::AtomicUsize>,
     ptr: std::ptr::NonNull<Slot>,
     len: usize,
 }
 
+/// Bytes ahead of the first slot: the in-use count, alone on its cache line.
+const HEADER: usize = 64;
+
 impl SharedSlots {
     pub fn new(len: usize) -> io::Result<SharedSlots> {
-        let bytes = len * std::mem::size_of::<Slot>();
+        const _: () = assert!(std::mem::align_of::<Slot>() <= HEADER);
+        let bytes = HEADER + len * std::mem::size_of::<Slot>();
         // SAFETY: an anonymous shared mapping with no address hint; the result is checked.
         let ptr = unsafe {
             libc::mmap(
@@ -86,9 +97,14 @@ impl SharedSlots {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let ptr =
-            std::ptr::NonNull::new(ptr.cast::<Slot>()).ok_or_else(io::Error::last_os_error)?;
-        Ok(SharedSlots { ptr, len })
+        let base = std::ptr::NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+        // SAFETY: the mapping is page-aligned and holds the header and then `len` slots.
+        let slots = unsafe { base.add(HEADER) };
+        Ok(SharedSlots {
+            in_use: base.cast(),
+            ptr: slots.cast(),
+            len,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -105,9 +121,54 @@ impl SharedSlots {
         // lives as long as `self`, and is only accessed through atomics.
         unsafe { &*self.ptr.as_ptr().add(index) }
     }
+
+    fn in_use_count(&self) -> &std::sync::atomic::AtomicUsize {
+        // SAFETY: the header is a zero-initialised (valid) atomic in the mapping, which lives
+        // as long as `self`.
+        unsafe { self.in_use.as_ref() }
+    }
+
+    /// Records that slot `index` is handed out (by the master, before the fork that gives it
+    /// to a worker); the count never goes down, as a freed slot is taken again first.
+    pub fn mark_used(&self, index: usize) {
+        assert!(index < self.len, "slot index out of range");
+        self.in_use_count()
+            .fetch_max(index + 1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many slots from the first have ever been handed out: every worker's slot is below.
+    pub fn in_use(&self) -> usize {
+        self.in_use_count()
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .min(self.len)
+    }
 }
 
 // SAFETY: the mapping is only accessed through atomic fields.
 unsafe impl Send for SharedSlots {}
 // SAFETY: as above.
 unsafe impl Sync for SharedSlots {}
+
+#[cfg(test)]
+mod tests {
+    use super::SharedSlots;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn in_use_counts_the_slots_handed_out_up_to_the_highest() {
+        let slots = SharedSlots::new(16).unwrap();
+        assert_eq!(slots.in_use(), 0);
+        slots.mark_used(0);
+        slots.mark_used(1);
+        assert_eq!(slots.in_use(), 2);
+        // A freed slot taken again does not lower it.
+        slots.mark_used(0);
+        assert_eq!(slots.in_use(), 2);
+        slots.mark_used(5);
+        assert_eq!(slots.in_use(), 6);
+        // The slots stay where they were: a write through one is read back from the same one.
+        slots.get(5).pid.store(42, Relaxed);
+        assert_eq!(slots.get(5).pid.load(Relaxed), 42);
+        assert_eq!(slots.get(4).pid.load(Relaxed), 0);
+    }
+}
