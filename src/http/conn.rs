@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::Buf;
+use bytes::{Buf, BytesMut};
 use http::header::{HeaderValue, CONNECTION};
 use http::Method;
 use tokio::sync::watch;
@@ -52,12 +52,78 @@ enum Next {
 
 pub async fn serve<S: Service>(
     io: Box<dyn Io>,
+    info: ConnInfo,
+    shared: Rc<Shared<S>>,
+    phase: watch::Receiver<Phase>,
+) {
+    let transport = Transport::new(io, shared.settings.write_timeout);
+    serve_on(transport, info, shared, phase).await;
+}
+
+/// A connection whose first bytes were read by [`open`] and are HTTP/1.1's to serve.
+pub struct Opened(Transport);
+
+/// What [`open`] found at the start of a connection.
+pub enum Opening {
+    /// Not the prefix asked about: [`serve_opened`] serves the connection.
+    Http1(Opened),
+    /// The prefix: the stream, and every byte read from it so far, for another driver.
+    Other(Box<dyn Io>, BytesMut),
+}
+
+/// Reads a connection's first bytes, as this driver reads every request (no extra look at the
+/// socket), until they show whether they begin with `prefix` (HTTP/2's preface, which no
+/// HTTP/1.1 request begins with). A client that sends nothing within the header timeout, or
+/// goes, is left to this driver, which closes it as it would. A stop does not cut the look
+/// short: the request may be on its way, and the driver that takes over finishes it.
+pub async fn open(io: Box<dyn Io>, settings: &Settings, prefix: &[u8]) -> Opening {
+    let transport = Transport::new(io, settings.write_timeout);
+    let look = async {
+        loop {
+            {
+                let buf = transport.buf.borrow();
+                let n = buf.len().min(prefix.len());
+                if buf[..n] != prefix[..n] {
+                    return false;
+                }
+                if n == prefix.len() {
+                    return true;
+                }
+            }
+            match transport.read_more().await {
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {}
+            }
+        }
+    };
+    let matched = tokio::time::timeout(settings.header_timeout, look)
+        .await
+        .unwrap_or(false);
+    if matched {
+        let (io, read) = transport.into_parts();
+        return Opening::Other(io, read);
+    }
+    Opening::Http1(Opened(transport))
+}
+
+/// Serves a connection [`open`] left to HTTP/1.1: its bytes read so far are its first.
+pub async fn serve_opened<S: Service>(
+    opened: Opened,
+    info: ConnInfo,
+    shared: Rc<Shared<S>>,
+    phase: watch::Receiver<Phase>,
+) {
+    serve_on(opened.0, info, shared, phase).await;
+}
+
+async fn serve_on<S: Service>(
+    transport: Transport,
     mut info: ConnInfo,
     shared: Rc<Shared<S>>,
     phase: watch::Receiver<Phase>,
 ) {
     let settings = &shared.settings;
-    let transport = Rc::new(Transport::new(io, settings.write_timeout));
+    let transport = Rc::new(transport);
     // On a TLS connection the header came before the handshake, read by the layer below.
     if settings.proxy_protocol && info.tls.is_none() && info.trusted(&settings.forwarded_allow) {
         match proxy_header(&transport, settings.header_timeout).await {

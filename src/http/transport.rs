@@ -52,17 +52,6 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {
         Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
     }
 
-    /// Copies what has arrived into `buf` without taking it off the stream (MSG_PEEK), once
-    /// something has: a layer above can tell the protocol a client speaks before a driver
-    /// reads. Only a TCP socket can; anything else is `Unsupported`.
-    fn poll_peek(
-        &self,
-        _cx: &mut Context<'_>,
-        _buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
-    }
-
     /// The TCP socket below, when writes with MSG_MORE queue bytes on it that
     /// [`crate::sys::push_pending`] can send at once (see `push`).
     fn corked_fd(&self) -> Option<std::os::fd::RawFd> {
@@ -79,16 +68,8 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {
 
 /// TCP and Unix sockets send files with sendfile(2) and heads with MSG_MORE.
 macro_rules! socket_io {
-    ($socket:ty, peek) => {
+    ($socket:ty, corked) => {
         socket_io!($socket, {
-            fn poll_peek(
-                &self,
-                cx: &mut Context<'_>,
-                buf: &mut tokio::io::ReadBuf<'_>,
-            ) -> Poll<io::Result<usize>> {
-                <$socket>::poll_peek(self, cx, buf)
-            }
-
             fn corked_fd(&self) -> Option<std::os::fd::RawFd> {
                 Some(std::os::fd::AsRawFd::as_raw_fd(self))
             }
@@ -136,7 +117,7 @@ macro_rules! socket_io {
     };
 }
 
-socket_io!(TcpStream, peek);
+socket_io!(TcpStream, corked);
 socket_io!(UnixStream);
 
 /// What `poll_send` needs of a tokio socket.
@@ -206,6 +187,12 @@ impl Transport {
             body: Cell::new(BodyState::Complete),
             write_timeout,
         }
+    }
+
+    /// The stream and what was read from it (nothing written yet): for another driver, when
+    /// a connection's first bytes were not HTTP/1.1.
+    pub fn into_parts(self) -> (Box<dyn Io>, BytesMut) {
+        (self.io.into_inner(), self.buf.into_inner())
     }
 
     pub fn body_state(&self) -> BodyState {

@@ -1,19 +1,18 @@
 //! Which protocol an accepted connection speaks, between the accept loop and the drivers. On a
 //! TLS listener: the handshake first (`tls`), then HTTP/2 if ALPN chose `h2` (or `--http 2`),
 //! HTTP/1.1 otherwise. On a plain listener: HTTP/1.1, or HTTP/2 with prior knowledge when the
-//! client's first bytes are the HTTP/2 preface (RFC 9113 §3.3) — seen with MSG_PEEK, so the
-//! driver that takes over reads them itself. `settings` says which listeners are TLS and which
-//! versions are served; `proxy` reads a PROXY protocol header ahead of a TLS handshake.
+//! client's first bytes are the HTTP/2 preface (RFC 9113 §3.3) — read as the HTTP/1.1 driver
+//! reads a request (`conn::open`: no extra look at the socket), and replayed to the HTTP/2
+//! driver when they are the preface. `settings` says which listeners are TLS and which versions
+//! are served; `proxy` reads a PROXY protocol header ahead of a TLS handshake (and has the
+//! replaying stream).
 
 mod proxy;
 mod settings;
 
-use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::ReadBuf;
 use tokio::sync::watch;
 
 use crate::http::accepted::Connections;
@@ -52,10 +51,18 @@ impl<S: Service + 'static> Connections<S> for Front {
                 return;
             }
             let sniff = front.versions != Versions::Http1 && !shared.settings.proxy_protocol;
-            if sniff && prior_knowledge(&*io, &shared).await {
-                Box::pin(serve_h2(front, io, info, shared, phase)).await;
-            } else {
+            if !sniff {
                 conn::serve(io, info, shared, phase).await;
+                return;
+            }
+            match conn::open(io, &shared.settings, PREFACE).await {
+                conn::Opening::Http1(opened) => {
+                    conn::serve_opened(opened, info, shared, phase).await
+                }
+                conn::Opening::Other(io, read) => {
+                    let io = Box::new(proxy::Rewind::new(read, io));
+                    Box::pin(serve_h2(front, io, info, shared, phase)).await;
+                }
             }
         }
     }
@@ -71,36 +78,9 @@ async fn serve_h2<S: Service + 'static>(
     crate::h2::serve(io, info, shared, phase, &front.h2).await;
 }
 
-/// The start of the HTTP/2 connection preface: no HTTP/1.1 request begins with it.
+/// The start of the HTTP/2 connection preface (RFC 9113 §3.4): no HTTP/1.1 request begins
+/// with it.
 const PREFACE: &[u8] = b"PRI ";
-
-/// Whether the client's first bytes are the HTTP/2 preface. A client that sends nothing within
-/// the header timeout leaves it to HTTP/1.1 (which closes it as it would). A stop does not cut
-/// the look short: the request may be on its way, and the driver that takes over finishes it
-/// (HTTP/2 with a GOAWAY, HTTP/1.1 closing after the response).
-async fn prior_knowledge<S>(io: &dyn Io, shared: &Shared<S>) -> bool {
-    let look = async {
-        loop {
-            let mut first = [0u8; PREFACE.len()];
-            let mut buf = ReadBuf::new(&mut first);
-            let seen = match poll_fn(|cx| io.poll_peek(cx, &mut buf)).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => n,
-            };
-            if first[..seen] != PREFACE[..seen] {
-                return false;
-            }
-            if seen == PREFACE.len() {
-                return true;
-            }
-            // The preface's first bytes came alone: peek again once more has arrived.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(shared.settings.header_timeout, look)
-        .await
-        .unwrap_or(false)
-}
 
 /// A connection on a TLS listener: PROXY header (if one is expected), handshake, driver.
 async fn over_tls<S: Service + 'static>(

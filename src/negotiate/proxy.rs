@@ -39,9 +39,15 @@ pub async fn read(
 }
 
 /// A stream whose first reads return `prefix`.
-struct Rewind {
+pub(super) struct Rewind {
     prefix: BytesMut,
     io: Box<dyn Io>,
+}
+
+impl Rewind {
+    pub(super) fn new(prefix: BytesMut, io: Box<dyn Io>) -> Rewind {
+        Rewind { prefix, io }
+    }
 }
 
 impl AsyncRead for Rewind {

@@ -108,6 +108,41 @@ fn curl_prior_knowledge_and_alpn() {
 }
 
 #[test]
+fn the_preface_and_a_request_are_told_apart_however_they_trickle_in() {
+    use std::io::{Read, Write};
+    let plain = plain_server(&[]);
+    // What the server sends first, once `pieces` went out a tenth of a second apart.
+    let first_bytes = |pieces: &[&[u8]]| {
+        let mut conn = std::net::TcpStream::connect(&plain.addr).unwrap();
+        conn.set_read_timeout(Some(WAIT)).unwrap();
+        for piece in pieces {
+            conn.write_all(piece).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let mut got = [0u8; 12];
+        conn.read_exact(&mut got).unwrap();
+        got
+    };
+    // The preface split after its second byte, then an empty SETTINGS frame: HTTP/2, whose
+    // server speaks first with a SETTINGS frame (type 4, on stream 0).
+    let got = first_bytes(&[
+        b"PR",
+        b"I * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        &[0, 0, 0, 4, 0, 0, 0, 0, 0],
+    ]);
+    assert_eq!(got[3], 4, "a SETTINGS frame, not {got:?}");
+    assert_eq!(&got[5..9], &[0, 0, 0, 0]);
+    // A request whose method begins as the preface does, its first byte alone: HTTP/1.1.
+    let got = first_bytes(&[
+        b"P",
+        b"OST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    ]);
+    assert_eq!(&got, b"HTTP/1.1 200");
+    let got = first_bytes(&[b"PRX", b" / HTTP/1.1\r\nHost: x\r\n\r\n"]);
+    assert_eq!(&got, b"HTTP/1.1 200");
+}
+
+#[test]
 fn http1_only_offers_no_h2() {
     let tls = tls_server(&["--http", "1"]);
     let url = format!("https://localhost:{}/", port(&tls.addr));
