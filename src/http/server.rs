@@ -77,9 +77,11 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
         let bound = match listener {
             Listener::Tcp(l, owned) => {
                 l.set_nonblocking(true)?;
+                // Set once on the listener, TCP_NODELAY comes with every accepted connection.
+                let nodelay = crate::sys::set_nodelay(std::os::fd::AsRawFd::as_raw_fd(&l)).is_ok();
                 let listener = TcpListener::from_std(l)?;
                 let local = listener.local_addr().ok();
-                Bound::Tcp(listener, local, owned)
+                Bound::Tcp(listener, local, owned, nodelay)
             }
             Listener::Unix(l, path) => {
                 l.set_nonblocking(true)?;
@@ -275,8 +277,9 @@ fn next_id() -> u64 {
 /// A listening socket of either kind, as the worker's runtime sees it, and whether pyrite made
 /// it (see [`Listener::owned`]).
 enum Bound {
-    /// With its local address, looked up once.
-    Tcp(TcpListener, Option<std::net::SocketAddr>, bool),
+    /// With its local address, looked up once, whether pyrite made it, and whether its
+    /// connections come with TCP_NODELAY set (set on the listener).
+    Tcp(TcpListener, Option<std::net::SocketAddr>, bool, bool),
     Unix(UnixListener, bool),
 }
 
@@ -285,7 +288,7 @@ type Accepted = (Box<dyn Io>, ConnInfo);
 impl Bound {
     fn owned(&self) -> bool {
         match self {
-            Bound::Tcp(_, _, owned) | Bound::Unix(_, owned) => *owned,
+            Bound::Tcp(_, _, owned, _) | Bound::Unix(_, owned) => *owned,
         }
     }
 
@@ -312,15 +315,19 @@ impl Bound {
 
     fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<Accepted>> {
         match self {
-            Bound::Tcp(listener, local, _) => listener.poll_accept(cx).map_ok(|(stream, peer)| {
-                let _ = stream.set_nodelay(true);
-                let info = ConnInfo {
-                    peer: Some(peer),
-                    local: *local,
-                    tls: None,
-                };
-                (Box::new(stream) as Box<dyn Io>, info)
-            }),
+            Bound::Tcp(listener, local, _, nodelay) => {
+                listener.poll_accept(cx).map_ok(|(stream, peer)| {
+                    if !nodelay {
+                        let _ = stream.set_nodelay(true);
+                    }
+                    let info = ConnInfo {
+                        peer: Some(peer),
+                        local: *local,
+                        tls: None,
+                    };
+                    (Box::new(stream) as Box<dyn Io>, info)
+                })
+            }
             Bound::Unix(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
                 let info = ConnInfo {
                     peer: None,

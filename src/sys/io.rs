@@ -122,6 +122,13 @@ fn send_with(fd: std::os::fd::RawFd, data: &[u8], flags: libc::c_int) -> io::Res
 /// descriptor: the caller guarantees it stays open for the call. Fails harmlessly (ENOTSOCK,
 /// EBADF, EOPNOTSUPP) on anything that is not a TCP socket.
 pub fn push_pending(fd: std::os::fd::RawFd) -> io::Result<()> {
+    set_nodelay(fd)
+}
+
+/// Sets TCP_NODELAY on the TCP socket `fd`. On a listening socket, every connection accepted
+/// from it afterwards starts with it set (Linux copies the listener's TCP options into the
+/// connections it accepts), with no call per connection.
+pub fn set_nodelay(fd: std::os::fd::RawFd) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `on`, a live local; it touches
     // no other memory of ours, whatever `fd` refers to.
@@ -145,6 +152,37 @@ mod tests {
     use super::*;
     use std::io::{Read, Seek, Write};
     use std::os::fd::AsFd;
+
+    #[test]
+    fn a_connection_accepted_from_a_nodelay_listener_has_nodelay() {
+        use std::os::fd::AsRawFd;
+        let nodelay = |fd: std::os::fd::RawFd| {
+            let mut on: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: getsockopt writes at most `len` bytes into `on`, a live local.
+            let rc = unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    (&mut on as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
+            assert_eq!(rc, 0);
+            on != 0
+        };
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = std::net::TcpStream::connect(plain.local_addr().unwrap()).unwrap();
+        let (accepted, _) = plain.accept().unwrap();
+        assert!(!nodelay(accepted.as_raw_fd()), "off unless asked");
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        set_nodelay(listener.as_raw_fd()).unwrap();
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(nodelay(accepted.as_raw_fd()));
+    }
 
     #[test]
     fn sendfile_sends_a_range_and_leaves_the_file_position_alone() {
