@@ -221,6 +221,17 @@ async fn serve_on<S: Service>(
         drop(in_flight);
         match written {
             Ok(true) => {}
+            Ok(false)
+                if !keep_alive
+                    && transport.body_state() == BodyState::Complete
+                    && transport.buffered() == 0 =>
+            {
+                // The client asked for the close and sent nothing past its request: nothing
+                // more is coming that could turn the close into a reset, so there is no need
+                // to wait for its FIN (as nginx, which lingers only when more may come).
+                transport.end().await;
+                return;
+            }
             Ok(false) => {
                 transport.linger_close().await;
                 return;

@@ -376,21 +376,27 @@ impl Transport {
         .await
     }
 
-    /// Ends our side of the connection (FIN), then reads and discards what the peer still
-    /// sends for a moment, so that unread request bytes do not turn the close into a reset
-    /// that would destroy the response in flight (RFC 9112 §9.6).
-    pub async fn linger_close(&self) {
+    /// Sends what is held back, then ends our side of the connection (FIN; on TLS, its
+    /// close_notify first). True once done.
+    pub async fn end(&self) -> bool {
         if self.flush().await.is_err() {
-            return;
+            return false;
         }
         let shutdown = poll_fn(|cx| {
             let mut io = self.io.borrow_mut();
             Pin::new(&mut **io).poll_shutdown(cx)
         });
-        if tokio::time::timeout(self.write_timeout, shutdown)
-            .await
-            .is_err()
-        {
+        matches!(
+            tokio::time::timeout(self.write_timeout, shutdown).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Ends our side of the connection (FIN), then reads and discards what the peer still
+    /// sends for a moment, so that unread request bytes do not turn the close into a reset
+    /// that would destroy the response in flight (RFC 9112 §9.6).
+    pub async fn linger_close(&self) {
+        if !self.end().await {
             return;
         }
         let drain = async {
