@@ -229,7 +229,7 @@ async fn serve_on<S: Service>(
                 // The client asked for the close and sent nothing past its request: nothing
                 // more is coming that could turn the close into a reset, so there is no need
                 // to wait for its FIN (as nginx, which lingers only when more may come).
-                transport.end().await;
+                transport.close_now().await;
                 return;
             }
             Ok(false) => {

@@ -58,6 +58,12 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {
         None
     }
 
+    /// Whether ending the stream takes more than closing it (a TLS stream sends its
+    /// close_notify first). A socket's close sends the FIN itself when nothing is left unread.
+    fn close_needs_shutdown(&self) -> bool {
+        true
+    }
+
     /// Whether a write can leave bytes inside the stream until it is flushed (a TLS stream
     /// holding encrypted records the socket did not take yet): the writer then flushes after
     /// each write.
@@ -84,6 +90,10 @@ macro_rules! socket_io {
 
             fn supports_sendfile(&self) -> bool {
                 true
+            }
+
+            fn close_needs_shutdown(&self) -> bool {
+                false
             }
 
             fn poll_sendfile(
@@ -390,6 +400,18 @@ impl Transport {
             tokio::time::timeout(self.write_timeout, shutdown).await,
             Ok(Ok(()))
         )
+    }
+
+    /// Sends what is held back, for a close after which nothing can come from the peer (its
+    /// receive queue is empty): the stream is ended first only if closing it is not enough
+    /// ([`Io::close_needs_shutdown`]).
+    pub async fn close_now(&self) {
+        let shutdown = self.io.borrow().close_needs_shutdown();
+        if shutdown {
+            self.end().await;
+        } else {
+            let _ = self.flush().await;
+        }
     }
 
     /// Ends our side of the connection (FIN), then reads and discards what the peer still
