@@ -81,7 +81,12 @@ pub async fn run_with<S: Service + 'static, C: Connections<S>>(
                 let nodelay = crate::sys::set_nodelay(std::os::fd::AsRawFd::as_raw_fd(&l)).is_ok();
                 let listener = TcpListener::from_std(l)?;
                 let local = listener.local_addr().ok();
-                Bound::Tcp(listener, local, owned, nodelay)
+                Bound::Tcp {
+                    listener,
+                    local,
+                    owned,
+                    nodelay,
+                }
             }
             Listener::Unix(l, path) => {
                 l.set_nonblocking(true)?;
@@ -207,7 +212,10 @@ impl<S: Service + 'static, C: Connections<S>> Accept<S, C> {
     /// outside is left as it was: its owner keeps it, and what is queued, for the next server.
     async fn close(self, listener: Bound, refuse: bool) {
         if refuse && listener.owned() {
-            if let Bound::Tcp(socket, ..) = &listener {
+            if let Bound::Tcp {
+                listener: socket, ..
+            } = &listener
+            {
                 if let Err(err) = listener::refuse_new(socket) {
                     tracing::warn!(error = %err, "cannot refuse new connections; closing the listener");
                 }
@@ -277,9 +285,14 @@ fn next_id() -> u64 {
 /// A listening socket of either kind, as the worker's runtime sees it, and whether pyrite made
 /// it (see [`Listener::owned`]).
 enum Bound {
-    /// With its local address, looked up once, whether pyrite made it, and whether its
-    /// connections come with TCP_NODELAY set (set on the listener).
-    Tcp(TcpListener, Option<std::net::SocketAddr>, bool, bool),
+    Tcp {
+        listener: TcpListener,
+        /// Its local address, looked up once.
+        local: Option<std::net::SocketAddr>,
+        owned: bool,
+        /// Its connections come with TCP_NODELAY set (set on the listener).
+        nodelay: bool,
+    },
     Unix(UnixListener, bool),
 }
 
@@ -288,7 +301,7 @@ type Accepted = (Box<dyn Io>, ConnInfo);
 impl Bound {
     fn owned(&self) -> bool {
         match self {
-            Bound::Tcp(_, _, owned, _) | Bound::Unix(_, owned) => *owned,
+            Bound::Tcp { owned, .. } | Bound::Unix(_, owned) => *owned,
         }
     }
 
@@ -315,19 +328,22 @@ impl Bound {
 
     fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<Accepted>> {
         match self {
-            Bound::Tcp(listener, local, _, nodelay) => {
-                listener.poll_accept(cx).map_ok(|(stream, peer)| {
-                    if !nodelay {
-                        let _ = stream.set_nodelay(true);
-                    }
-                    let info = ConnInfo {
-                        peer: Some(peer),
-                        local: *local,
-                        tls: None,
-                    };
-                    (Box::new(stream) as Box<dyn Io>, info)
-                })
-            }
+            Bound::Tcp {
+                listener,
+                local,
+                nodelay,
+                ..
+            } => listener.poll_accept(cx).map_ok(|(stream, peer)| {
+                if !nodelay {
+                    let _ = stream.set_nodelay(true);
+                }
+                let info = ConnInfo {
+                    peer: Some(peer),
+                    local: *local,
+                    tls: None,
+                };
+                (Box::new(stream) as Box<dyn Io>, info)
+            }),
             Bound::Unix(listener, _) => listener.poll_accept(cx).map_ok(|(stream, _)| {
                 let info = ConnInfo {
                     peer: None,
