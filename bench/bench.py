@@ -4,7 +4,8 @@ Run through `bench/run` (it installs wrk, nginx and the peers, and builds pyrite
 only measures. For each (scenario, server) pair it starts the server in its own process group
 pinned to CPU 0, waits until it answers, checks one response by content, runs a short wrk warm-up,
 then the measured `wrk --latency` run pinned to CPU 1 while sampling the server's processes, and
-stops the whole process group. See bench/README.md for what each number means.
+stops the whole process group. With --together the servers of a scenario are measured at the
+same time, a wrk each. See bench/README.md for what each number means.
 """
 
 import argparse
@@ -470,29 +471,55 @@ def wrk(sc, url, duration, latency=True):
 # ---------------------------------------------------------------- one run
 
 
-def run_one(setup, sc, server, duration, tck):
+def launch(setup, sc, server):
+    """Starts `server` for `sc`, waits until it answers, checks one response and warms it up:
+    (row, proc, url), where proc is None (and the server stopped) when the row holds an error."""
     row = {"server": server, "scenario": sc.name, "notes": [], "error": None}
     why = setup.available(server)
     if why:
         row["error"] = why
-        return row
+        return row, None, None
     port = free_port()
     argv, notes, skip = setup.command(server, sc, port)
     row["notes"] += notes
     if skip:
         row["error"] = f"skipped: {skip}"
-        return row
+        return row, None, None
     row["argv"] = " ".join(argv)
     log = setup.tmp / f"{server}-{sc.name}.stderr"
     proc = start(["taskset", "-c", sc.server_cpus] + argv, cwd=str(APPS), env=setup.env, stderr_path=log)
+    url = f"http://{HOST}:{port}{sc.path}"
     try:
-        url = f"http://{HOST}:{port}{sc.path}"
-        err = wait_ready(proc, url, log)
-        if err:
-            row["error"] = err
-            return row
-        row["check"] = check_response(setup, sc, url)
-        wrk(sc, url, WARMUP, latency=False)
+        row["error"] = wait_ready(proc, url, log)
+        if not row["error"]:
+            row["check"] = check_response(setup, sc, url)
+            wrk(sc, url, WARMUP, latency=False)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        row["error"] = str(e)
+    if row["error"]:
+        stop(proc)
+        return row, None, url
+    return row, proc, url
+
+
+def settle(row, proc, sc, out, before, after, tck):
+    """Fills `row` from one measured wrk run and the server's CPU ticks around it."""
+    row.update(parse_wrk(out))
+    row["processes"] = len(descendants(proc.pid))
+    if row["requests"]:
+        row["cpu_us"] = sum(t - before.get(pid, 0) for pid, t in after.items()) / tck * 1e6 / row["requests"]
+    if sc.workers > 1:
+        # a worker that took most of the keep-alive connections shows up here as a lopsided split
+        row["notes"].append("CPU split " + "/".join(f"{p}%" for p in cpu_split(before, after)))
+    if proc.poll() is not None:
+        row["notes"].append(f"server exited ({proc.returncode})")
+
+
+def run_one(setup, sc, server, duration, tck):
+    row, proc, url = launch(setup, sc, server)
+    if proc is None:
+        return row
+    try:
         sampler = RssSampler(proc.pid)
         before = cpu_ticks(proc.pid)
         sampler.start()
@@ -501,20 +528,73 @@ def run_one(setup, sc, server, duration, tck):
         finally:
             after = cpu_ticks(proc.pid)
             row["rss_mib"] = sampler.finish() / 1024
-        row.update(parse_wrk(out))
-        row["processes"] = len(descendants(proc.pid))
-        if row["requests"]:
-            row["cpu_us"] = sum(t - before.get(pid, 0) for pid, t in after.items()) / tck * 1e6 / row["requests"]
-        if sc.workers > 1:
-            # a worker that took most of the keep-alive connections shows up here as a lopsided split
-            row["notes"].append("CPU split " + "/".join(f"{p}%" for p in cpu_split(before, after)))
-        if proc.poll() is not None:
-            row["notes"].append(f"server exited ({proc.returncode})")
+        settle(row, proc, sc, out, before, after, tck)
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         row["error"] = str(e)
     finally:
         stop(proc)
     return row
+
+
+def run_together(setup, sc, servers, duration, tck):
+    """Every server of `sc` measured at the same time, each on the server CPUs with its own wrk
+    on the wrk CPU: whatever else the machine does in those seconds, it does to all of them
+    alike. Meant for scenarios that leave the server's core mostly idle (sleep10ms): in one
+    that saturates it the servers share the core, and only CPU µs/req still compares."""
+    launched = [launch(setup, sc, server) for server in servers]
+    live = [(row, proc, url) for row, proc, url in launched if proc is not None]
+    try:
+        samplers = [RssSampler(proc.pid) for _, proc, _ in live]
+        before = [cpu_ticks(proc.pid) for _, proc, _ in live]
+        for sampler in samplers:
+            sampler.start()
+        outs = [None] * len(live)
+
+        def drive(i):
+            try:
+                outs[i] = wrk(sc, live[i][2], duration)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                outs[i] = e
+
+        drivers = [threading.Thread(target=drive, args=(i,)) for i in range(len(live))]
+        for d in drivers:
+            d.start()
+        for d in drivers:
+            d.join()
+        after = [cpu_ticks(proc.pid) for _, proc, _ in live]
+        for i, (row, proc, _) in enumerate(live):
+            row["rss_mib"] = samplers[i].finish() / 1024
+            if isinstance(outs[i], Exception):
+                row["error"] = str(outs[i])
+                continue
+            settle(row, proc, sc, outs[i], before[i], after[i], tck)
+            others = [r["server"] for r, _, _ in live if r is not row]
+            if others:
+                row["notes"].append("together with " + ", ".join(others))
+    finally:
+        for _, proc, _ in live:
+            stop(proc)
+    return [row for row, _, _ in launched]
+
+
+def paired_cpu_table(rounds, scenarios):
+    """pyrite's CPU µs/req over each peer's, round by round: a ratio of two runs close in time
+    (or at the same time, with --together), so a slow minute of the machine cancels out."""
+    out = ["| scenario | peer | median | round by round |", "|---|---|---:|---|"]
+    for sc in scenarios:
+        for peer in ALL_SERVERS:
+            if peer == "pyrite":
+                continue
+            ratios = []
+            for rnd in rounds:
+                by = {r["server"]: r for r in rnd if r["scenario"] == sc.name and not r["error"]}
+                mine, theirs = by.get("pyrite"), by.get(peer)
+                if mine and theirs and mine.get("cpu_us") and theirs.get("cpu_us"):
+                    ratios.append(mine["cpu_us"] / theirs["cpu_us"])
+            if len(ratios) > 1:
+                out.append(f"| {sc.name} | {peer} | {median(ratios):.2f}× | "
+                           + ", ".join(f"{r:.2f}" for r in ratios) + " |")
+    return "\n".join(out) if len(out) > 2 else ""
 
 
 # ---------------------------------------------------------------- tables
@@ -650,6 +730,14 @@ def pick(names, universe, what):
     return chosen
 
 
+def report_row(row):
+    if row["error"]:
+        print(row["error"], file=sys.stderr, flush=True)
+    else:
+        print(f"{row['rps']:,.0f} req/s, {row.get('cpu_us') or 0:.1f} µs/req, "
+              f"errors: {problems(row)}", file=sys.stderr, flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=f"3 s runs of a subset: {', '.join(QUICK)}")
@@ -658,6 +746,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure every pair this many times, servers alternating round by round; "
                          "the table shows the medians")
+    ap.add_argument("--together", action="store_true",
+                    help="measure the servers of a scenario at the same time, each with its own wrk "
+                         "(for scenarios that leave the server's core mostly idle, such as sleep10ms)")
     ap.add_argument("--servers", help="comma-separated servers: " + ",".join(ALL_SERVERS))
     ap.add_argument("--duration", help="seconds per measured run (default $DURATION or 10; 3 with --quick)")
     ap.add_argument("--pyrite", default=os.environ.get("PYRITE_BIN", str(ROOT / "target/release/pyrite")))
@@ -697,17 +788,23 @@ def main():
         # on the machine then skews one round of every server alike, and the median drops it.
         for rnd in range(args.rounds):
             rounds.append([])
+            label = f"round {rnd + 1}/{args.rounds} " if args.rounds > 1 else ""
             for sc in scenarios:
-                for server in [s for s in servers if s in sc.servers]:
-                    label = f"round {rnd + 1}/{args.rounds} " if args.rounds > 1 else ""
-                    print(f"bench: {label}{sc.name:10} {server:9} ...", end=" ", file=sys.stderr, flush=True)
-                    row = run_one(setup, sc, server, duration, tck)
-                    rounds[-1].append(row)
-                    if row["error"]:
-                        print(row["error"], file=sys.stderr, flush=True)
-                    else:
-                        print(f"{row['rps']:,.0f} req/s, {row.get('cpu_us') or 0:.1f} µs/req, "
-                              f"errors: {problems(row)}", file=sys.stderr, flush=True)
+                here = [s for s in servers if s in sc.servers]
+                if args.together:
+                    print(f"bench: {label}{sc.name:10} {'+'.join(here)} together ...", file=sys.stderr, flush=True)
+                    rows = run_together(setup, sc, here, duration, tck)
+                else:
+                    rows = []
+                    for server in here:
+                        print(f"bench: {label}{sc.name:10} {server:9} ...", end=" ", file=sys.stderr, flush=True)
+                        rows.append(run_one(setup, sc, server, duration, tck))
+                        report_row(rows[-1])
+                if args.together:
+                    for row in rows:
+                        print(f"bench:   {row['server']:9} ...", end=" ", file=sys.stderr, flush=True)
+                        report_row(row)
+                rounds[-1] += rows
     finally:
         stop_all()
         shutil.rmtree(setup.tmp, ignore_errors=True)
@@ -715,7 +812,8 @@ def main():
 
     report = [
         f"## pyrite vs peers — {started}, wrk -t1 -c64 (-c256 for sleep10ms) -d{duration} --latency"
-        + (f", median of {args.rounds} rounds" if args.rounds > 1 else ""),
+        + (f", median of {args.rounds} rounds" if args.rounds > 1 else "")
+        + (", the servers of each scenario measured together (at the same time, a wrk each)" if args.together else ""),
         "",
         f"Server on CPU {SERVER_CPU} (CPUs {TWO_CPUS} for cpu-2w), wrk on CPU {WRK_CPU}; one worker unless "
         "the scenario says otherwise"
@@ -728,6 +826,9 @@ def main():
     ratios = ratio_table(rows, scenarios)
     if ratios:
         report += ["", "### pyrite req/s ÷ peer req/s", "", ratios]
+    paired = paired_cpu_table(rounds, scenarios)
+    if paired:
+        report += ["", "### pyrite CPU µs/req ÷ peer's, round by round", "", paired]
     scaling = scaling_table(rows)
     if scaling:
         report += ["", "### CPU-bound view: 2 workers vs 1", "", scaling]
