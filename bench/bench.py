@@ -794,16 +794,15 @@ def main():
                 if args.together:
                     print(f"bench: {label}{sc.name:10} {'+'.join(here)} together ...", file=sys.stderr, flush=True)
                     rows = run_together(setup, sc, here, duration, tck)
+                    for row in rows:
+                        print(f"bench:   {row['server']:9} ...", end=" ", file=sys.stderr, flush=True)
+                        report_row(row)
                 else:
                     rows = []
                     for server in here:
                         print(f"bench: {label}{sc.name:10} {server:9} ...", end=" ", file=sys.stderr, flush=True)
                         rows.append(run_one(setup, sc, server, duration, tck))
                         report_row(rows[-1])
-                if args.together:
-                    for row in rows:
-                        print(f"bench:   {row['server']:9} ...", end=" ", file=sys.stderr, flush=True)
-                        report_row(row)
                 rounds[-1] += rows
     finally:
         stop_all()
