@@ -173,6 +173,12 @@ impl Drop for Pool {
 
 /// Sends the held replies every [`HOLD_AT_MOST`] while requests wait for a thread; stops (and
 /// sends what is left) once none does, or when the runtime ends.
+///
+/// The ticks keep a fixed schedule, and each one's timer is set while the one before is still
+/// pending. A timer set after the one before has fired is the runtime's earliest: setting it
+/// writes the runtime's eventfd, and the runtime's next `epoll_wait` returns at once for it
+/// (about 0.15 of each per request on the 10 ms-sleep benchmark). One set behind a pending
+/// earlier timer needs no such wake.
 async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
     struct Stop(Arc<Replies>);
     impl Drop for Stop {
@@ -181,12 +187,22 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
         }
     }
     let replies = Stop(replies);
+    let mut tick = Box::pin(tokio::time::sleep(HOLD_AT_MOST));
     loop {
-        tokio::time::sleep(HOLD_AT_MOST).await;
+        // The next tick, one period after this one's; from now if the runtime fell behind.
+        let due = (tick.deadline() + HOLD_AT_MOST).max(tokio::time::Instant::now());
+        let mut next = Box::pin(tokio::time::sleep_until(due));
+        std::future::poll_fn(|cx| {
+            // Polled first, so it is set while `tick` is still pending.
+            let _ = next.as_mut().poll(cx);
+            tick.as_mut().poll(cx)
+        })
+        .await;
         if !jobs.backlog() {
             return;
         }
         replies.0.flush();
+        tick = next;
     }
 }
 
