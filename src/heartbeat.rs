@@ -11,10 +11,14 @@
 //!
 //! Without a pool (the app called inline, on the event loop's thread), a call is one atomic start
 //! time of its own instead of an entry in the shared list: no lock and one clock read per call.
+//! So is a pool thread's call: each pool thread has a `PoolCall` of its own that only it
+//! writes, and the watchdog, reading them every tenth of a second, publishes the oldest. (A
+//! shared list behind a lock, walked when its oldest call ended, cost every pool call two lock
+//! round trips and a walk over the running calls.)
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::cell::OnceCell;
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::sys::{self, Slot};
@@ -31,7 +35,11 @@ pub type Interrupt = fn(u64, u64);
 struct Heartbeat {
     slot: &'static Slot,
     timeout_ms: Option<u64>,
+    /// The calls on the main thread once a pool exists (a streamed body pulled by the event
+    /// loop, a body closed there).
     running: Mutex<Vec<Running>>,
+    /// Every pool thread's call, in the order the threads registered.
+    pool: Mutex<Vec<Arc<PoolCall>>>,
     next_token: AtomicU64,
     /// When the inline call on the main thread started (0: none), while no pool thread exists.
     inline_since: AtomicU64,
@@ -40,11 +48,35 @@ struct Heartbeat {
 struct Running {
     token: u64,
     since: u64,
-    /// `None` for the main thread; a pool thread's Python thread ident otherwise.
-    python_thread: Option<u64>,
+    /// The watchdog has signalled it (once).
     interrupted: bool,
-    /// A pool call that outlived its interruption by [`GRACE`]: the worker replaces itself.
-    stuck: bool,
+}
+
+/// A pool thread's app call: written by that thread only, read by the watchdog and (under the
+/// GIL) by an interruption.
+struct PoolCall {
+    /// The call's token (0: no call). Stored after `since`, both with release ordering.
+    token: AtomicU64,
+    since: AtomicU64,
+    /// The token of the call the watchdog interrupted: left out of what the master sees, and
+    /// once it has outlived its interruption by [`GRACE`] the worker replaces itself.
+    interrupted: AtomicU64,
+    /// The thread's Python thread ident, for the interruption.
+    python_thread: u64,
+}
+
+impl PoolCall {
+    /// The running call as (token, start), or `None` between calls or while one starts or ends
+    /// under the reader (it is read again a tenth of a second later).
+    fn read(&self) -> Option<(u64, u64)> {
+        let token = self.token.load(Ordering::Acquire);
+        if token == 0 {
+            return None;
+        }
+        let since = self.since.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        (self.token.load(Ordering::Relaxed) == token).then_some((token, since))
+    }
 }
 
 /// Set once a pool thread is stuck in an app call (see [`stuck`]).
@@ -59,17 +91,27 @@ pub fn stuck() -> bool {
 static HEARTBEAT: OnceLock<Heartbeat> = OnceLock::new();
 
 thread_local! {
-    static POOL_THREAD: Cell<Option<u64>> = const { Cell::new(None) };
+    static POOL_CALL: OnceCell<Arc<PoolCall>> = const { OnceCell::new() };
 }
 
-/// Set once a pool thread registers: from then on every call goes to the shared list, so that
-/// one value in the slot covers them all.
+/// Set once a pool thread registers: from then on the main thread's calls go to the shared list
+/// (no longer to `inline_since`), so that one value in the slot covers them and the pool's.
 static POOLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Called by each pool thread once, with its Python thread ident (before it takes any call).
 pub fn register_pool_thread(ident: u64) {
     POOLED.store(true, Ordering::SeqCst);
-    POOL_THREAD.with(|t| t.set(Some(ident)));
+    let Some(hb) = HEARTBEAT.get() else { return };
+    let call = Arc::new(PoolCall {
+        token: AtomicU64::new(0),
+        since: AtomicU64::new(0),
+        interrupted: AtomicU64::new(0),
+        python_thread: ident,
+    });
+    if let Ok(mut pool) = hb.pool.lock() {
+        pool.push(call.clone());
+    }
+    POOL_CALL.with(|slot| drop(slot.set(call)));
 }
 
 /// Binds this worker to its slot; with a timeout, starts the watchdog thread. Must be called on
@@ -82,6 +124,7 @@ pub fn install(slot: &'static Slot, timeout: Option<Duration>, interrupt: Interr
         slot,
         timeout_ms,
         running: Mutex::new(Vec::new()),
+        pool: Mutex::new(Vec::new()),
         next_token: AtomicU64::new(1),
         inline_since: AtomicU64::new(0),
     };
@@ -104,6 +147,7 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
     let Some(hb) = HEARTBEAT.get() else { return };
     // The start of the inline call last interrupted, so that it is signalled once.
     let mut signalled = 0;
+    let grace = crate::deadline::millis(GRACE);
     loop {
         std::thread::sleep(Duration::from_millis(100));
         let now = sys::monotonic_ms();
@@ -119,31 +163,28 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
                 .filter(|c| !c.interrupted && now.saturating_sub(c.since) >= limit)
             {
                 call.interrupted = true;
-                match call.python_thread {
-                    None => sys::signal_thread(main, sys::timeout_signal()),
-                    Some(ident) => overdue_pool.push((ident, call.token)),
+                sys::signal_thread(main, sys::timeout_signal());
+            }
+            if let Ok(pool) = hb.pool.lock() {
+                for call in pool.iter() {
+                    let Some((token, since)) = call.read() else {
+                        continue;
+                    };
+                    let age = now.saturating_sub(since);
+                    if call.interrupted.load(Ordering::Relaxed) == token {
+                        if age >= limit.saturating_add(grace) {
+                            STUCK.store(true, Ordering::Relaxed);
+                        }
+                    } else if age >= limit {
+                        call.interrupted.store(token, Ordering::Relaxed);
+                        overdue_pool.push((call.python_thread, token));
+                    }
                 }
             }
-            if !overdue_pool.is_empty() {
-                publish(hb, &running);
-            }
-            let grace = crate::deadline::millis(GRACE);
-            let mut newly_stuck = false;
-            for call in running.iter_mut().filter(|c| {
-                c.python_thread.is_some()
-                    && c.interrupted
-                    && !c.stuck
-                    && now.saturating_sub(c.since) >= limit.saturating_add(grace)
-            }) {
-                call.stuck = true;
-                newly_stuck = true;
-            }
-            if newly_stuck {
-                STUCK.store(true, Ordering::Relaxed);
-            }
+            publish(hb, &running);
         }
-        // Outside the lock: interrupting takes the GIL, which an app thread may hold while it
-        // waits for this lock.
+        // Outside the locks: interrupting takes the GIL, which an app thread may hold while it
+        // waits for the list's lock.
         for (ident, token) in overdue_pool {
             interrupt(ident, token);
         }
@@ -154,9 +195,15 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
 /// call while it holds the GIL, so asked under the GIL the answer stays true until released.
 pub fn running(token: u64) -> bool {
     HEARTBEAT.get().is_some_and(|hb| {
-        hb.running
+        let listed = hb
+            .running
             .lock()
-            .is_ok_and(|running| running.iter().any(|c| c.token == token))
+            .is_ok_and(|running| running.iter().any(|c| c.token == token));
+        listed
+            || hb.pool.lock().is_ok_and(|pool| {
+                pool.iter()
+                    .any(|c| c.token.load(Ordering::Acquire) == token)
+            })
     })
 }
 
@@ -172,8 +219,10 @@ pub fn enter_app() -> AppGuard {
     let Some(hb) = HEARTBEAT.get() else {
         return AppGuard::NONE;
     };
-    let python_thread = POOL_THREAD.with(Cell::get);
-    if python_thread.is_none() && !POOLED.load(Ordering::Relaxed) {
+    if let Some(guard) = POOL_CALL.with(|call| call.get().map(|call| enter_pool(hb, call))) {
+        return guard;
+    }
+    if !POOLED.load(Ordering::Relaxed) {
         return enter_inline(hb);
     }
     let token = hb.next_token.fetch_add(1, Ordering::Relaxed);
@@ -182,13 +231,11 @@ pub fn enter_app() -> AppGuard {
         running.push(Running {
             token,
             since,
-            python_thread,
             interrupted: false,
-            stuck: false,
         });
         // The published start is the oldest counted call's (0: none): a new call changes it
         // only when none was counted or it started earlier (the clock was read before the
-        // lock). No walk over every running call for each one that starts.
+        // lock).
         let oldest = hb.slot.in_app_since.load(Ordering::Relaxed);
         if oldest == 0 || since < oldest {
             hb.slot.in_app_since.store(since, Ordering::Relaxed);
@@ -196,7 +243,7 @@ pub fn enter_app() -> AppGuard {
     }
     AppGuard {
         token,
-        inline: false,
+        kind: Kind::Listed,
     }
 }
 
@@ -211,42 +258,80 @@ fn enter_inline(hb: &Heartbeat) -> AppGuard {
     hb.slot.in_app_since.store(since, Ordering::Relaxed);
     AppGuard {
         token: 0,
-        inline: true,
+        kind: Kind::Inline,
     }
 }
 
-/// The oldest running call's start goes to the slot (0 when none), for the master to judge. An
-/// interrupted pool call is left out: its client has had its 504 from the I/O thread, and a call
-/// that stays stuck has the worker replace itself, letting its other requests finish (its loop
-/// still beats, so the master still sees the worker if that stops).
+/// A pool thread's call, in its own [`PoolCall`]; the watchdog publishes it (a tenth of a
+/// second at most later, against the master's two seconds of grace past `--timeout`). A call
+/// inside another one (a body closed within the call) is covered by the outer one.
+fn enter_pool(hb: &Heartbeat, call: &PoolCall) -> AppGuard {
+    if call.token.load(Ordering::Relaxed) != 0 {
+        return AppGuard::NONE;
+    }
+    let token = hb.next_token.fetch_add(1, Ordering::Relaxed);
+    // Release: a reader that sees this start also sees the previous call's end (`read`).
+    call.since
+        .store(sys::monotonic_ms().max(1), Ordering::Release);
+    call.token.store(token, Ordering::Release);
+    AppGuard {
+        token,
+        kind: Kind::Pool,
+    }
+}
+
+/// The oldest counted call's start goes to the slot (0 when none), for the master to judge: the
+/// main thread's listed calls, and the pool threads' calls but those interrupted (their clients
+/// have had their 504 from the I/O thread, and a call that stays stuck has the worker replace
+/// itself, letting its other requests finish; its loop still beats, so the master still sees
+/// the worker if that stops).
 fn publish(hb: &Heartbeat, running: &[Running]) {
-    let oldest = running
-        .iter()
-        .filter(|c| !(c.interrupted && c.python_thread.is_some()))
-        .map(|c| c.since)
-        .min()
-        .unwrap_or(0);
+    let listed = running.iter().map(|c| c.since).min();
+    let pooled = hb.pool.lock().ok().and_then(|pool| {
+        pool.iter()
+            .filter_map(|c| {
+                c.read()
+                    .filter(|&(token, _)| c.interrupted.load(Ordering::Relaxed) != token)
+            })
+            .map(|(_, since)| since)
+            .min()
+    });
+    let oldest = listed.into_iter().chain(pooled).min().unwrap_or(0);
     hb.slot.in_app_since.store(oldest, Ordering::Relaxed);
 }
 
 pub struct AppGuard {
-    /// The call's entry in the shared list (0: none).
+    /// The call's token (0: none).
     token: u64,
+    kind: Kind,
+}
+
+enum Kind {
+    /// Nothing registered: no heartbeat, or a call inside another one.
+    None,
     /// An inline call, registered in `inline_since`.
-    inline: bool,
+    Inline,
+    /// A call of the main thread in the shared list.
+    Listed,
+    /// A pool thread's call, in its [`PoolCall`].
+    Pool,
 }
 
 impl AppGuard {
     const NONE: AppGuard = AppGuard {
         token: 0,
-        inline: false,
+        kind: Kind::None,
     };
 }
 
 impl Drop for AppGuard {
     fn drop(&mut self) {
-        if self.inline {
-            if let Some(hb) = HEARTBEAT.get() {
+        let Some(hb) = HEARTBEAT.get() else {
+            return;
+        };
+        match self.kind {
+            Kind::None => {}
+            Kind::Inline => {
                 // The loop was alive when the call started; with no clock read here, the beat
                 // it records is that start. A call ends at most `--timeout` and a little after
                 // it started (interrupted), well within what the master allows a beat (the
@@ -255,23 +340,25 @@ impl Drop for AppGuard {
                 hb.slot.in_app_since.store(0, Ordering::Relaxed);
                 hb.slot.beat.fetch_max(since, Ordering::Relaxed);
             }
-            return;
-        }
-        let Some(hb) = HEARTBEAT.get().filter(|_| self.token != 0) else {
-            return;
-        };
-        if let Ok(mut running) = hb.running.lock() {
-            // The order of the list does not matter; the published start changes only when
-            // this call was a counted one as old as it.
-            if let Some(at) = running.iter().position(|c| c.token == self.token) {
-                let call = running.swap_remove(at);
-                let counted = !(call.interrupted && call.python_thread.is_some());
-                if counted && call.since <= hb.slot.in_app_since.load(Ordering::Relaxed) {
-                    publish(hb, &running);
+            Kind::Pool => POOL_CALL.with(|call| {
+                if let Some(call) = call.get() {
+                    call.token.store(0, Ordering::Release);
                 }
+            }),
+            Kind::Listed => {
+                if let Ok(mut running) = hb.running.lock() {
+                    // The order of the list does not matter; the published start changes only
+                    // when this call was as old as it.
+                    if let Some(at) = running.iter().position(|c| c.token == self.token) {
+                        let call = running.swap_remove(at);
+                        if call.since <= hb.slot.in_app_since.load(Ordering::Relaxed) {
+                            publish(hb, &running);
+                        }
+                    }
+                }
+                hb.slot.beat.store(sys::monotonic_ms(), Ordering::Relaxed);
             }
         }
-        hb.slot.beat.store(sys::monotonic_ms(), Ordering::Relaxed);
     }
 }
 
@@ -289,11 +376,9 @@ pub fn app_overdue() -> bool {
     if since != 0 && now.saturating_sub(since) >= limit {
         return true;
     }
-    hb.running.lock().is_ok_and(|running| {
-        running
-            .iter()
-            .any(|c| c.python_thread.is_none() && now.saturating_sub(c.since) >= limit)
-    })
+    hb.running
+        .lock()
+        .is_ok_and(|running| running.iter().any(|c| now.saturating_sub(c.since) >= limit))
 }
 
 /// What the master concludes from a booted worker's slot.
@@ -354,5 +439,57 @@ mod tests {
         // `--timeout 18446744073709551615`: never stuck, never an overflow.
         let forever = Duration::from_secs(u64::MAX);
         assert_eq!(judge(&slot, forever, u64::MAX), Verdict::Alive);
+    }
+
+    #[test]
+    fn the_oldest_call_not_interrupted_is_published() {
+        let slot: &'static Slot = Box::leak(Box::default());
+        let hb = Heartbeat {
+            slot,
+            timeout_ms: Some(1_000),
+            running: Mutex::new(Vec::new()),
+            pool: Mutex::new(Vec::new()),
+            next_token: AtomicU64::new(1),
+            inline_since: AtomicU64::new(0),
+        };
+        let call = |token, since| {
+            Arc::new(PoolCall {
+                token: AtomicU64::new(token),
+                since: AtomicU64::new(since),
+                interrupted: AtomicU64::new(0),
+                python_thread: 7,
+            })
+        };
+        let (a, b) = (call(1, 500), call(2, 300));
+        hb.pool
+            .lock()
+            .unwrap()
+            .extend([a.clone(), b.clone(), call(0, 100)]);
+        let published = || slot.in_app_since.load(Ordering::Relaxed);
+        publish(&hb, &[]);
+        assert_eq!(
+            published(),
+            300,
+            "a thread between calls counts for nothing"
+        );
+        b.interrupted.store(2, Ordering::Relaxed);
+        publish(&hb, &[]);
+        assert_eq!(published(), 500, "an interrupted pool call is left out");
+        let listed = Running {
+            token: 9,
+            since: 400,
+            interrupted: false,
+        };
+        publish(&hb, &[listed]);
+        assert_eq!(published(), 400, "the main thread's calls count too");
+        // The interrupted thread moves on to its next call, which counts.
+        b.since.store(200, Ordering::Relaxed);
+        b.token.store(3, Ordering::Release);
+        publish(&hb, &[]);
+        assert_eq!(published(), 200);
+        a.token.store(0, Ordering::Release);
+        b.token.store(0, Ordering::Release);
+        publish(&hb, &[]);
+        assert_eq!(published(), 0, "nothing running");
     }
 }
