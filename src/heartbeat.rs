@@ -147,7 +147,6 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
     let Some(hb) = HEARTBEAT.get() else { return };
     // The start of the inline call last interrupted, so that it is signalled once.
     let mut signalled = 0;
-    let grace = crate::deadline::millis(GRACE);
     loop {
         std::thread::sleep(Duration::from_millis(100));
         let now = sys::monotonic_ms();
@@ -156,39 +155,61 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
             signalled = since;
             sys::signal_thread(main, sys::timeout_signal());
         }
-        let mut overdue_pool = Vec::new();
-        if let Ok(mut running) = hb.running.lock() {
-            for call in running
-                .iter_mut()
-                .filter(|c| !c.interrupted && now.saturating_sub(c.since) >= limit)
-            {
-                call.interrupted = true;
-                sys::signal_thread(main, sys::timeout_signal());
-            }
-            if let Ok(pool) = hb.pool.lock() {
-                for call in pool.iter() {
-                    let Some((token, since)) = call.read() else {
-                        continue;
-                    };
-                    let age = now.saturating_sub(since);
-                    if call.interrupted.load(Ordering::Relaxed) == token {
-                        if age >= limit.saturating_add(grace) {
-                            STUCK.store(true, Ordering::Relaxed);
-                        }
-                    } else if age >= limit {
-                        call.interrupted.store(token, Ordering::Relaxed);
-                        overdue_pool.push((call.python_thread, token));
-                    }
-                }
-            }
-            publish(hb, &running);
-        }
+        let pooled = POOLED.load(Ordering::Relaxed);
+        let overdue_pool = sweep(hb, now, limit, pooled, &mut || {
+            sys::signal_thread(main, sys::timeout_signal())
+        });
         // Outside the locks: interrupting takes the GIL, which an app thread may hold while it
         // waits for the list's lock.
         for (ident, token) in overdue_pool {
             interrupt(ident, token);
         }
     }
+}
+
+/// One look at the running calls at `now`: a listed call past `limit` has the main thread
+/// signalled (once), a pool call past it is marked interrupted and returned as (Python thread
+/// ident, token) for the caller to interrupt, and one still running [`GRACE`] after that marks
+/// the worker stuck. With a pool, the oldest call left is then published.
+fn sweep(
+    hb: &Heartbeat,
+    now: u64,
+    limit: u64,
+    pooled: bool,
+    signal_main: &mut dyn FnMut(),
+) -> Vec<(u64, u64)> {
+    let mut overdue_pool = Vec::new();
+    let Ok(mut running) = hb.running.lock() else {
+        return overdue_pool;
+    };
+    for call in running
+        .iter_mut()
+        .filter(|c| !c.interrupted && now.saturating_sub(c.since) >= limit)
+    {
+        call.interrupted = true;
+        signal_main();
+    }
+    if let Ok(pool) = hb.pool.lock() {
+        for call in pool.iter() {
+            let Some((token, since)) = call.read() else {
+                continue;
+            };
+            let age = now.saturating_sub(since);
+            if call.interrupted.load(Ordering::Relaxed) == token {
+                if age >= limit.saturating_add(crate::deadline::millis(GRACE)) {
+                    STUCK.store(true, Ordering::Relaxed);
+                }
+            } else if age >= limit {
+                call.interrupted.store(token, Ordering::Relaxed);
+                overdue_pool.push((call.python_thread, token));
+            }
+        }
+    }
+    // Without a pool, the inline call publishes its own start, as it goes.
+    if pooled {
+        publish(hb, &running);
+    }
+    overdue_pool
 }
 
 /// Whether the app call registered under `token` has not ended yet. A pool thread ends its
@@ -280,11 +301,11 @@ fn enter_pool(hb: &Heartbeat, call: &PoolCall) -> AppGuard {
     }
 }
 
-/// The oldest counted call's start goes to the slot (0 when none), for the master to judge: the
-/// main thread's listed calls, and the pool threads' calls but those interrupted (their clients
-/// have had their 504 from the I/O thread, and a call that stays stuck has the worker replace
-/// itself, letting its other requests finish; its loop still beats, so the master still sees
-/// the worker if that stops).
+/// Once a pool exists, the oldest counted call's start goes to the slot (0 when none), for the
+/// master to judge: the main thread's calls, and the pool threads' calls but those interrupted
+/// (their clients have had their 504 from the I/O thread, and a call that stays stuck has the
+/// worker replace itself, letting its other requests finish; its loop still beats, so the
+/// master still sees the worker if that stops).
 fn publish(hb: &Heartbeat, running: &[Running]) {
     let listed = running.iter().map(|c| c.since).min();
     let pooled = hb.pool.lock().ok().and_then(|pool| {
@@ -296,7 +317,14 @@ fn publish(hb: &Heartbeat, running: &[Running]) {
             .map(|(_, since)| since)
             .min()
     });
-    let oldest = listed.into_iter().chain(pooled).min().unwrap_or(0);
+    // An inline call, made before the first pool thread registered.
+    let inline = Some(hb.inline_since.load(Ordering::SeqCst)).filter(|&since| since != 0);
+    let oldest = listed
+        .into_iter()
+        .chain(pooled)
+        .chain(inline)
+        .min()
+        .unwrap_or(0);
     hb.slot.in_app_since.store(oldest, Ordering::Relaxed);
 }
 
@@ -412,84 +440,4 @@ pub fn judge(slot: &Slot, timeout: Duration, now_ms: u64) -> Verdict {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verdicts() {
-        let slot = Slot::default();
-        let timeout = Duration::from_secs(2);
-        assert_eq!(
-            judge(&slot, timeout, 100_000),
-            Verdict::Alive,
-            "never beat: still booting"
-        );
-        slot.beat.store(100_000, Ordering::Relaxed);
-        assert_eq!(judge(&slot, timeout, 104_000), Verdict::Alive);
-        assert!(matches!(
-            judge(&slot, timeout, 105_500),
-            Verdict::Stuck { .. }
-        ));
-        slot.in_app_since.store(104_000, Ordering::Relaxed);
-        assert_eq!(judge(&slot, timeout, 107_000), Verdict::Alive);
-        assert!(matches!(
-            judge(&slot, timeout, 108_500),
-            Verdict::Stuck { .. }
-        ));
-        // `--timeout 18446744073709551615`: never stuck, never an overflow.
-        let forever = Duration::from_secs(u64::MAX);
-        assert_eq!(judge(&slot, forever, u64::MAX), Verdict::Alive);
-    }
-
-    #[test]
-    fn the_oldest_call_not_interrupted_is_published() {
-        let slot: &'static Slot = Box::leak(Box::default());
-        let hb = Heartbeat {
-            slot,
-            timeout_ms: Some(1_000),
-            running: Mutex::new(Vec::new()),
-            pool: Mutex::new(Vec::new()),
-            next_token: AtomicU64::new(1),
-            inline_since: AtomicU64::new(0),
-        };
-        let call = |token, since| {
-            Arc::new(PoolCall {
-                token: AtomicU64::new(token),
-                since: AtomicU64::new(since),
-                interrupted: AtomicU64::new(0),
-                python_thread: 7,
-            })
-        };
-        let (a, b) = (call(1, 500), call(2, 300));
-        hb.pool
-            .lock()
-            .unwrap()
-            .extend([a.clone(), b.clone(), call(0, 100)]);
-        let published = || slot.in_app_since.load(Ordering::Relaxed);
-        publish(&hb, &[]);
-        assert_eq!(
-            published(),
-            300,
-            "a thread between calls counts for nothing"
-        );
-        b.interrupted.store(2, Ordering::Relaxed);
-        publish(&hb, &[]);
-        assert_eq!(published(), 500, "an interrupted pool call is left out");
-        let listed = Running {
-            token: 9,
-            since: 400,
-            interrupted: false,
-        };
-        publish(&hb, &[listed]);
-        assert_eq!(published(), 400, "the main thread's calls count too");
-        // The interrupted thread moves on to its next call, which counts.
-        b.since.store(200, Ordering::Relaxed);
-        b.token.store(3, Ordering::Release);
-        publish(&hb, &[]);
-        assert_eq!(published(), 200);
-        a.token.store(0, Ordering::Release);
-        b.token.store(0, Ordering::Release);
-        publish(&hb, &[]);
-        assert_eq!(published(), 0, "nothing running");
-    }
-}
+mod tests;
