@@ -240,11 +240,11 @@ pub fn enter_app() -> AppGuard {
     let Some(hb) = HEARTBEAT.get() else {
         return AppGuard::NONE;
     };
-    if let Some(guard) = POOL_CALL.with(|call| call.get().map(|call| enter_pool(hb, call))) {
-        return guard;
-    }
     if !POOLED.load(Ordering::Relaxed) {
         return enter_inline(hb);
+    }
+    if let Some(guard) = POOL_CALL.with(|call| call.get().map(|call| enter_pool(hb, call))) {
+        return guard;
     }
     let token = hb.next_token.fetch_add(1, Ordering::Relaxed);
     let since = sys::monotonic_ms().max(1);
