@@ -2,24 +2,24 @@
 //! thread for every reply (an eventfd write, an `epoll_wait` return, and a wake-up of the
 //! client's reader for each lone response). While every pool thread is busy and requests queue
 //! for them, replies are instead held here and sent in batches by the runtime thread: by a pump
-//! task every [`HOLD_AT_MOST`], or sooner when the runtime thread is up anyway to hand
-//! over a request. A held reply is late by about two milliseconds at most, three when a tick
-//! lands late (see [`HOLD_AT_MOST`]), while its request has already waited in the queue for a
-//! thread; when the pool has an idle thread, nothing is held.
+//! task every [`PUMP_EVERY`], or sooner when the runtime thread is up anyway to hand
+//! over a request. A held reply waits about a millisecond on average, two at most on the
+//! schedule, three or so when a tick lands late (see [`PUMP_EVERY`]), while its request has
+//! already waited in the queue for a thread; when the pool has an idle thread, nothing is held.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-/// How long the pump lets replies gather before it sends them: its ticks are this far apart on
-/// a fixed schedule. Tokio's timer wheel and `epoll_wait` count whole milliseconds, so a tick
+/// How often the pump sends the replies that gathered: its ticks are this far apart on a fixed
+/// schedule. Tokio's timer wheel and `epoll_wait` count whole milliseconds, so a tick
 /// can land up to a millisecond late, and the next one is then that much closer; on the 10
 /// ms-sleep benchmark the ticks came 2.0 ms apart on average (ninetieth percentile 2.4–2.5 ms,
 /// 99th 2.7–3.4 ms). The pump this replaced re-armed a 1 ms timer after each tick, which those
 /// roundings turned into 2.1–2.15 ms on average (ninetieth percentile 2.5 ms), at the cost of a
 /// wake-up of the runtime per tick (see `pool::pump`).
-pub const HOLD_AT_MOST: Duration = Duration::from_millis(2);
+pub const PUMP_EVERY: Duration = Duration::from_millis(2);
 
 pub struct Outbox<T> {
     state: Mutex<State<T>>,

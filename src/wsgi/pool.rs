@@ -24,7 +24,7 @@ use tokio::sync::{oneshot, Semaphore};
 use super::environ::RequestInfo;
 use super::executor::Executor;
 use super::handoff::Handoff;
-use super::outbox::{Outbox, HOLD_AT_MOST};
+use super::outbox::{Outbox, PUMP_EVERY};
 use super::overrun::{Clock, Overrun};
 use crate::http::{pages, Body, Head, RequestBody};
 
@@ -171,7 +171,7 @@ impl Drop for Pool {
     }
 }
 
-/// Sends the held replies every [`HOLD_AT_MOST`] while requests wait for a thread; stops (and
+/// Sends the held replies every [`PUMP_EVERY`] while requests wait for a thread; stops (and
 /// sends what is left) once none does, or when the runtime ends.
 ///
 /// The ticks keep a fixed schedule, and each one's timer is set while the one before is still
@@ -187,10 +187,10 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
         }
     }
     let replies = Stop(replies);
-    let mut tick = Box::pin(tokio::time::sleep(HOLD_AT_MOST));
+    let mut tick = Box::pin(tokio::time::sleep(PUMP_EVERY));
     loop {
         // The next tick, one period after this one's; from now if the runtime fell behind.
-        let due = (tick.deadline() + HOLD_AT_MOST).max(tokio::time::Instant::now());
+        let due = (tick.deadline() + PUMP_EVERY).max(tokio::time::Instant::now());
         let mut next = Box::pin(tokio::time::sleep_until(due));
         std::future::poll_fn(|cx| {
             // Polled first, so it is set while `tick` is still pending.
