@@ -159,8 +159,8 @@ fn watchdog(limit: u64, main: libc::pthread_t, interrupt: Interrupt) {
         let overdue_pool = sweep(hb, now, limit, pooled, &mut || {
             sys::signal_thread(main, sys::timeout_signal())
         });
-        // Outside the locks: interrupting takes the GIL, which an app thread may hold while it
-        // waits for the list's lock.
+        // Outside the locks: interrupting takes the GIL, which a thread may hold while it waits
+        // for one of them (the main thread listing a call, a pool thread registering).
         for (ident, token) in overdue_pool {
             interrupt(ident, token);
         }
@@ -189,6 +189,8 @@ fn sweep(
         call.interrupted = true;
         signal_main();
     }
+    // The oldest pool call left counted, gathered on the same walk.
+    let mut oldest = None;
     if let Ok(pool) = hb.pool.lock() {
         for call in pool.iter() {
             let Some((token, since)) = call.read() else {
@@ -202,12 +204,14 @@ fn sweep(
             } else if age >= limit {
                 call.interrupted.store(token, Ordering::Relaxed);
                 overdue_pool.push((call.python_thread, token));
+            } else {
+                oldest = Some(oldest.map_or(since, |o: u64| o.min(since)));
             }
         }
     }
     // Without a pool, the inline call publishes its own start, as it goes.
     if pooled {
-        publish(hb, &running);
+        publish(hb, &running, oldest);
     }
     overdue_pool
 }
@@ -306,17 +310,11 @@ fn enter_pool(hb: &Heartbeat, call: &PoolCall) -> AppGuard {
 /// (their clients have had their 504 from the I/O thread, and a call that stays stuck has the
 /// worker replace itself, letting its other requests finish; its loop still beats, so the
 /// master still sees the worker if that stops).
-fn publish(hb: &Heartbeat, running: &[Running]) {
+///
+/// `pooled` is the oldest counted pool call's start: the watchdog's sweep gathers it as it
+/// walks the pool, anyone else asks [`pool_oldest`].
+fn publish(hb: &Heartbeat, running: &[Running], pooled: Option<u64>) {
     let listed = running.iter().map(|c| c.since).min();
-    let pooled = hb.pool.lock().ok().and_then(|pool| {
-        pool.iter()
-            .filter_map(|c| {
-                c.read()
-                    .filter(|&(token, _)| c.interrupted.load(Ordering::Relaxed) != token)
-            })
-            .map(|(_, since)| since)
-            .min()
-    });
     // An inline call, made before the first pool thread registered.
     let inline = Some(hb.inline_since.load(Ordering::SeqCst)).filter(|&since| since != 0);
     let oldest = listed
@@ -326,6 +324,19 @@ fn publish(hb: &Heartbeat, running: &[Running]) {
         .min()
         .unwrap_or(0);
     hb.slot.in_app_since.store(oldest, Ordering::Relaxed);
+}
+
+/// The oldest start among the pool calls not interrupted.
+fn pool_oldest(hb: &Heartbeat) -> Option<u64> {
+    hb.pool.lock().ok().and_then(|pool| {
+        pool.iter()
+            .filter_map(|c| {
+                c.read()
+                    .filter(|&(token, _)| c.interrupted.load(Ordering::Relaxed) != token)
+            })
+            .map(|(_, since)| since)
+            .min()
+    })
 }
 
 pub struct AppGuard {
@@ -380,7 +391,7 @@ impl Drop for AppGuard {
                     if let Some(at) = running.iter().position(|c| c.token == self.token) {
                         let call = running.swap_remove(at);
                         if call.since <= hb.slot.in_app_since.load(Ordering::Relaxed) {
-                            publish(hb, &running);
+                            publish(hb, &running, pool_oldest(hb));
                         }
                     }
                 }

@@ -81,16 +81,16 @@ fn the_oldest_call_not_interrupted_is_published() {
         since: 400,
         interrupted: false,
     };
-    publish(&hb, &[listed]);
+    publish(&hb, &[listed], pool_oldest(&hb));
     assert_eq!(published(), 400, "the main thread's calls count too");
     // The interrupted thread moves on to its next call, which counts.
     b.since.store(200, Ordering::Release);
     b.token.store(3, Ordering::Release);
-    publish(&hb, &[]);
+    publish(&hb, &[], pool_oldest(&hb));
     assert_eq!(published(), 200);
     a.token.store(0, Ordering::Release);
     b.token.store(0, Ordering::Release);
-    publish(&hb, &[]);
+    publish(&hb, &[], pool_oldest(&hb));
     assert_eq!(published(), 0, "nothing running");
 }
 
