@@ -1,11 +1,18 @@
 //! The environ's strings that repeat from request to request — the client's address and port
 //! (the same for every request of a connection), the `Host` header and the server name and port
-//! it gives — made once and kept in small per-thread caches, so a keep-alive request builds no
-//! `str` for them. Each cache is a handful of slots, overwritten in turn: a worker facing many
-//! clients only misses, at the cost of a short scan.
+//! it gives — made once and kept in small caches, so a keep-alive request builds no `str` for
+//! them. Each cache is a handful of slots, overwritten in turn: a worker facing many clients
+//! only misses, at the cost of a short scan.
+//!
+//! The caches are the worker's, not each thread's: with `--threads`, every pool thread then
+//! hands out the same object for the same address, which is what lets the environ template keep
+//! `REMOTE_ADDR` from one request to the next whichever thread serves it (`environ`'s sticky
+//! keys compare objects). Every caller holds the GIL, so the lock is never waited for; and
+//! nothing done under it runs Python code (only `str` objects are made and dropped), so it is
+//! never held while the GIL is let go.
 
-use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -25,7 +32,6 @@ struct HostSlot {
     strings: HostStrings,
 }
 
-#[derive(Default)]
 struct Cache {
     hosts: Vec<HostSlot>,
     next_host: usize,
@@ -38,8 +44,20 @@ const HOST_SLOTS: usize = 4;
 const ADDR_SLOTS: usize = 8;
 const PORT_SLOTS: usize = 256;
 
-thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+static CACHE: Mutex<Cache> = Mutex::new(Cache {
+    hosts: Vec::new(),
+    next_host: 0,
+    addrs: Vec::new(),
+    next_addr: 0,
+    ports: Vec::new(),
+});
+
+/// The cache (a panic while it was held left nothing half-written that matters: at worst a
+/// slot's strings are those of another key's, which every reader compares first).
+fn cache() -> MutexGuard<'static, Cache> {
+    CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The strings for a request with `Host: host` (or none) received on `local`.
@@ -54,14 +72,11 @@ pub fn host<'py>(
 )> {
     let local_port = local.map(|l| l.port());
     let key = host.unwrap_or_default();
-    let found = CACHE.with(|cache| {
-        let cache = cache.borrow();
-        cache
-            .hosts
-            .iter()
-            .find(|slot| slot.host == key && slot.local_port == local_port && host.is_some())
-            .map(|slot| bind(py, &slot.strings))
-    });
+    let found = cache()
+        .hosts
+        .iter()
+        .find(|slot| slot.host == key && slot.local_port == local_port && host.is_some())
+        .map(|slot| bind(py, &slot.strings));
     if let Some(found) = found {
         return Ok(found);
     }
@@ -73,21 +88,20 @@ pub fn host<'py>(
     };
     let found = bind(py, &strings);
     if host.is_some() {
-        CACHE.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            let slot = HostSlot {
-                host: key.to_vec(),
-                local_port,
-                strings,
-            };
-            let next = cache.next_host;
-            cache.next_host = (next + 1) % HOST_SLOTS;
-            if cache.hosts.len() < HOST_SLOTS {
-                cache.hosts.push(slot);
-            } else {
-                cache.hosts[next] = slot;
-            }
-        });
+        let slot = HostSlot {
+            host: key.to_vec(),
+            local_port,
+            strings,
+        };
+        let mut cache = cache();
+        let next = cache.next_host;
+        cache.next_host = (next + 1) % HOST_SLOTS;
+        if cache.hosts.len() < HOST_SLOTS {
+            cache.hosts.push(slot);
+        } else {
+            // The slot's old strings are dropped here, under the GIL the caller holds.
+            cache.hosts[next] = slot;
+        }
     }
     Ok(found)
 }
@@ -112,38 +126,36 @@ pub fn peer<'py>(
     py: Python<'py>,
     peer: SocketAddr,
 ) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let ip = peer.ip();
-        let addr = match cache.addrs.iter().find(|(a, _)| *a == ip) {
-            Some((_, s)) => s.bind(py).clone(),
-            None => {
-                let s = PyString::new(py, &ip.to_string());
-                let next = cache.next_addr;
-                cache.next_addr = (next + 1) % ADDR_SLOTS;
-                let slot = (ip, s.clone().unbind());
-                if cache.addrs.len() < ADDR_SLOTS {
-                    cache.addrs.push(slot);
-                } else {
-                    cache.addrs[next] = slot;
-                }
-                s
+    let mut cache = cache();
+    let ip = peer.ip();
+    let addr = match cache.addrs.iter().find(|(a, _)| *a == ip) {
+        Some((_, s)) => s.bind(py).clone(),
+        None => {
+            let s = PyString::new(py, &ip.to_string());
+            let next = cache.next_addr;
+            cache.next_addr = (next + 1) % ADDR_SLOTS;
+            let slot = (ip, s.clone().unbind());
+            if cache.addrs.len() < ADDR_SLOTS {
+                cache.addrs.push(slot);
+            } else {
+                cache.addrs[next] = slot;
             }
-        };
-        if cache.ports.is_empty() {
-            cache.ports.resize_with(PORT_SLOTS, || None);
+            s
         }
-        let slot = &mut cache.ports[usize::from(peer.port()) % PORT_SLOTS];
-        let port = match slot {
-            Some((p, s)) if *p == peer.port() => s.bind(py).clone(),
-            _ => {
-                let s = PyString::new(py, &peer.port().to_string());
-                *slot = Some((peer.port(), s.clone().unbind()));
-                s
-            }
-        };
-        Ok((addr, port))
-    })
+    };
+    if cache.ports.is_empty() {
+        cache.ports.resize_with(PORT_SLOTS, || None);
+    }
+    let slot = &mut cache.ports[usize::from(peer.port()) % PORT_SLOTS];
+    let port = match slot {
+        Some((p, s)) if *p == peer.port() => s.bind(py).clone(),
+        _ => {
+            let s = PyString::new(py, &peer.port().to_string());
+            *slot = Some((peer.port(), s.clone().unbind()));
+            s
+        }
+    };
+    Ok((addr, port))
 }
 
 /// `SERVER_NAME` and `SERVER_PORT` from the `Host` header, else from the socket.

@@ -234,3 +234,38 @@ fn host_keys_follow_each_request_on_a_connection() {
         }
     }
 }
+
+#[test]
+fn each_connection_keeps_its_own_client_port_across_pool_threads() {
+    // Requests of six connections, interleaved, served by four threads: whichever thread
+    // builds an environ, its client keys are its own connection's.
+    let server = crate::support::pyrite()
+        .args(&["-w", "1", "--threads", "4"])
+        .app("environ_dump")
+        .start();
+    let mut conns: Vec<(Conn, String)> = (0..6)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(&server.addr).expect("connect");
+            let port = stream
+                .local_addr()
+                .expect("local address")
+                .port()
+                .to_string();
+            (Conn::from_stream(stream).expect("connection"), port)
+        })
+        .collect();
+    for round in 0..4 {
+        for (conn, _) in &mut conns {
+            conn.send(b"GET /c HTTP/1.1\r\nHost: pool.example\r\n\r\n");
+        }
+        for (conn, port) in &mut conns {
+            let r = conn.read_response();
+            assert_eq!(r.status, 200, "round {round}");
+            let dump = r.json();
+            let env = dump.at("environ");
+            assert_eq!(str_value(env, "REMOTE_ADDR"), "127.0.0.1", "round {round}");
+            assert_eq!(str_value(env, "REMOTE_PORT"), port, "round {round}");
+            assert_eq!(str_value(env, "SERVER_NAME"), "pool.example");
+        }
+    }
+}
