@@ -6,6 +6,7 @@
 //! request head costs no allocation once a worker is warm.
 
 use std::cell::RefCell;
+use std::sync::Mutex;
 
 use bytes::BytesMut;
 
@@ -168,6 +169,22 @@ impl Fields {
             list,
             present: 0,
             repeated: 0,
+        }
+    }
+
+    /// Gives up the index to the worker's spares rather than this thread's: for a thread that
+    /// drops requests it did not parse (a pool thread), so the thread that parses them finds it
+    /// there ([`restock`]) instead of allocating a new one per request.
+    pub fn share_index(&mut self) {
+        let mut list = std::mem::take(&mut self.list);
+        if list.capacity() == 0 || list.capacity() > SPARE_FIELDS {
+            return;
+        }
+        list.clear();
+        if let Ok(mut shared) = SHARED_LISTS.lock() {
+            if shared.len() < SHARED_LISTS_KEPT {
+                shared.push(list);
+            }
         }
     }
 
@@ -340,6 +357,27 @@ thread_local! {
     static SPARE_LISTS: RefCell<Vec<Vec<Field>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Indexes given up by threads that drop requests another thread parsed
+/// ([`Fields::share_index`]), for that one to take back ([`restock`]). A worker serving on one
+/// thread never uses it: what a request takes, its end gives back to the same thread.
+static SHARED_LISTS: Mutex<Vec<Vec<Field>>> = Mutex::new(Vec::new());
+const SHARED_LISTS_KEPT: usize = 64;
+
+/// Takes this thread's spare indexes back from the worker's when it has none left, a batch
+/// at a time (the runtime thread of a worker with `--threads`, before it hands a request over).
+pub fn restock() {
+    let _ = SPARE_LISTS.try_with(|own| {
+        let mut own = own.borrow_mut();
+        if !own.is_empty() {
+            return;
+        }
+        if let Ok(mut shared) = SHARED_LISTS.lock() {
+            let from = shared.len().saturating_sub(SPARES);
+            own.extend(shared.drain(from..));
+        }
+    });
+}
+
 /// An empty buffer from the pool (a connection's reads, a request head's bytes): an idle
 /// connection holds none, and a busy one takes a spare instead of allocating.
 pub fn spare_buffer() -> BytesMut {
@@ -382,6 +420,22 @@ impl Drop for Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_given_up_on_another_thread_comes_back_to_the_parsing_one() {
+        let mut fields = Fields::from_pairs([("host", b"example.com".as_slice())]);
+        let index = fields.list.as_ptr();
+        std::thread::spawn(move || {
+            fields.share_index();
+            drop(fields);
+        })
+        .join()
+        .unwrap();
+        // This thread has none of its own left: it takes the shared one back.
+        SPARE_LISTS.with(|own| own.borrow_mut().clear());
+        restock();
+        assert_eq!(Fields::new().list.as_ptr(), index);
+    }
 
     #[test]
     fn known_names_in_any_case() {

@@ -133,6 +133,8 @@ impl Pool {
         let (reply, mut response) = oneshot::channel();
         let watched = self.overrun.as_ref().map(|overrun| overrun.watch());
         crate::metrics::queued(true);
+        // The requests' indexes are dropped on the pool threads: take them back.
+        crate::http::fields::restock();
         // Up anyway: the replies held so far go out now.
         self.replies.flush();
         let queued = self.jobs.push(Job {
@@ -261,6 +263,8 @@ fn serve(
             if super::timeout::interrupts() != interrupts {
                 super::ffi::clear_async_exc(py, ident);
             }
+            // Its index goes where the runtime thread, which parses the requests, finds it.
+            request.head.fields.share_index();
             drop(request);
             // The client may have gone: its response (and the app's close()) is then dropped
             // here, attached.
