@@ -176,11 +176,9 @@ impl Fields {
     /// drops requests it did not parse (a pool thread), so the thread that parses them finds it
     /// there ([`restock`]) instead of allocating a new one per request.
     pub fn share_index(&mut self) {
-        let mut list = std::mem::take(&mut self.list);
-        if list.capacity() == 0 || list.capacity() > SPARE_FIELDS {
+        let Some(list) = spare_list(std::mem::take(&mut self.list)) else {
             return;
-        }
-        list.clear();
+        };
         if let Ok(mut shared) = SHARED_LISTS.lock() {
             if shared.len() < SHARED_LISTS_KEPT {
                 shared.push(list);
@@ -363,6 +361,15 @@ thread_local! {
 static SHARED_LISTS: Mutex<Vec<Vec<Field>>> = Mutex::new(Vec::new());
 const SHARED_LISTS_KEPT: usize = 64;
 
+/// A used index emptied for reuse; `None` if it is not worth keeping (never grown, or grown large).
+fn spare_list(mut list: Vec<Field>) -> Option<Vec<Field>> {
+    if list.capacity() == 0 || list.capacity() > SPARE_FIELDS {
+        return None;
+    }
+    list.clear();
+    Some(list)
+}
+
 /// Takes this thread's spare indexes back from the worker's when it has none left, a batch
 /// at a time (the runtime thread of a worker with `--threads`, before it hands a request over).
 pub fn restock() {
@@ -403,11 +410,9 @@ pub fn return_buffer(mut buf: BytesMut) {
 impl Drop for Fields {
     fn drop(&mut self) {
         return_buffer(std::mem::take(&mut self.buf));
-        let mut list = std::mem::take(&mut self.list);
-        if list.capacity() == 0 || list.capacity() > SPARE_FIELDS {
+        let Some(list) = spare_list(std::mem::take(&mut self.list)) else {
             return;
-        }
-        list.clear();
+        };
         let _ = SPARE_LISTS.try_with(|spare| {
             let mut spare = spare.borrow_mut();
             if spare.len() < SPARES {
