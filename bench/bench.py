@@ -453,6 +453,9 @@ def parse_wrk(out):
 
 
 def wrk(sc, url, duration, latency=True):
+    """wrk's output, and the CPU seconds wrk itself used. The load generator shares the machine's
+    two cores with the servers: in cpu-2w its time is time the two workers do not get, so the
+    scaling table shows it beside the ratio."""
     argv = ["taskset", "-c", WRK_CPU, "wrk", "-t1", f"-c{sc.connections}", f"-d{duration}",
             "--timeout", sc.wrk_timeout]
     if latency:
@@ -462,10 +465,23 @@ def wrk(sc, url, duration, latency=True):
     if sc.close:
         argv += ["-H", "Connection: close"]
     seconds = float(duration.rstrip("s"))
-    r = subprocess.run(argv + [url], capture_output=True, text=True, timeout=seconds + 30)
-    if r.returncode != 0:
-        raise RuntimeError(f"wrk failed: {r.stderr.strip() or r.stdout.strip()}")
-    return r.stdout
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        # taskset execs wrk: the child's own resource usage is wrk's (wait4, not the children's
+        # total, which the concurrent wrks of --together would mix).
+        proc = subprocess.Popen(argv + [url], stdout=out, stderr=err, text=True)
+        killer = threading.Timer(seconds + 30, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {stderr.strip() or stdout.strip()}")
+    return stdout, usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------- one run
@@ -502,12 +518,15 @@ def launch(setup, sc, server):
     return row, proc, url
 
 
-def settle(row, proc, sc, out, before, after, tck):
-    """Fills `row` from one measured wrk run and the server's CPU ticks around it."""
+def settle(row, proc, sc, measured, before, after, tck):
+    """Fills `row` from one measured wrk run (its output and CPU seconds) and the server's CPU
+    ticks around it."""
+    out, wrk_cpu = measured
     row.update(parse_wrk(out))
     row["processes"] = len(descendants(proc.pid))
     if row["requests"]:
         row["cpu_us"] = sum(t - before.get(pid, 0) for pid, t in after.items()) / tck * 1e6 / row["requests"]
+        row["wrk_cpu_us"] = wrk_cpu * 1e6 / row["requests"]
     if sc.workers > 1:
         # a worker that took most of the keep-alive connections shows up here as a lopsided split
         row["notes"].append("CPU split " + "/".join(f"{p}%" for p in cpu_split(before, after)))
@@ -524,11 +543,11 @@ def run_one(setup, sc, server, duration, tck):
         before = cpu_ticks(proc.pid)
         sampler.start()
         try:
-            out = wrk(sc, url, duration)
+            measured = wrk(sc, url, duration)
         finally:
             after = cpu_ticks(proc.pid)
             row["rss_mib"] = sampler.finish() / 1024
-        settle(row, proc, sc, out, before, after, tck)
+        settle(row, proc, sc, measured, before, after, tck)
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         row["error"] = str(e)
     finally:
@@ -617,7 +636,7 @@ def median_row(group):
     if not ok:
         return group[-1]
     row = dict(ok[0])
-    for key in ("rps", "p50", "p99", "cpu_us", "rss_mib", "requests"):
+    for key in ("rps", "p50", "p99", "cpu_us", "wrk_cpu_us", "rss_mib", "requests"):
         row[key] = median([r.get(key) for r in ok])
     row["non2xx"] = sum(r.get("non2xx", 0) for r in ok)
     row["socket_errors"] = {k: sum(r.get("socket_errors", {}).get(k, 0) for r in ok)
@@ -682,12 +701,23 @@ def ratio_table(rows, scenarios):
 
 
 def scaling_table(rows):
+    """Two workers against one. wrk runs on one of the two cores the two workers use, so what
+    it spends there (its CPU per request times the requests per second, in cores) is taken
+    from them: with the server's CPU per request unchanged, two workers reach at most
+    (2 - that) cores' worth of one worker's rate."""
     by = {(r["scenario"], r["server"]): r for r in rows if not r["error"] and r.get("rps")}
-    out = ["| server | 1 worker req/s | 2 workers req/s | 2w / 1w |", "|---|---:|---:|---:|"]
+    out = ["| server | 1 worker req/s | 2 workers req/s | 2w / 1w | server CPU µs/req 1w → 2w "
+           "| wrk's CPU µs/req in 2w | cores wrk took in 2w |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
     for server in ALL_SERVERS:
         one, two = by.get(("cpu-1w", server)), by.get(("cpu-2w", server))
         if one and two:
-            out.append(f"| {server} | {one['rps']:,.0f} | {two['rps']:,.0f} | {two['rps'] / one['rps']:.2f}× |")
+            cpu = (f"{one['cpu_us']:.1f} → {two['cpu_us']:.1f}"
+                   if one.get("cpu_us") and two.get("cpu_us") else "—")
+            client = two.get("wrk_cpu_us")
+            taken = (f"{client:.1f} | {client * two['rps'] / 1e6:.2f}" if client else "— | —")
+            out.append(f"| {server} | {one['rps']:,.0f} | {two['rps']:,.0f} | {two['rps'] / one['rps']:.2f}× "
+                       f"| {cpu} | {taken} |")
     return "\n".join(out) if len(out) > 2 else ""
 
 
