@@ -5,7 +5,7 @@
 //! while it runs Python. At most 2N requests are handed over at a time; past that a connection
 //! waits, so memory stays bounded however many clients arrive. While requests wait for a
 //! thread, complete replies go back in batches (`outbox`), not one wake-up of the runtime thread
-//! each. With `--timeout`, the runtime thread answers 504 itself when a call overruns it —
+//! each, the batches further apart the longer requests wait. With `--timeout`, the runtime thread answers 504 itself when a call overruns it —
 //! counted from when a thread took the request, not from when it was queued — whether or not
 //! the interrupted thread ever comes back (one stuck in C code does not; `heartbeat` then has
 //! the worker replaced): see `overrun`.
@@ -24,7 +24,7 @@ use tokio::sync::{oneshot, Semaphore};
 use super::environ::RequestInfo;
 use super::executor::Executor;
 use super::handoff::Handoff;
-use super::outbox::{Outbox, PUMP_EVERY};
+use super::outbox::Outbox;
 use super::overrun::{Clock, Overrun};
 use crate::http::{pages, Body, Head, RequestBody};
 
@@ -67,6 +67,9 @@ struct Job {
     /// the job publishes it on its clock while it runs the call.
     call: u64,
     reply: oneshot::Sender<Response<Body>>,
+    /// When the request came to the pool (before it waited for room): the pump's period
+    /// follows how long requests wait.
+    came: Instant,
 }
 
 type Replies = Outbox<Response<Body>>;
@@ -121,6 +124,7 @@ impl Pool {
     }
 
     pub async fn call(&self, request: Box<OwnedRequest>) -> Response<Body> {
+        let came = Instant::now();
         // A free place is taken without building the waiting future.
         let room = match self.room.try_acquire() {
             Ok(room) => Ok(room),
@@ -141,6 +145,7 @@ impl Pool {
             request,
             call: watched.as_ref().map_or(0, |w| w.id()),
             reply,
+            came,
         });
         if queued && self.replies.start_pump() {
             tokio::task::spawn_local(pump(self.replies.clone(), self.jobs.clone()));
@@ -173,11 +178,11 @@ impl Drop for Pool {
     }
 }
 
-/// Sends the held replies every [`PUMP_EVERY`] while requests wait for a thread; stops (and
+/// Sends the held replies every [`Outbox::period`] while requests wait for a thread; stops (and
 /// sends what is left) once none does, or when the runtime ends.
 ///
-/// The ticks keep a fixed schedule, and each one's timer is set while the one before is still
-/// pending. A timer set after the one before has fired is the runtime's earliest: setting it
+/// The ticks keep a schedule (each one a period after the one before, not after the runtime
+/// got round to it), and each one's timer is set while the one before is still pending. A timer set after the one before has fired is the runtime's earliest: setting it
 /// writes the runtime's eventfd, and the runtime's next `epoll_wait` returns at once for it
 /// (about 0.15 of each per request on the 10 ms-sleep benchmark). One set behind a pending
 /// earlier timer needs no such wake.
@@ -189,10 +194,11 @@ async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
         }
     }
     let replies = Stop(replies);
-    let mut tick = Box::pin(tokio::time::sleep(PUMP_EVERY));
+    let mut tick = Box::pin(tokio::time::sleep(replies.0.period()));
     loop {
         // The next tick, one period after this one's; from now if the runtime fell behind.
-        let due = (tick.deadline() + PUMP_EVERY).max(tokio::time::Instant::now());
+        // (The period is read at each tick: it lengthens as requests wait longer for a thread.)
+        let due = (tick.deadline() + replies.0.period()).max(tokio::time::Instant::now());
         let mut next = Box::pin(tokio::time::sleep_until(due));
         std::future::poll_fn(|cx| {
             // Polled first, so it is set while `tick` is still pending.
@@ -248,7 +254,9 @@ fn serve(
                 mut request,
                 call,
                 reply,
+                came,
             } = job;
+            replies.waited(came.elapsed());
             clock.start(call, epoch);
             crate::metrics::queued(false);
             let body =
