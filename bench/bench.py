@@ -700,24 +700,33 @@ def ratio_table(rows, scenarios):
     return "\n".join(out)
 
 
-def scaling_table(rows):
-    """Two workers against one. wrk runs on one of the two cores the two workers use, so what
-    it spends there (its CPU per request times the requests per second, in cores) is taken
-    from them: with the server's CPU per request unchanged, two workers reach at most
-    (2 - that) cores' worth of one worker's rate."""
+def scaling_table(rows, rounds):
+    """Two workers against one: the ratio of the medians, and the median of the ratios within
+    each round (the two runs a minute apart, so a slow minute of the machine weighs on both).
+    wrk runs on one of the two cores the two workers use, so what it spends there (its CPU per
+    request times the requests per second, in cores) is taken from them: with the server's CPU
+    per request unchanged, two workers reach at most (2 - that) cores' worth of one worker's
+    rate."""
     by = {(r["scenario"], r["server"]): r for r in rows if not r["error"] and r.get("rps")}
-    out = ["| server | 1 worker req/s | 2 workers req/s | 2w / 1w | server CPU µs/req 1w → 2w "
-           "| wrk's CPU µs/req in 2w | cores wrk took in 2w |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["| server | 1 worker req/s | 2 workers req/s | 2w / 1w | 2w / 1w round by round (median) "
+           "| server CPU µs/req 1w → 2w | wrk's CPU µs/req in 2w | cores wrk took in 2w |",
+           "|---|---:|---:|---:|---|---:|---:|---:|"]
     for server in ALL_SERVERS:
         one, two = by.get(("cpu-1w", server)), by.get(("cpu-2w", server))
         if one and two:
+            paired = []
+            for rnd in rounds:
+                pair = {r["scenario"]: r for r in rnd if r["server"] == server and not r["error"]}
+                if pair.get("cpu-1w", {}).get("rps") and pair.get("cpu-2w", {}).get("rps"):
+                    paired.append(pair["cpu-2w"]["rps"] / pair["cpu-1w"]["rps"])
+            each = (", ".join(f"{r:.2f}" for r in paired) + f" (**{median(paired):.2f}×**)"
+                    if len(paired) > 1 else "—")
             cpu = (f"{one['cpu_us']:.1f} → {two['cpu_us']:.1f}"
                    if one.get("cpu_us") and two.get("cpu_us") else "—")
             client = two.get("wrk_cpu_us")
             taken = (f"{client:.1f} | {client * two['rps'] / 1e6:.2f}" if client else "— | —")
             out.append(f"| {server} | {one['rps']:,.0f} | {two['rps']:,.0f} | {two['rps'] / one['rps']:.2f}× "
-                       f"| {cpu} | {taken} |")
+                       f"| {each} | {cpu} | {taken} |")
     return "\n".join(out) if len(out) > 2 else ""
 
 
@@ -858,7 +867,7 @@ def main():
     paired = paired_cpu_table(rounds, scenarios)
     if paired:
         report += ["", "### pyrite CPU µs/req ÷ peer's, round by round", "", paired]
-    scaling = scaling_table(rows)
+    scaling = scaling_table(rows, rounds)
     if scaling:
         report += ["", "### CPU-bound view: 2 workers vs 1", "", scaling]
     report += [
