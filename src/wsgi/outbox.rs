@@ -2,7 +2,7 @@
 //! thread for every reply (an eventfd write, an `epoll_wait` return, and a wake-up of the
 //! client's reader for each lone response). While every pool thread is busy and requests queue
 //! for them, replies are instead held here and sent in batches by the runtime thread: by a pump
-//! task on a fixed schedule ([`Outbox::period`]), or sooner when the runtime thread is up anyway
+//! task on a schedule ([`Outbox::period`]), or sooner when the runtime thread is up anyway
 //! to hand over a request. The period is [`PUMP_EVERY`], two milliseconds, unless requests wait
 //! longer than 32 ms for a thread: then it is a sixteenth of that wait, up to [`PUMP_MOST`]. A
 //! held reply so waits about half a period on average (a tick can land up to a millisecond
@@ -21,11 +21,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// How often the pump sends the replies that gathered, unless requests wait long for a thread
-/// (see [`Outbox::period`]): its ticks are this far apart on a fixed schedule. Tokio's timer
+/// (see [`Outbox::period`]): its ticks are this far apart on a kept schedule. Tokio's timer
 /// wheel and `epoll_wait` count whole milliseconds, so a tick can land up to a millisecond
-/// late, and the next one is then that much closer; on the 10
-/// ms-sleep benchmark the ticks came 2.0 ms apart on average (ninetieth percentile 2.4–2.5 ms,
-/// 99th 2.7–3.4 ms). The pump this replaced re-armed a 1 ms timer after each tick, which those
+/// late, and the next one is then that much closer; on the 10 ms-sleep benchmark the ticks
+/// came 2.0 ms apart on average (ninetieth percentile 2.4–2.5 ms, 99th 2.7–3.4 ms). The pump this replaced re-armed a 1 ms timer after each tick, which those
 /// roundings turned into 2.1–2.15 ms on average (ninetieth percentile 2.5 ms), at the cost of a
 /// wake-up of the runtime per tick (see `pool::pump`).
 pub const PUMP_EVERY: Duration = Duration::from_millis(2);

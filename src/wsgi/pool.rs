@@ -5,10 +5,10 @@
 //! while it runs Python. At most 2N requests are handed over at a time; past that a connection
 //! waits, so memory stays bounded however many clients arrive. While requests wait for a
 //! thread, complete replies go back in batches (`outbox`), not one wake-up of the runtime thread
-//! each, the batches further apart the longer requests wait. With `--timeout`, the runtime thread answers 504 itself when a call overruns it —
-//! counted from when a thread took the request, not from when it was queued — whether or not
-//! the interrupted thread ever comes back (one stuck in C code does not; `heartbeat` then has
-//! the worker replaced): see `overrun`.
+//! each, the batches further apart the longer requests wait. With `--timeout`, the runtime
+//! thread answers 504 itself when a call overruns it — counted from when a thread took the
+//! request, not from when it was queued — whether or not the interrupted thread ever comes
+//! back (one stuck in C code does not; `heartbeat` then has the worker replaced): see `overrun`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -182,8 +182,9 @@ impl Drop for Pool {
 /// sends what is left) once none does, or when the runtime ends.
 ///
 /// The ticks keep a schedule (each one a period after the one before, not after the runtime
-/// got round to it), and each one's timer is set while the one before is still pending. A timer set after the one before has fired is the runtime's earliest: setting it
-/// writes the runtime's eventfd, and the runtime's next `epoll_wait` returns at once for it
+/// got round to it), and each one's timer is set while the one before is still pending. A
+/// timer set after the one before has fired is the runtime's earliest: setting it writes the
+/// runtime's eventfd, and the runtime's next `epoll_wait` returns at once for it
 /// (about 0.15 of each per request on the 10 ms-sleep benchmark). One set behind a pending
 /// earlier timer needs no such wake.
 async fn pump(replies: Arc<Replies>, jobs: Arc<Handoff<Job>>) {
