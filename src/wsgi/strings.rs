@@ -93,15 +93,8 @@ pub fn host<'py>(
             local_port,
             strings,
         };
-        let mut cache = cache();
-        let next = cache.next_host;
-        cache.next_host = (next + 1) % HOST_SLOTS;
-        if cache.hosts.len() < HOST_SLOTS {
-            cache.hosts.push(slot);
-        } else {
-            // The slot's old strings are dropped here, under the GIL the caller holds.
-            cache.hosts[next] = slot;
-        }
+        let cache = &mut *cache();
+        keep(&mut cache.hosts, &mut cache.next_host, HOST_SLOTS, slot);
     }
     Ok(found)
 }
@@ -121,6 +114,17 @@ fn bind<'py>(
     )
 }
 
+/// Puts `item` in the next of a cache's `slots` slots, in turn (a slot's old strings are
+/// dropped here, under the GIL the caller holds).
+fn keep<T>(ring: &mut Vec<T>, next: &mut usize, slots: usize, item: T) {
+    if ring.len() < slots {
+        ring.push(item);
+    } else {
+        ring[*next] = item;
+    }
+    *next = (*next + 1) % slots;
+}
+
 /// `REMOTE_ADDR` and `REMOTE_PORT` for a client.
 pub fn peer<'py>(
     py: Python<'py>,
@@ -132,14 +136,13 @@ pub fn peer<'py>(
         Some((_, s)) => s.bind(py).clone(),
         None => {
             let s = PyString::new(py, &ip.to_string());
-            let next = cache.next_addr;
-            cache.next_addr = (next + 1) % ADDR_SLOTS;
-            let slot = (ip, s.clone().unbind());
-            if cache.addrs.len() < ADDR_SLOTS {
-                cache.addrs.push(slot);
-            } else {
-                cache.addrs[next] = slot;
-            }
+            let cache = &mut *cache;
+            keep(
+                &mut cache.addrs,
+                &mut cache.next_addr,
+                ADDR_SLOTS,
+                (ip, s.clone().unbind()),
+            );
             s
         }
     };
