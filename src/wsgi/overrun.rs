@@ -27,10 +27,11 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// On the pool thread, as it starts call `id` (nothing for id 0: no limit).
-    pub fn start(&self, id: u64, epoch: Instant) {
+    /// On the pool thread, as it starts call `id` at `now` (nothing for id 0: no limit).
+    pub fn start(&self, id: u64, epoch: Instant, now: Instant) {
         if id != 0 {
-            self.since.store(millis(epoch.elapsed()), Ordering::Relaxed);
+            let since = now.saturating_duration_since(epoch);
+            self.since.store(millis(since), Ordering::Relaxed);
             // Release: a sweep that reads this id reads the `since` stored before it.
             self.call.store(id, Ordering::Release);
         }
@@ -208,7 +209,7 @@ mod tests {
                 let running = overrun.watch();
                 let queued = overrun.watch();
                 assert_ne!(running.id(), queued.id());
-                clocks[0].start(running.id(), epoch);
+                clocks[0].start(running.id(), epoch, Instant::now());
                 let over = std::future::poll_fn(|cx| running.poll_over(cx));
                 tokio::time::timeout(Duration::from_secs(5), over)
                     .await

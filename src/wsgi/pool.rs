@@ -257,8 +257,10 @@ fn serve(
                 reply,
                 came,
             } = job;
-            replies.waited(came.elapsed());
-            clock.start(call, epoch);
+            // One clock read: how long the request waited, and when its call starts.
+            let now = Instant::now();
+            replies.waited(now.saturating_duration_since(came));
+            clock.start(call, epoch, now);
             crate::metrics::queued(false);
             let body =
                 std::mem::replace(&mut request.body, RequestBody::Memory(Default::default()));
