@@ -169,6 +169,7 @@ async fn serve_on<S: Service>(
             version: head.version,
             keep_alive,
             server_header: settings.server_header,
+            after_turn: false,
         };
         // One clock read for the request: its body's rate window and its log's start.
         let started = Instant::now();
@@ -186,6 +187,7 @@ async fn serve_on<S: Service>(
         // In a block of its own: a local's slot in this future lasts until its scope ends, even
         // once moved, so the access log and the request must not outlive the call (they would
         // add their bytes to every connection's future, and to its copies).
+        let mut after_turn = false;
         let mut response = {
             let mut head = head;
             let (client, scheme) = client(&mut head, &info, settings);
@@ -198,7 +200,12 @@ async fn serve_on<S: Service>(
                 scheme,
             };
             let mut response = match shared.service.call(request, &info) {
-                Reply::Ready(response) => response,
+                Reply::Ready(response) => {
+                    // Made in the call just returned: a slow one may wait for the turn's end.
+                    after_turn = !transport.buffers_writes()
+                        && super::turn::holds(started.into_std(), std::time::Instant::now());
+                    response
+                }
                 Reply::Later(response) => response.await,
             };
             shared.service.responded();
@@ -215,9 +222,18 @@ async fn serve_on<S: Service>(
                 && transport.body_state() == BodyState::Complete
                 && !settings.keep_alive.is_zero()
                 && phase.borrow().persists(),
+            after_turn,
             ..answering
         };
         let written = write::response(&transport, &mut response, &answering).await;
+        // Held back in `finish` (nothing else leaves bytes held with no request buffered).
+        if after_turn
+            && matches!(written, Ok(true))
+            && transport.pending() > 0
+            && transport.buffered() == 0
+        {
+            super::turn::hold(&transport).await;
+        }
         drop(in_flight);
         match written {
             Ok(true) => {}
@@ -407,6 +423,7 @@ async fn refuse(
         version: http::Version::HTTP_11,
         keep_alive: false,
         server_header: settings.server_header,
+        after_turn: false,
     };
     if write::response(transport, &mut response, &answering)
         .await

@@ -36,6 +36,7 @@ pub mod server;
 pub mod service;
 mod settings;
 mod transport;
+mod turn;
 mod write;
 
 pub use body::{AccessLog, Body, BodyError, BodyStream, LogEnviron, Rendered};

@@ -20,6 +20,9 @@ pub struct Answering {
     pub version: Version,
     pub keep_alive: bool,
     pub server_header: bool,
+    /// A kept-alive response's last bytes are held for the end of the event loop's turn (see
+    /// `turn`).
+    pub after_turn: bool,
 }
 
 /// The service's own reason phrase, when it differs from the status code's usual one; the head
@@ -208,6 +211,7 @@ mod tests {
             version,
             keep_alive: true,
             server_header: true,
+            after_turn: false,
         };
         let plan = plan(&response, &req);
         (plan.framing, plan.keep_alive)

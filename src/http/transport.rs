@@ -16,10 +16,10 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -274,6 +274,26 @@ impl Transport {
     /// Holds `data` back until the next write or flush.
     pub fn defer(&self, data: &[u8]) {
         self.pending.borrow_mut().extend_from_slice(data);
+    }
+
+    /// Writes what is held back as far as the socket takes it now, without waiting; `waker`
+    /// is woken when it takes more. What it does not take stays held for the next write or
+    /// flush (which also meets the error, if writing failed).
+    pub fn send_held(&self, waker: &Waker) {
+        let mut held = self.pending.borrow_mut();
+        let mut io = self.io.borrow_mut();
+        let mut cx = Context::from_waker(waker);
+        while !held.is_empty() {
+            match Pin::new(&mut **io).poll_write(&mut cx, &held) {
+                Poll::Ready(Ok(n)) if n > 0 => held.advance(n),
+                _ => return,
+            }
+        }
+    }
+
+    /// See [`Io::buffers_writes`].
+    pub fn buffers_writes(&self) -> bool {
+        self.flush_writes
     }
 
     /// Writes whatever was held back.

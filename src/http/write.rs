@@ -48,7 +48,7 @@ pub async fn response(
         framing => send::frames(transport, body, &mut out, framing).await?,
     }
     body.finish();
-    finish(transport, &out, plan.keep_alive).await?;
+    finish(transport, &out, plan.keep_alive, req.after_turn).await?;
     Ok(plan.keep_alive)
 }
 
@@ -104,13 +104,24 @@ impl std::ops::DerefMut for Scratch {
 }
 
 /// The last bytes of a response: held back while another pipelined request is already
-/// buffered (the next response joins them in one write), written at once otherwise.
-async fn finish(transport: &Transport, out: &[u8], keep_alive: bool) -> std::io::Result<()> {
+/// buffered (the next response joins them in one write), or to the end of the event loop's turn
+/// when `after_turn` (the caller then waits for it, see `turn`), written at once otherwise.
+async fn finish(
+    transport: &Transport,
+    out: &[u8],
+    keep_alive: bool,
+    after_turn: bool,
+) -> std::io::Result<()> {
     if keep_alive && transport.buffered() > 0 && transport.pending() + out.len() <= COALESCE * 4 {
         transport.defer(out);
         return Ok(());
     }
     if out.is_empty() && transport.pending() == 0 {
+        return Ok(());
+    }
+    if after_turn && keep_alive && transport.buffered() == 0 {
+        // Written when the turn ends (see `turn`), or with the connection's next write.
+        transport.defer(out);
         return Ok(());
     }
     transport.write_all(out).await
@@ -154,6 +165,7 @@ mod tests {
             version: http::Version::HTTP_11,
             keep_alive: true,
             server_header: false,
+            after_turn: false,
         };
         let transport = Transport::new(io, std::time::Duration::from_secs(10));
         let write = async {

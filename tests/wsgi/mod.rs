@@ -7,6 +7,7 @@
 mod app_threads;
 mod bridge;
 mod environ;
+mod held;
 mod pool;
 mod process;
 mod request;

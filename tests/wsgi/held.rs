@@ -1,0 +1,99 @@
+//! Responses of inline calls that took a while (tens of microseconds to a millisecond) wait
+//! for the end of the event loop's turn and leave together (`src/http/turn.rs`): each still
+//! reaches its own client, in order, whole, also when clients pipeline, stop reading or leave
+//! while theirs is held.
+
+use std::thread;
+
+use crate::support::{pyrite, request, Conn, Server};
+
+fn busy() -> Server {
+    pyrite().args(&["-w", "1"]).app("busy").start()
+}
+
+#[test]
+fn concurrent_keep_alive_clients_of_a_busy_view_each_get_their_own_responses() {
+    let server = busy();
+    let clients: Vec<_> = (0..16)
+        .map(|client| {
+            let addr = server.addr.clone();
+            thread::spawn(move || {
+                let mut conn = Conn::connect(&addr);
+                for n in 0..25 {
+                    let tag = format!("{client}-{n}");
+                    let response = conn.get(&format!("/?us=150&tag={tag}"));
+                    assert_eq!(response.status, 200);
+                    assert_eq!(response.text(), tag);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+}
+
+#[test]
+fn pipelined_requests_to_a_busy_view_come_back_whole_and_in_order() {
+    let server = busy();
+    let mut conn = Conn::connect(&server.addr);
+    let mut burst = Vec::new();
+    for n in 0..12 {
+        burst.extend(request("GET", &format!("/?us=150&tag=p{n}"), &[], b""));
+    }
+    conn.send(&burst);
+    for n in 0..12 {
+        assert_eq!(conn.read_response().text(), format!("p{n}"));
+    }
+}
+
+#[test]
+fn clients_that_leave_or_stop_reading_leave_the_others_served() {
+    let server = busy();
+    // Clients that send and leave at once (their responses meet reset sockets, some held),
+    // and one that asks for large responses one by one and reads none of them until the end
+    // (its socket fills up: the turn's end finds it full).
+    let stalled = {
+        let addr = server.addr.clone();
+        thread::spawn(move || {
+            let mut conn = Conn::connect(&addr);
+            for _ in 0..40 {
+                conn.send(&request("GET", "/big?us=100&kb=64", &[], b""));
+                thread::sleep(std::time::Duration::from_millis(2));
+            }
+            conn
+        })
+    };
+    let leavers: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = server.addr.clone();
+            thread::spawn(move || {
+                for _ in 0..10 {
+                    let mut conn = Conn::connect(&addr);
+                    conn.send(&request("GET", "/?us=300&tag=gone", &[], b""));
+                    // Reset, not closed: a write to it fails at once.
+                    socket2::SockRef::from(conn.stream())
+                        .set_linger(Some(std::time::Duration::ZERO))
+                        .expect("SO_LINGER");
+                }
+            })
+        })
+        .collect();
+    let mut conn = Conn::connect(&server.addr);
+    for n in 0..40 {
+        assert_eq!(
+            conn.get(&format!("/?us=150&tag=k{n}")).text(),
+            format!("k{n}")
+        );
+    }
+    for leaver in leavers {
+        leaver.join().expect("leaver");
+    }
+    // The stalled client's responses are all there once it reads.
+    let mut stalled = stalled.join().expect("stalled client");
+    for _ in 0..40 {
+        let response = stalled.read_response();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body.len(), 64 * 1024);
+    }
+}
