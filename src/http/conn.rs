@@ -200,9 +200,10 @@ async fn serve_on<S: Service>(
                 scheme,
             };
             let mut response = match shared.service.call(request, &info) {
-                Reply::Ready(response) => {
-                    // Made in the call just returned: a slow one may wait for the turn's end.
-                    after_turn = !transport.buffers_writes()
+                Reply::Ready(mut response) => {
+                    // Made by an app call just returned: a slow one may wait for the turn's end.
+                    after_turn = response.body_mut().rendered_mut().by_app
+                        && !transport.buffers_writes()
                         && super::turn::holds(started.into_std(), std::time::Instant::now());
                     response
                 }
