@@ -24,7 +24,8 @@
 //!           → http::Service ═ service::Dispatcher → router ─┬→ static_files (never Python)
 //!                                                          └→ wsgi::Runner → app(environ, start_response)
 //!           ← Response<http::Body>: bytes | http::FileBody | http::BodyStream (a WSGI iterable)
-//!           → http::write (render the head, send the body: frames or sendfile)
+//!           → http::write (render the head, send the body: frames or sendfile; a slow call's
+//!             last bytes held to the end of the loop's turn, http::turn)
 //! ```
 //!
 //! Two entry points, one core: the standalone binary (`main.rs`, libpython linked in) and the
