@@ -249,6 +249,15 @@ mod tests {
         (Rc::new(transport), peer)
     }
 
+    /// Runs `test` as a worker runs its connections: on a current-thread runtime, in a `LocalSet`.
+    fn on_a_local_set(test: impl Future<Output = ()>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, test);
+    }
+
     /// What has reached `peer` so far.
     fn arrived(peer: &mut std::os::unix::net::UnixStream) -> Vec<u8> {
         let mut got = vec![0; 64 * 1024];
@@ -262,12 +271,7 @@ mod tests {
 
     #[test]
     fn a_held_response_goes_out_after_the_tasks_ready_with_it() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        on_a_local_set(async {
             for turn in 0..2 {
                 let (transport, peer) = holding(b"held").await;
                 let peer = Rc::new(RefCell::new(peer));
@@ -295,12 +299,7 @@ mod tests {
 
     #[test]
     fn held_responses_go_out_at_the_next_call_once_overdue() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        on_a_local_set(async {
             let (transport, mut peer) = holding(b"held").await;
             let mut waiting = std::pin::pin!(hold(&transport));
             // Listed (its turn's end queued), then made overdue before the turn ends.
@@ -319,12 +318,7 @@ mod tests {
 
     #[test]
     fn what_a_full_socket_does_not_take_stays_held_for_the_connection() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        on_a_local_set(async {
             let (transport, mut peer) = holding(b"").await;
             // Filled up (the last chunk in part), then a response held on top.
             let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
