@@ -227,14 +227,6 @@ async fn serve_on<S: Service>(
             ..answering
         };
         let written = write::response(&transport, &mut response, &answering).await;
-        // Held back in `finish` (nothing else leaves bytes held with no request buffered).
-        if after_turn
-            && matches!(written, Ok(true))
-            && transport.pending() > 0
-            && transport.buffered() == 0
-        {
-            super::turn::hold(&transport).await;
-        }
         drop(in_flight);
         match written {
             Ok(true) => {}
@@ -406,7 +398,7 @@ async fn proxy_header(
 /// Answers a refused request with its status and `Connection: close`, then closes. The access
 /// log shows it with `-` for the request line, which cannot be trusted.
 async fn refuse(
-    transport: &Transport,
+    transport: &Rc<Transport>,
     reject: Reject,
     settings: &Settings,
     peer: Option<std::net::IpAddr>,

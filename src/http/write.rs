@@ -4,6 +4,7 @@
 //! responses leaves in one write. A small response goes out in one write.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use bytes::BytesMut;
 use http::Response;
@@ -21,7 +22,7 @@ pub use super::send::WriteError;
 /// of it is the caller's to drop. Borrowed, not moved: a response is a few hundred bytes, and
 /// this future would carry (and copy) them.
 pub async fn response(
-    transport: &Transport,
+    transport: &Rc<Transport>,
     response: &mut Response<Body>,
     req: &Answering,
 ) -> Result<bool, WriteError> {
@@ -105,9 +106,9 @@ impl std::ops::DerefMut for Scratch {
 
 /// The last bytes of a response: held back while another pipelined request is already
 /// buffered (the next response joins them in one write), or to the end of the event loop's turn
-/// when `after_turn` (the caller then waits for it, see `turn`), written at once otherwise.
+/// when `after_turn` (see `turn`), written at once otherwise.
 async fn finish(
-    transport: &Transport,
+    transport: &Rc<Transport>,
     out: &[u8],
     keep_alive: bool,
     after_turn: bool,
@@ -120,8 +121,9 @@ async fn finish(
         return Ok(());
     }
     if after_turn && keep_alive && transport.buffered() == 0 {
-        // Written when the turn ends (see `turn`), or with the connection's next write.
+        // Written when the turn ends, or (what the socket did not take) with the next write.
         transport.defer(out);
+        super::turn::hold(transport).await;
         return Ok(());
     }
     transport.write_all(out).await
@@ -167,7 +169,7 @@ mod tests {
             server_header: false,
             after_turn: false,
         };
-        let transport = Transport::new(io, std::time::Duration::from_secs(10));
+        let transport = Rc::new(Transport::new(io, std::time::Duration::from_secs(10)));
         let write = async {
             let written = super::response(&transport, &mut response, &answering).await;
             drop(transport);
