@@ -1,7 +1,8 @@
 //! Writes one response (RFC 9112 §4, §6), phase by phase: `render` plans the framing and
 //! renders the head, `send` writes the body after it (frames, or a file's ranges with
 //! sendfile(2)), and the last bytes are held back while a pipelined request waits, so a burst of
-//! responses leaves in one write. A small response goes out in one write.
+//! responses leaves in one write, or, after a slow app call, to the end of the event loop's turn
+//! (see `turn`). A small response goes out in one write.
 
 use std::cell::RefCell;
 use std::rc::Rc;

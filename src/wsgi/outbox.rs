@@ -24,9 +24,10 @@ use tokio::sync::oneshot;
 /// (see [`Outbox::period`]): its ticks are this far apart on a kept schedule. Tokio's timer
 /// wheel and `epoll_wait` count whole milliseconds, so a tick can land up to a millisecond
 /// late, and the next one is then that much closer; on the 10 ms-sleep benchmark the ticks
-/// came 2.0 ms apart on average (ninetieth percentile 2.4–2.5 ms, 99th 2.7–3.4 ms). The pump this replaced re-armed a 1 ms timer after each tick, which those
-/// roundings turned into 2.1–2.15 ms on average (ninetieth percentile 2.5 ms), at the cost of a
-/// wake-up of the runtime per tick (see `pool::pump`).
+/// came 2.0 ms apart on average (ninetieth percentile 2.4–2.5 ms, 99th 2.7–3.4 ms). The pump
+/// this replaced re-armed a 1 ms timer after each tick, which those roundings turned into
+/// 2.1–2.15 ms on average (ninetieth percentile 2.5 ms), at the cost of a wake-up of the
+/// runtime per tick (see `pool::pump`).
 pub const PUMP_EVERY: Duration = Duration::from_millis(2);
 
 /// The longest period of the pump, however long requests wait for a thread.
