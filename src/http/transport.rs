@@ -276,6 +276,14 @@ impl Transport {
         self.pending.borrow_mut().extend_from_slice(data);
     }
 
+    /// The TCP socket and the bytes held back on it, for writing them with others at once
+    /// (`turn`); `None` when nothing is held or the stream is not a plain socket.
+    pub fn held_on_socket(&self) -> Option<(std::os::fd::RawFd, std::cell::RefMut<'_, BytesMut>)> {
+        let fd = self.io.borrow().corked_fd()?;
+        let held = self.pending.borrow_mut();
+        (!held.is_empty()).then_some((fd, held))
+    }
+
     /// Writes what is held back as far as the socket takes it now, without waiting; `waker`
     /// is woken when it takes more. What it does not take stays held for the next write or
     /// flush (which also meets the error, if writing failed).

@@ -151,6 +151,9 @@ fn release() {
         turn.since = None;
         std::mem::take(&mut turn.held)
     });
+    if held.len() > 1 {
+        send_together(&held);
+    }
     for Held { transport, waker } in held.drain(..) {
         transport.send_held(&waker);
         waker.wake();
@@ -162,6 +165,29 @@ fn release() {
             turn.held = held;
         }
     });
+}
+
+/// Writes the held responses of plain sockets from one system call (what a socket did not
+/// take, or an error, stays held: `send_held` then meets it).
+fn send_together(held: &[Held]) {
+    let mut on = Vec::with_capacity(held.len());
+    for h in held {
+        if let Some(socket) = h.transport.held_on_socket() {
+            on.push(socket);
+        }
+    }
+    if on.len() < 2 {
+        return;
+    }
+    let sends: Vec<_> = on.iter().map(|(fd, bytes)| (*fd, &bytes[..])).collect();
+    let mut sent = Vec::new();
+    crate::sys::send_each(&sends, &mut sent);
+    drop(sends);
+    for ((_, bytes), n) in on.iter_mut().zip(sent) {
+        if let Ok(n @ 1..) = usize::try_from(n) {
+            bytes::Buf::advance(&mut **bytes, n);
+        }
+    }
 }
 
 /// The thread's task that ends the turns: each time it runs, it releases what was held.
@@ -249,6 +275,27 @@ mod tests {
         (Rc::new(transport), peer)
     }
 
+    /// A transport over a TCP connection on loopback (what is written together from one
+    /// system call) holding `bytes` back, its send buffer small, and the client's end.
+    async fn holding_tcp(bytes: &[u8]) -> (Rc<Transport>, std::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        socket2::SockRef::from(&ours)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        peer.set_nonblocking(true).unwrap();
+        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
+        assert!(transport.corked_fd().is_some());
+        transport.write_all(b"first").await.unwrap();
+        let mut peer = peer;
+        while arrived(&mut peer).is_empty() {
+            tokio::task::yield_now().await;
+        }
+        transport.defer(bytes);
+        (Rc::new(transport), peer)
+    }
+
     /// Runs `test` as a worker runs its connections: on a current-thread runtime, in a `LocalSet`.
     fn on_a_local_set(test: impl Future<Output = ()>) {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -259,7 +306,7 @@ mod tests {
     }
 
     /// What has reached `peer` so far.
-    fn arrived(peer: &mut std::os::unix::net::UnixStream) -> Vec<u8> {
+    fn arrived(peer: &mut impl std::io::Read) -> Vec<u8> {
         let mut got = vec![0; 64 * 1024];
         match std::io::Read::read(peer, &mut got) {
             Ok(n) => got.truncate(n),
@@ -283,9 +330,9 @@ mod tests {
                         if n == 0 {
                             hold(&transport).await;
                             assert_eq!(ran.get(), 2, "turn {turn}: released before the others ran");
-                            assert_eq!(arrived(&mut peer.borrow_mut()), b"held");
+                            assert_eq!(arrived(&mut *peer.borrow_mut()), b"held");
                         } else {
-                            assert!(arrived(&mut peer.borrow_mut()).is_empty(), "sent early");
+                            assert!(arrived(&mut *peer.borrow_mut()).is_empty(), "sent early");
                             ran.set(ran.get() + 1);
                         }
                     }));
@@ -348,5 +395,74 @@ mod tests {
             assert!(got[..got.len() - 4].iter().all(|&b| b == b'f'));
             assert!(got.ends_with(b"held"));
         });
+    }
+
+    /// Several sockets' held responses, one socket full: each of the others gets its response
+    /// whole at the turn's end, the full one keeps what it did not take for its connection.
+    fn several_sockets_held_one_full() {
+        on_a_local_set(async {
+            let mut peers = Vec::new();
+            for n in 0..4u8 {
+                let (transport, peer) = holding_tcp(&[b'a' + n; 3000]).await;
+                peers.push((transport, peer));
+            }
+            let (full, mut full_peer) = holding_tcp(b"").await;
+            let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+            let mut sent = 0;
+            while full.pending() == 0 {
+                full.defer(&[b'f'; 4096]);
+                full.send_held(&waker);
+                sent += 4096 - full.pending();
+            }
+            let left = full.pending();
+            full.defer(b"held");
+            let mut tasks = Vec::new();
+            for transport in peers.iter().map(|(t, _)| t.clone()).chain([full.clone()]) {
+                tasks.push(tokio::task::spawn_local(async move {
+                    hold(&transport).await;
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            assert_eq!(
+                full.pending(),
+                left + 4,
+                "the full socket's rest stays held"
+            );
+            for (n, (transport, peer)) in peers.iter_mut().enumerate() {
+                assert_eq!(transport.pending(), 0);
+                let mut got = Vec::new();
+                while got.len() < 3000 {
+                    got.extend(arrived(peer));
+                }
+                assert_eq!(got, vec![b'a' + n as u8; 3000]);
+            }
+            let mut got = Vec::new();
+            while got.len() < sent {
+                let more = arrived(&mut full_peer);
+                if more.is_empty() {
+                    tokio::task::yield_now().await;
+                }
+                got.extend(more);
+            }
+            full.flush().await.unwrap();
+            while got.len() < sent + left + 4 {
+                got.extend(arrived(&mut full_peer));
+            }
+            assert!(got[..got.len() - 4].iter().all(|&b| b == b'f'));
+            assert!(got.ends_with(b"held"));
+        });
+    }
+
+    #[test]
+    fn held_responses_of_several_sockets_go_out_together() {
+        several_sockets_held_one_full();
+    }
+
+    #[test]
+    fn held_responses_of_several_sockets_go_out_one_by_one_without_io_uring() {
+        crate::sys::forgo_uring();
+        several_sockets_held_one_full();
     }
 }

@@ -56,6 +56,8 @@ impl Master {
         s.in_app_since
             .store(0, std::sync::atomic::Ordering::Relaxed);
         s.ask_stop(StopKind::Retire);
+        // Asked once, here, so that each worker does not fork to ask.
+        sys::uring_allowed();
         match wsgi::fork().map_err(MasterError::Fork)? {
             sys::Fork::Parent(pid) => {
                 let info = WorkerInfo {

@@ -6,7 +6,8 @@
 //! `io` the system calls of a file or streamed response (pread, sendfile, MSG_MORE and pushing
 //! what it held), `openat` opening a name beneath a directory (static files), `inotify` the
 //! static cache's change notification, `limits` how many tasks the machine allows, `memory`
-//! giving freed memory back, and `clock` the local calendar time.
+//! giving freed memory back, `clock` the local calendar time, and `uring` writing several
+//! sockets from one system call.
 
 mod clock;
 mod identity;
@@ -19,6 +20,7 @@ mod pipe;
 mod process;
 mod shm;
 mod signals;
+mod uring;
 
 pub use clock::*;
 pub use identity::*;
@@ -31,3 +33,4 @@ pub use pipe::*;
 pub use process::*;
 pub use shm::*;
 pub use signals::*;
+pub use uring::*;

@@ -99,3 +99,77 @@ fn clients_that_leave_or_stop_reading_leave_the_others_served() {
         assert_eq!(response.body.len(), 64 * 1024);
     }
 }
+
+/// Where a seccomp filter kills the process that makes an io_uring (the turn's end writes the
+/// held responses of several sockets from one io_uring call where it may), the worker asks a
+/// child first: the child dies, the worker writes them one by one and lives.
+#[test]
+fn a_filter_that_kills_on_io_uring_kills_no_worker() {
+    let server = pyrite()
+        .pre_exec(|| {
+            let nr = libc::SYS_io_uring_setup as u32;
+            let filter = [
+                // The system call's number (offset 0 of struct seccomp_data).
+                bpf(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+                bpf(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, nr),
+                bpf(
+                    libc::BPF_RET | libc::BPF_K,
+                    0,
+                    0,
+                    libc::SECCOMP_RET_KILL_PROCESS,
+                ),
+                bpf(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+            ];
+            let program = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut libc::sock_filter,
+            };
+            // SAFETY: prctl and seccomp are async-signal-safe; `program` and the filter it
+            // points at outlive the calls, which copy them.
+            let rc = unsafe {
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                    -1
+                } else {
+                    libc::syscall(
+                        libc::SYS_seccomp,
+                        libc::SECCOMP_SET_MODE_FILTER,
+                        0,
+                        &program as *const libc::sock_fprog,
+                    )
+                }
+            };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+        .args(&["-w", "1"])
+        .app("busy")
+        .start();
+    let workers = server.worker_pids();
+    let clients: Vec<_> = (0..16)
+        .map(|client| {
+            let addr = server.addr.clone();
+            thread::spawn(move || {
+                let mut conn = Conn::connect(&addr);
+                for n in 0..25 {
+                    let tag = format!("{client}-{n}");
+                    assert_eq!(conn.get(&format!("/?us=300&tag={tag}")).text(), tag);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+    assert_eq!(server.worker_pids(), workers, "{}", server.stderr());
+}
+
+fn bpf(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
