@@ -265,9 +265,21 @@ mod tests {
         ours.set_nonblocking(true).unwrap();
         peer.set_nonblocking(true).unwrap();
         let ours = tokio::net::UnixStream::from_std(ours).unwrap();
-        let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
+        primed(
+            Transport::new(Box::new(ours), Duration::from_secs(10)),
+            peer,
+            bytes,
+        )
+        .await
+    }
+
+    /// `transport` once one response has reached `peer`, holding `bytes` back.
+    async fn primed<P: std::io::Read>(
+        transport: Transport,
+        mut peer: P,
+        bytes: &[u8],
+    ) -> (Rc<Transport>, P) {
         transport.write_all(b"first").await.unwrap();
-        let mut peer = peer;
         while arrived(&mut peer).is_empty() {
             tokio::task::yield_now().await;
         }
@@ -287,13 +299,44 @@ mod tests {
         peer.set_nonblocking(true).unwrap();
         let transport = Transport::new(Box::new(ours), Duration::from_secs(10));
         assert!(transport.corked_fd().is_some());
-        transport.write_all(b"first").await.unwrap();
-        let mut peer = peer;
-        while arrived(&mut peer).is_empty() {
-            tokio::task::yield_now().await;
+        primed(transport, peer, bytes).await
+    }
+
+    /// Fills `transport`'s socket up (the last chunk in part, which stays held); returns the
+    /// bytes the socket took.
+    async fn fill(transport: &Transport) -> usize {
+        let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        let mut sent = 0;
+        while transport.pending() == 0 {
+            transport.defer(&[b'f'; 4096]);
+            transport.send_held(&waker);
+            sent += 4096 - transport.pending();
         }
-        transport.defer(bytes);
-        (Rc::new(transport), peer)
+        sent
+    }
+
+    /// Once `peer` reads the `sent` bytes of [`fill`], the rest held, then `b"held"`, go with
+    /// the connection's flush.
+    async fn flushed_after_reading(
+        transport: &Transport,
+        peer: &mut impl std::io::Read,
+        sent: usize,
+    ) {
+        let left = transport.pending();
+        let mut got = Vec::new();
+        while got.len() < sent {
+            let more = arrived(peer);
+            if more.is_empty() {
+                tokio::task::yield_now().await;
+            }
+            got.extend(more);
+        }
+        transport.flush().await.unwrap();
+        while got.len() < sent + left {
+            got.extend(arrived(peer));
+        }
+        assert!(got[..got.len() - 4].iter().all(|&b| b == b'f'));
+        assert!(got.ends_with(b"held"));
     }
 
     /// Runs `test` as a worker runs its connections: on a current-thread runtime, in a `LocalSet`.
@@ -367,33 +410,13 @@ mod tests {
     fn what_a_full_socket_does_not_take_stays_held_for_the_connection() {
         on_a_local_set(async {
             let (transport, mut peer) = holding(b"").await;
-            // Filled up (the last chunk in part), then a response held on top.
-            let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
-            let mut sent = 0;
-            while transport.pending() == 0 {
-                transport.defer(&[b'f'; 4096]);
-                transport.send_held(&waker);
-                sent += 4096 - transport.pending();
-            }
+            // Filled up, then a response held on top.
+            let sent = fill(&transport).await;
             let left = transport.pending();
             transport.defer(b"held");
             hold(&transport).await;
             assert_eq!(transport.pending(), left + 4, "still held once released");
-            // Once the peer reads, the rest goes with the connection's flush.
-            let mut got = Vec::new();
-            while got.len() < sent {
-                let more = arrived(&mut peer);
-                if more.is_empty() {
-                    tokio::task::yield_now().await;
-                }
-                got.extend(more);
-            }
-            transport.flush().await.unwrap();
-            while got.len() < sent + left + 4 {
-                got.extend(arrived(&mut peer));
-            }
-            assert!(got[..got.len() - 4].iter().all(|&b| b == b'f'));
-            assert!(got.ends_with(b"held"));
+            flushed_after_reading(&transport, &mut peer, sent).await;
         });
     }
 
@@ -407,13 +430,7 @@ mod tests {
                 peers.push((transport, peer));
             }
             let (full, mut full_peer) = holding_tcp(b"").await;
-            let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
-            let mut sent = 0;
-            while full.pending() == 0 {
-                full.defer(&[b'f'; 4096]);
-                full.send_held(&waker);
-                sent += 4096 - full.pending();
-            }
+            let sent = fill(&full).await;
             let left = full.pending();
             full.defer(b"held");
             let mut tasks = Vec::new();
@@ -438,20 +455,7 @@ mod tests {
                 }
                 assert_eq!(got, vec![b'a' + n as u8; 3000]);
             }
-            let mut got = Vec::new();
-            while got.len() < sent {
-                let more = arrived(&mut full_peer);
-                if more.is_empty() {
-                    tokio::task::yield_now().await;
-                }
-                got.extend(more);
-            }
-            full.flush().await.unwrap();
-            while got.len() < sent + left + 4 {
-                got.extend(arrived(&mut full_peer));
-            }
-            assert!(got[..got.len() - 4].iter().all(|&b| b == b'f'));
-            assert!(got.ends_with(b"held"));
+            flushed_after_reading(&full, &mut full_peer, sent).await;
         });
     }
 

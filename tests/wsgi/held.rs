@@ -16,6 +16,11 @@ fn busy() -> Server {
 #[test]
 fn concurrent_keep_alive_clients_of_a_busy_view_each_get_their_own_responses() {
     let server = busy();
+    sixteen_clients(&server);
+}
+
+/// 16 keep-alive clients, 25 requests each to the busy view, each response checked as its own.
+fn sixteen_clients(server: &Server) {
     let clients: Vec<_> = (0..16)
         .map(|client| {
             let addr = server.addr.clone();
@@ -147,21 +152,7 @@ fn a_filter_that_kills_on_io_uring_kills_no_worker() {
         .app("busy")
         .start();
     let workers = server.worker_pids();
-    let clients: Vec<_> = (0..16)
-        .map(|client| {
-            let addr = server.addr.clone();
-            thread::spawn(move || {
-                let mut conn = Conn::connect(&addr);
-                for n in 0..25 {
-                    let tag = format!("{client}-{n}");
-                    assert_eq!(conn.get(&format!("/?us=300&tag={tag}")).text(), tag);
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.join().expect("client");
-    }
+    sixteen_clients(&server);
     assert_eq!(server.worker_pids(), workers, "{}", server.stderr());
 }
 
