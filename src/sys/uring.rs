@@ -137,8 +137,8 @@ pub fn uring_allowed() -> bool {
 }
 
 fn ask_a_child() -> bool {
-    // SAFETY: the child only makes system calls (io_uring_setup, _exit), which are
-    // async-signal-safe, so it needs no lock another thread of the parent may have held.
+    // SAFETY: the child only makes raw system calls (io_uring_setup, io_uring_enter, _exit),
+    // which take no lock another thread of the parent may have held at the fork.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let mut params = [0u8; 120];
