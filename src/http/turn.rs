@@ -469,4 +469,33 @@ mod tests {
         crate::sys::forgo_uring();
         several_sockets_held_one_full();
     }
+
+    #[test]
+    fn more_held_responses_than_one_call_takes_each_reach_their_client() {
+        on_a_local_set(async {
+            // Past the ring's 64 entries: the sends go in two calls.
+            let mut held = Vec::new();
+            for n in 0..70u32 {
+                held.push(holding_tcp(format!("response {n}").as_bytes()).await);
+            }
+            let mut tasks = Vec::new();
+            for transport in held.iter().map(|(t, _)| t.clone()) {
+                tasks.push(tokio::task::spawn_local(async move {
+                    hold(&transport).await;
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            for (n, (transport, peer)) in held.iter_mut().enumerate() {
+                assert_eq!(transport.pending(), 0);
+                let want = format!("response {n}").into_bytes();
+                let mut got = Vec::new();
+                while got.len() < want.len() {
+                    got.extend(arrived(peer));
+                }
+                assert_eq!(got, want);
+            }
+        });
+    }
 }
