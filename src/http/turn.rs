@@ -302,6 +302,17 @@ mod tests {
         primed(transport, peer, bytes).await
     }
 
+    /// Each of `transports` held by a task of its own, all ready in the same turn; returns once
+    /// the turn's end has released them.
+    async fn held_in_one_turn(transports: impl Iterator<Item = Rc<Transport>>) {
+        let tasks: Vec<_> = transports
+            .map(|t| tokio::task::spawn_local(async move { hold(&t).await }))
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+
     /// Fills `transport`'s socket up (the last chunk in part, which stays held); returns the
     /// bytes the socket took.
     async fn fill(transport: &Transport) -> usize {
@@ -433,15 +444,7 @@ mod tests {
             let sent = fill(&full).await;
             let left = full.pending();
             full.defer(b"held");
-            let mut tasks = Vec::new();
-            for transport in peers.iter().map(|(t, _)| t.clone()).chain([full.clone()]) {
-                tasks.push(tokio::task::spawn_local(async move {
-                    hold(&transport).await;
-                }));
-            }
-            for task in tasks {
-                task.await.unwrap();
-            }
+            held_in_one_turn(peers.iter().map(|(t, _)| t.clone()).chain([full.clone()])).await;
             assert_eq!(
                 full.pending(),
                 left + 4,
@@ -478,15 +481,7 @@ mod tests {
             for n in 0..70u32 {
                 held.push(holding_tcp(format!("response {n}").as_bytes()).await);
             }
-            let mut tasks = Vec::new();
-            for transport in held.iter().map(|(t, _)| t.clone()) {
-                tasks.push(tokio::task::spawn_local(async move {
-                    hold(&transport).await;
-                }));
-            }
-            for task in tasks {
-                task.await.unwrap();
-            }
+            held_in_one_turn(held.iter().map(|(t, _)| t.clone())).await;
             for (n, (transport, peer)) in held.iter_mut().enumerate() {
                 assert_eq!(transport.pending(), 0);
                 let want = format!("response {n}").into_bytes();
