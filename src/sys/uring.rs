@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 
 use io_uring::{opcode, types, IoUring};
 
@@ -119,21 +119,12 @@ pub fn forgo_uring() {
     RING.with(|cell| *cell.borrow_mut() = Some(None));
 }
 
-/// 0 not asked yet, 1 allowed, 2 not.
-static ALLOWED: AtomicU8 = AtomicU8::new(0);
-
 /// Whether the process may make an io_uring: asked once, of a forked child that makes one (the
 /// master asks before it forks workers, which inherit the answer). A child killed by the
 /// attempt, or that could not make one, answers no.
 pub fn uring_allowed() -> bool {
-    match ALLOWED.load(Ordering::Relaxed) {
-        1 => return true,
-        2 => return false,
-        _ => {}
-    }
-    let allowed = ask_a_child();
-    ALLOWED.store(if allowed { 1 } else { 2 }, Ordering::Relaxed);
-    allowed
+    static ALLOWED: OnceLock<bool> = OnceLock::new();
+    *ALLOWED.get_or_init(ask_a_child)
 }
 
 fn ask_a_child() -> bool {
@@ -160,18 +151,5 @@ fn ask_a_child() -> bool {
             libc::_exit(if entered { 0 } else { 1 });
         }
     }
-    if pid < 0 {
-        return false;
-    }
-    let mut status: libc::c_int = 0;
-    loop {
-        // SAFETY: `status` is a valid out-pointer; `pid` is this process's child.
-        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if rc == pid {
-            return libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-        }
-        if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
+    pid > 0 && super::process::wait_pid(pid) == super::process::ExitStatus::Code(0)
 }
