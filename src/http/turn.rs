@@ -1,9 +1,9 @@
 //! Responses held to the end of the event loop's turn. When an inline app call took a while
 //! (past [`shortest`], below [`LONGEST`]), its response's last bytes are held until the
 //! connections made ready with it have had their turn too: the held responses then go out
-//! one after the other, and a client on the same machine (a proxy, a load generator) is woken
-//! once for several of them instead of once for each, leaving more of the cores to the
-//! workers. A quick response (static files, small views) goes at once, and so does every
+//! together (from one system call where the kernel allows it, `sys::send_each`), and a client
+//! on the same machine (a proxy, a load generator) is woken once for several of them instead
+//! of once for each, leaving more of the cores to the workers. A quick response (static files, small views) goes at once, and so does every
 //! response when the loop has nothing else ready.
 //!
 //! The turn ends when the thread's ending task runs: woken by the first response held, it
@@ -143,7 +143,8 @@ impl Future for Hold<'_> {
     }
 }
 
-/// Sends every held response as far as its socket takes it now, and wakes its connection.
+/// Sends every held response as far as its socket takes it now (those on plain sockets from
+/// one system call), and wakes its connection.
 fn release() {
     let mut held = TURN.with(|turn| {
         let mut turn = turn.borrow_mut();
@@ -180,8 +181,7 @@ fn send_together(held: &[Held]) {
         return;
     }
     let sends: Vec<_> = on.iter().map(|(fd, bytes)| (*fd, &bytes[..])).collect();
-    let mut sent = Vec::new();
-    crate::sys::send_each(&sends, &mut sent);
+    let sent = crate::sys::send_each(&sends);
     drop(sends);
     for ((_, bytes), n) in on.iter_mut().zip(sent) {
         if let Ok(n @ 1..) = usize::try_from(n) {

@@ -25,19 +25,19 @@ thread_local! {
 }
 
 /// Sends each `(fd, bytes)` with `MSG_DONTWAIT | MSG_NOSIGNAL`, all from one system call per
-/// 64 sends, and puts each one's result in `sent`, in order: the bytes the socket took, or
-/// `-errno` (`-EAGAIN` when it was full). A send with no result, or 0, was not made: `sent` is
-/// left empty where no ring is to be had, and a failed call ends it early (the thread then
-/// makes no more). The caller guarantees each descriptor stays open for the call.
-pub fn send_each(sends: &[(RawFd, &[u8])], sent: &mut Vec<i32>) {
-    sent.clear();
+/// 64 sends, and returns each one's result, in order: the bytes the socket took, or `-errno`
+/// (`-EAGAIN` when it was full). A send with no result, or 0, was not made: the list is empty
+/// where no ring is to be had, and a failed call ends it early (the thread then makes no
+/// more). The caller guarantees each descriptor stays open for the call.
+pub fn send_each(sends: &[(RawFd, &[u8])]) -> Vec<i32> {
+    let mut sent = Vec::new();
     RING.with(|cell| {
         let mut cell = cell.borrow_mut();
         let Some(ring) = cell.get_or_insert_with(make).as_mut() else {
             return;
         };
         for (first, chunk) in sends.chunks(ENTRIES as usize).enumerate() {
-            if submit(ring, first * ENTRIES as usize, chunk, sent).is_err() {
+            if submit(ring, first * ENTRIES as usize, chunk, &mut sent).is_err() {
                 // Each send the kernel took was done before `io_uring_enter` returned
                 // (MSG_DONTWAIT: a full socket answers EAGAIN rather than waiting) and its
                 // result read; dropping the ring drops the ones it did not take, so no send
@@ -46,7 +46,8 @@ pub fn send_each(sends: &[(RawFd, &[u8])], sent: &mut Vec<i32>) {
                 return;
             }
         }
-    })
+    });
+    sent
 }
 
 /// A ring, if this kernel lets the process have one with the options used (Linux 6.0 and
