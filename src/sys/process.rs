@@ -19,11 +19,23 @@ pub enum Fork {
 
 /// Forks the process.
 ///
+/// The child starts with every signal blocked: it inherits the master's handlers, and one run
+/// there (a signal sent to the child's pid) would write to the master's signal pipe as though
+/// the master had been sent it. It lets them through once its own are set
+/// ([`prepare_worker_signals`](super::prepare_worker_signals),
+/// [`prepare_helper_signals`](super::prepare_helper_signals)) or the master's are disarmed
+/// ([`leave_master_signals`](super::leave_master_signals)). The parent's mask is as it was.
+///
 /// Only sound while the process has a single thread (the master never starts one).
 pub fn fork() -> io::Result<Fork> {
+    let mask = super::signals::block_signals();
     // SAFETY: the master is single-threaded, so the child inherits no lock held by another
     // thread; the child either runs the worker or exits.
-    match unsafe { libc::fork() } {
+    let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        super::signals::set_signal_mask(&mask);
+    }
+    match pid {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Fork::Child),
         pid => Ok(Fork::Parent(pid)),
@@ -182,6 +194,8 @@ pub fn exec_with_listeners(
     };
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
+    // The program starts with no signal blocked (a mask outlives exec).
+    super::signals::leave_master_signals();
     // SAFETY: `path` and every argv entry are NUL-terminated strings that outlive the call;
     // argv ends with NULL.
     unsafe {
@@ -238,5 +252,35 @@ impl BootPipe {
 
     pub fn fd(&self) -> RawFd {
         self.read.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::signals::{leave_master_signals, signal_blocked};
+    use super::*;
+
+    /// A forked child starts with every signal blocked (so none meant for it runs a handler of
+    /// the parent's), and lets them through once it leaves the parent's handlers; the parent's
+    /// mask is as it was.
+    #[test]
+    fn a_forked_child_starts_with_signals_blocked() {
+        let before: Vec<bool> = (1..32).map(signal_blocked).collect();
+        // The child makes only raw system calls and `_exit`s, so forking this (multi-threaded)
+        // test process is sound.
+        let pid = match fork().unwrap() {
+            Fork::Child => {
+                let blocked = [libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGINT]
+                    .iter()
+                    .all(|&sig| signal_blocked(sig));
+                leave_master_signals();
+                let let_through = !signal_blocked(libc::SIGTERM);
+                exit_now(if blocked && let_through { 0 } else { 1 })
+            }
+            Fork::Parent(pid) => pid,
+        };
+        assert_eq!(wait_pid(pid), ExitStatus::Code(0));
+        let after: Vec<bool> = (1..32).map(signal_blocked).collect();
+        assert_eq!(after, before);
     }
 }

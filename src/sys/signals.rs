@@ -1,6 +1,7 @@
 //! Signals: the master's handlers write each signal into a self-pipe that its loop reads; a
-//! freshly forked worker puts the master's handlers back to their defaults; the worker's
-//! watchdog signals its own main thread when a request overruns `--timeout`.
+//! freshly forked child, which starts with every signal blocked, sets its own dispositions (or
+//! disarms the master's) before it lets them through; the worker's watchdog signals its own
+//! main thread when a request overruns `--timeout`.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -112,8 +113,17 @@ fn set_handler(
 
 /// In a freshly forked worker: the master's handlers go back to their defaults, SIGINT is
 /// ignored (a terminal's Ctrl-C reaches the whole group; the master turns it into a graceful
-/// stop), and the worker gets SIGTERM if the master dies.
+/// stop), and the worker gets SIGTERM if the master dies. Then the signals [`fork`] left
+/// blocked are let through, each now meeting the worker's own disposition.
+///
+/// [`fork`]: super::fork
 pub fn prepare_worker_signals() -> io::Result<()> {
+    worker_handlers()?;
+    unblock_signals();
+    Ok(())
+}
+
+fn worker_handlers() -> io::Result<()> {
     SIGNAL_PIPE.store(-1, Ordering::Relaxed);
     for sig in MASTER_SIGNALS {
         set_handler(sig, libc::SIG_DFL, 0)?;
@@ -124,13 +134,9 @@ pub fn prepare_worker_signals() -> io::Result<()> {
         set_handler(sig, libc::SIG_IGN, 0)?;
     }
     set_handler(libc::SIGPIPE, libc::SIG_IGN, 0)?;
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory effects;
-    // sigprocmask gets a valid, emptied set.
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and has no memory effects.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, SIGTERM as libc::c_ulong);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
     Ok(())
 }
@@ -141,7 +147,7 @@ pub fn prepare_worker_signals() -> io::Result<()> {
 /// `on_exit` after them — and it dies with the master (SIGKILL) or once the master closes
 /// its end of their socket.
 pub fn prepare_helper_signals() -> io::Result<()> {
-    prepare_worker_signals()?;
+    worker_handlers()?;
     for sig in [SIGTERM, SIGQUIT] {
         set_handler(sig, libc::SIG_IGN, 0)?;
     }
@@ -149,7 +155,61 @@ pub fn prepare_helper_signals() -> io::Result<()> {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, SIGKILL as libc::c_ulong);
     }
+    unblock_signals();
     Ok(())
+}
+
+/// In a forked child that keeps the master's handlers (until it runs another program, or for
+/// its short life): they report nothing to the master from here on, and the signals [`fork`]
+/// left blocked are let through.
+///
+/// [`fork`]: super::fork
+pub fn leave_master_signals() {
+    SIGNAL_PIPE.store(-1, Ordering::Relaxed);
+    unblock_signals();
+}
+
+/// Blocks every signal in the calling thread; returns the mask it had, for [`set_signal_mask`].
+pub fn block_signals() -> libc::sigset_t {
+    // SAFETY: both sets are valid `sigset_t`s on this stack (all-zero is one), filled or
+    // written by libc.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut before: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut before);
+        before
+    }
+}
+
+/// Sets the calling thread's signal mask to `mask`.
+pub fn set_signal_mask(mask: &libc::sigset_t) {
+    // SAFETY: `mask` is a valid set; pthread_sigmask only reads it.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+    }
+}
+
+/// Lets every signal through to the calling thread.
+fn unblock_signals() {
+    // SAFETY: a valid set on this stack (all-zero is one), emptied by libc.
+    let none = unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        none
+    };
+    set_signal_mask(&none);
+}
+
+/// Whether `sig` is blocked in the calling thread.
+pub fn signal_blocked(sig: libc::c_int) -> bool {
+    // SAFETY: a valid set on this stack (all-zero is one), written by pthread_sigmask and read
+    // by sigismember.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+        libc::sigismember(&set, sig) == 1
+    }
 }
 
 /// The calling thread, for [`signal_thread`].

@@ -129,24 +129,14 @@ pub fn uring_allowed() -> bool {
 }
 
 fn ask_a_child() -> bool {
-    // Every signal is blocked across the fork, and stays blocked in the child: it inherits the
-    // parent's handlers, and one of them run there (a signal sent to the child's pid) would
-    // write to the master's signal pipe as though the master had been sent it.
-    // SAFETY: both sets are valid `sigset_t`s on this stack (all-zero is a valid one), filled
-    // or written by libc.
-    let before = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut before: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut before);
-        before
-    };
+    // Every signal is blocked across the fork, and stays blocked in the child, which never
+    // sets handlers of its own (see `fork`).
+    let mask = super::signals::block_signals();
     // SAFETY: the child only makes raw system calls (io_uring_setup, io_uring_enter, _exit),
     // which take no lock another thread of the parent may have held at the fork.
     let pid = unsafe { libc::fork() };
     if pid != 0 {
-        // SAFETY: `before` holds the mask this thread had, written by the call above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
+        super::signals::set_signal_mask(&mask);
     }
     if pid == 0 {
         let mut params = [0u8; 120];
@@ -177,15 +167,9 @@ mod tests {
     #[test]
     fn the_probe_leaves_the_callers_signal_mask_as_it_was() {
         let mask = || {
-            // SAFETY: a valid set on this stack (all-zero is one), written by pthread_sigmask
-            // and read by sigismember.
-            unsafe {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
-                (1..32)
-                    .map(|sig| libc::sigismember(&set, sig))
-                    .collect::<Vec<_>>()
-            }
+            (1..32)
+                .map(super::super::signals::signal_blocked)
+                .collect::<Vec<_>>()
         };
         let before = mask();
         super::ask_a_child();

@@ -59,6 +59,7 @@ pub fn evaluate_config(
         std::os::unix::net::UnixStream::pair().map_err(|e| format!("cannot start Python: {e}"))?;
     match ffi::fork().map_err(|e| format!("cannot start Python: {e}"))? {
         sys::Fork::Child => {
+            sys::leave_master_signals();
             drop(parent);
             let reply = match run(path, venv, pythonpath, known) {
                 Ok(json) => format!("ok\n{json}"),
