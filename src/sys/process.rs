@@ -26,11 +26,13 @@ pub enum Fork {
 /// [`prepare_helper_signals`](super::prepare_helper_signals)) or the master's are disarmed
 /// ([`leave_master_signals`](super::leave_master_signals)). The parent's mask is as it was.
 ///
-/// Only sound while the process has a single thread (the master never starts one).
+/// Only sound while the process has a single thread (the master never starts one), or where
+/// the child makes only raw system calls before it exits (the io_uring probe, tests).
 pub fn fork() -> io::Result<Fork> {
     let mask = super::signals::block_signals();
     // SAFETY: the master is single-threaded, so the child inherits no lock held by another
-    // thread; the child either runs the worker or exits.
+    // thread; the child either runs the worker or exits. Elsewhere the callers' children make
+    // only raw system calls, which take no lock.
     let pid = unsafe { libc::fork() };
     if pid != 0 {
         super::signals::set_signal_mask(&mask);

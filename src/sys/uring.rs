@@ -129,50 +129,32 @@ pub fn uring_allowed() -> bool {
 }
 
 fn ask_a_child() -> bool {
-    // Every signal is blocked across the fork, and stays blocked in the child, which never
-    // sets handlers of its own (see `fork`).
-    let mask = super::signals::block_signals();
-    // SAFETY: the child only makes raw system calls (io_uring_setup, io_uring_enter, _exit),
-    // which take no lock another thread of the parent may have held at the fork.
-    let pid = unsafe { libc::fork() };
-    if pid != 0 {
-        super::signals::set_signal_mask(&mask);
-    }
-    if pid == 0 {
-        let mut params = [0u8; 120];
-        // SAFETY: io_uring_setup writes at most `struct io_uring_params` (120 bytes) to
-        // `params`, a live buffer of that size; io_uring_enter with nothing to submit or wait
-        // for touches no memory of ours; `_exit` ends the child at once.
-        unsafe {
-            let fd = libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr());
-            let entered = fd >= 0
-                && libc::syscall(
-                    libc::SYS_io_uring_enter,
-                    fd,
-                    0u32,
-                    0u32,
-                    0u32,
-                    0usize,
-                    0usize,
-                ) >= 0;
-            libc::_exit(if entered { 0 } else { 1 });
+    use super::process::{fork, wait_pid, ExitStatus, Fork};
+    // The child keeps every signal blocked (see `fork`): it sets no handlers of its own.
+    // It only makes raw system calls (io_uring_setup, io_uring_enter, _exit), which take no
+    // lock another thread of the parent may have held at the fork.
+    match fork() {
+        Ok(Fork::Parent(pid)) => wait_pid(pid) == ExitStatus::Code(0),
+        Ok(Fork::Child) => {
+            let mut params = [0u8; 120];
+            // SAFETY: io_uring_setup writes at most `struct io_uring_params` (120 bytes) to
+            // `params`, a live buffer of that size; io_uring_enter with nothing to submit or
+            // wait for touches no memory of ours; `_exit` ends the child at once.
+            unsafe {
+                let fd = libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr());
+                let entered = fd >= 0
+                    && libc::syscall(
+                        libc::SYS_io_uring_enter,
+                        fd,
+                        0u32,
+                        0u32,
+                        0u32,
+                        0usize,
+                        0usize,
+                    ) >= 0;
+                libc::_exit(if entered { 0 } else { 1 });
+            }
         }
-    }
-    pid > 0 && super::process::wait_pid(pid) == super::process::ExitStatus::Code(0)
-}
-
-#[cfg(test)]
-mod tests {
-    /// The probe blocks every signal across its fork; the asking thread gets its own mask back.
-    #[test]
-    fn the_probe_leaves_the_callers_signal_mask_as_it_was() {
-        let mask = || {
-            (1..32)
-                .map(super::super::signals::signal_blocked)
-                .collect::<Vec<_>>()
-        };
-        let before = mask();
-        super::ask_a_child();
-        assert_eq!(mask(), before);
+        Err(_) => false,
     }
 }
