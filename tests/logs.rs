@@ -9,7 +9,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use crate::support::process::ppid_of;
+use crate::support::process::children_of;
 use crate::support::{
     apps_dir, eventually, fetch, get, kill, pyrite, tmpdir, Server, LISTENING, STARTUP_TIMEOUT,
     WAIT,
@@ -509,20 +509,13 @@ fn a_log_reader_that_goes_away_stops_nothing() {
     let workers = server.worker_pids();
     assert_eq!(workers.len(), 2);
     kill(workers[0], libc::SIGKILL);
-    let children = |master: i32| {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|&pid| ppid_of(pid) == Some(master))
-            .collect::<Vec<_>>()
-    };
     assert!(
         eventually(WAIT, || {
-            let now = children(server.pid());
+            let now = children_of(server.pid());
             now.len() == 2 && !now.contains(&workers[0])
         }),
         "the killed worker was not replaced: {:?}",
-        children(server.pid())
+        children_of(server.pid())
     );
     server.signal(libc::SIGUSR1);
     server.signal(libc::SIGTTIN);

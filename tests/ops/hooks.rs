@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::process::{cmdline, ppid_of};
+use crate::support::process::{children_of, cmdline};
 use crate::support::{
     app_path, apps_dir, eventually, fetch, get, kill, pyrite, tmpdir, BOOTED, LONG_WAIT, WAIT,
 };
@@ -141,11 +141,7 @@ fn on_exit_runs_when_the_whole_process_group_is_told_to_stop() {
         .start();
     wait_line(&log, "pre_fork");
     let master = server.pid();
-    let children: Vec<i32> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&pid| ppid_of(pid) == Some(master))
-        .collect();
+    let children = children_of(master);
     let hooks: Vec<i32> = children
         .iter()
         .copied()

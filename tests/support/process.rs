@@ -98,6 +98,16 @@ pub fn ppid_of(pid: i32) -> Option<i32> {
         .ok()
 }
 
+/// The pids whose parent is `pid`, from `/proc`.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&child| ppid_of(child) == Some(pid))
+        .collect()
+}
+
 /// A `KEY:  N kB` field of a `/proc/PID/<file>` (`status`, `smaps_rollup`), in KiB.
 pub fn proc_kib(pid: i32, file: &str, key: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/{file}"))
