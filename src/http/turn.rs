@@ -3,8 +3,9 @@
 //! connections made ready with it have had their turn too: the held responses then go out
 //! together (from one system call where the kernel allows it, `sys::send_each`), and a client
 //! on the same machine (a proxy, a load generator) is woken once for several of them instead
-//! of once for each, leaving more of the cores to the workers. A quick response (static files, small views) goes at once, and so does every
-//! response when the loop has nothing else ready.
+//! of once for each, leaving more of the cores to the workers. A quick response (static files,
+//! small views) goes at once, and so does every response when the loop has nothing else
+//! ready.
 //!
 //! The turn ends when the thread's ending task runs: woken by the first response held, it
 //! runs after the tasks that were ready then (the other connections the same `epoll_wait`

@@ -129,7 +129,7 @@ pub fn uring_allowed() -> bool {
 }
 
 fn ask_a_child() -> bool {
-    use super::process::{fork, wait_pid, ExitStatus, Fork};
+    use super::process::{exit_now, fork, wait_pid, ExitStatus, Fork};
     // The child keeps every signal blocked (see `fork`): it sets no handlers of its own.
     // It only makes raw system calls (io_uring_setup, io_uring_enter, _exit), which take no
     // lock another thread of the parent may have held at the fork.
@@ -139,10 +139,10 @@ fn ask_a_child() -> bool {
             let mut params = [0u8; 120];
             // SAFETY: io_uring_setup writes at most `struct io_uring_params` (120 bytes) to
             // `params`, a live buffer of that size; io_uring_enter with nothing to submit or
-            // wait for touches no memory of ours; `_exit` ends the child at once.
-            unsafe {
+            // wait for touches no memory of ours.
+            let entered = unsafe {
                 let fd = libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr());
-                let entered = fd >= 0
+                fd >= 0
                     && libc::syscall(
                         libc::SYS_io_uring_enter,
                         fd,
@@ -151,9 +151,9 @@ fn ask_a_child() -> bool {
                         0u32,
                         0usize,
                         0usize,
-                    ) >= 0;
-                libc::_exit(if entered { 0 } else { 1 });
-            }
+                    ) >= 0
+            };
+            exit_now(if entered { 0 } else { 1 })
         }
         Err(_) => false,
     }
