@@ -281,7 +281,7 @@ fn join<'py>(
     let mut rest: Option<BytesMut> = None;
     let chunks = written.into_iter().map(Ok).chain(items.map(|item| {
         item.cast::<PyBytes>()
-            .map(|b| Bytes::copy_from_slice(b.as_bytes()))
+            .map(super::pieces::from_python)
             .map_err(|_| PyTypeError::new_err("the app's body must hold bytes only"))
     }));
     for chunk in chunks {
@@ -336,7 +336,7 @@ fn collect<'py>(
         let bytes = item.cast::<PyBytes>().map_err(|_| {
             pyo3::exceptions::PyTypeError::new_err("the app's body must hold bytes only")
         })?;
-        body.push(Bytes::copy_from_slice(bytes.as_bytes()));
+        body.push(super::pieces::from_python(bytes));
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ impl<T> Outbox<T> {
 
     /// On the runtime thread: sends every held reply (those whose client has gone are dropped).
     /// They go under the lock, which keeps the list's allocation for the next ones: sending
-    /// wakes only tasks of this thread, and a held reply owns no Python object to drop.
+    /// wakes only tasks of this thread, and dropping a held reply runs no Python code.
     pub fn flush(&self) {
         let mut state = self.lock();
         for (to, reply) in state.held.drain(..) {

@@ -5,6 +5,24 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyBytesMethods};
+use pyo3::Bound;
+
+/// From this size on, a piece the app gives as Python bytes is kept as that object (alive
+/// until the piece is written) rather than copied. Below it a copy is cheaper than the object's
+/// later release, which, on a thread without the GIL, waits for the next thread to take it.
+const SHARE_FROM: usize = 4096;
+
+/// A body piece from the app's bytes object: small ones copied, large ones shared.
+pub fn from_python(item: &Bound<'_, PyBytes>) -> Bytes {
+    let data = item.as_bytes();
+    if data.len() < SHARE_FROM {
+        Bytes::copy_from_slice(data)
+    } else {
+        Bytes::from_owner(PyBackedBytes::from(item.clone()))
+    }
+}
 
 /// A queue of body pieces; `first` is empty only when `rest` is. `rest` is made (and boxed,
 /// keeping the body small to move) only for a second piece.
@@ -75,7 +93,28 @@ impl Pieces {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ffi::refcount;
     use super::*;
+
+    #[test]
+    fn large_python_bytes_are_shared_not_copied() {
+        pyo3::Python::initialize();
+        pyo3::Python::attach(|py| {
+            for len in [0, 1, SHARE_FROM - 1, SHARE_FROM, 70_000] {
+                let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let item = PyBytes::new(py, &data);
+                let piece = from_python(&item);
+                assert_eq!(&piece[..], &data[..]);
+                let shared = piece.as_ptr() == item.as_bytes().as_ptr();
+                assert_eq!(shared, len >= SHARE_FROM, "{len} bytes");
+                // A shared piece holds a reference of its own, given back when it is dropped.
+                let held = refcount(item.as_any());
+                drop(piece);
+                let shares = isize::from(len >= SHARE_FROM);
+                assert_eq!(refcount(item.as_any()), held - shares);
+            }
+        });
+    }
 
     #[test]
     fn pieces_keep_their_order() {

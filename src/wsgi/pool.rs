@@ -280,8 +280,10 @@ fn serve(
             // The client may have gone: its response (and the app's close()) is then dropped
             // here, attached.
             let unsent;
-            // Only a body that is all here may wait in the outbox: it holds no Python object
-            // that the runtime thread would have to drop, should its client be gone.
+            // Only a body that is all here may wait in the outbox: should its client be gone,
+            // the runtime thread drops it without running Python (a large piece that is the
+            // app's bytes object is given back the next time a thread takes the GIL), where a
+            // stream would have the app's close() to call.
             let whole = response.body().size_hint().exact().is_some();
             (unsent, next) = py.detach(|| {
                 let busy = whole && jobs.backlog();

@@ -189,7 +189,7 @@ impl WsgiBody {
     fn pull(&mut self, py: Python<'_>) -> PyResult<Option<Bytes>> {
         Ok(self
             .pull_item(py)?
-            .map(|item| Bytes::copy_from_slice(item.as_bytes())))
+            .map(|item| super::pieces::from_python(&item)))
     }
 
     /// The next item of the iterator, checked to be bytes; `None` once it is exhausted.
@@ -243,7 +243,7 @@ impl WsgiBody {
             self.take_written(py);
             let bytes = item.as_bytes();
             if !self.pending.is_empty() || bytes.len() > max {
-                self.push(Bytes::copy_from_slice(bytes));
+                self.push(super::pieces::from_python(&item));
                 return Some(Ok(()));
             }
             if bytes.is_empty() {

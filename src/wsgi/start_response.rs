@@ -97,7 +97,7 @@ impl StartResponse {
             PyTypeError::new_err(format!("write() takes bytes, not {}", type_name(data)))
         })?;
         if !data.as_bytes().is_empty() {
-            self.written.push(Bytes::copy_from_slice(data.as_bytes()));
+            self.written.push(super::pieces::from_python(data));
             self.wrote.store(true, Relaxed);
             // The first non-empty write() commits the status and headers (PEP 3333 "The
             // start_response() Callable"): a later start_response(..., exc_info) re-raises.
