@@ -20,7 +20,7 @@ use http::StatusCode;
 use super::chunked::{Decoder, Step};
 use super::parse::Limits;
 use super::reject::Reject;
-use super::transport::{BodyState, Transport};
+use super::transport::{BodyState, Transport, BODY_READ_CHUNK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// How a request body is delimited (RFC 9112 §6.3).
@@ -190,10 +190,16 @@ impl Incoming {
                         if *left == 0 {
                             return None;
                         }
-                        if buf.is_empty() {
+                        // What is left of a body, when it fits in one read, is gathered in the
+                        // buffer: a small body is one allocation read in few system calls and
+                        // reaches the service whole, not to be joined. A larger one is handed on
+                        // as it arrives, to be counted against `--body-memory` (or spooled) as
+                        // it comes, not held in the buffer uncounted by a slow client.
+                        let left_now = usize::try_from(*left).unwrap_or(usize::MAX);
+                        if buf.is_empty() || (left_now <= BODY_READ_CHUNK && buf.len() < left_now) {
                             Step::NeedMore
                         } else {
-                            let n = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                            let n = buf.len().min(left_now);
                             *left -= n as u64;
                             Step::Data(buf.split_to(n).freeze())
                         }

@@ -158,8 +158,9 @@ fn poll_send<S: Socket>(
 
 /// How much is read per system call, at least.
 const READ_CHUNK: usize = 8 * 1024;
-/// How much is read per system call while a request body is being read.
-const BODY_READ_CHUNK: usize = 64 * 1024;
+/// How much is read per system call while a request body is being read (and the most of a
+/// body with a Content-Length that is gathered in the buffer before it is handed on).
+pub const BODY_READ_CHUNK: usize = 64 * 1024;
 /// What is read into the stack when the buffer is empty (most request heads fit).
 const IDLE_READ: usize = 4 * 1024;
 

@@ -31,14 +31,15 @@ impl Input {
         Input { source }
     }
 
-    /// Up to `limit` bytes (all that remain when `None`).
-    fn read_bytes(&mut self, limit: Option<usize>) -> std::io::Result<Vec<u8>> {
+    /// Up to `limit` bytes (all that remain when `None`). From memory, a slice of the body, not
+    /// a copy: the Python bytes made from it are the only copy.
+    fn read_bytes(&mut self, limit: Option<usize>) -> std::io::Result<Bytes> {
         match &mut self.source {
             Source::Memory { data, pos } => {
-                let rest = &data[*pos..];
-                let n = limit.map_or(rest.len(), |l| l.min(rest.len()));
-                *pos += n;
-                Ok(rest[..n].to_vec())
+                let start = *pos;
+                let left = data.len() - start;
+                *pos += limit.map_or(left, |l| l.min(left));
+                Ok(data.slice(start..*pos))
             }
             Source::File(reader) => {
                 let mut out = Vec::new();
@@ -46,20 +47,20 @@ impl Input {
                     Some(l) => reader.take(l as u64).read_to_end(&mut out)?,
                     None => reader.read_to_end(&mut out)?,
                 };
-                Ok(out)
+                Ok(out.into())
             }
         }
     }
 
     /// One line including its `\n`, at most `limit` bytes.
-    fn read_line(&mut self, limit: Option<usize>) -> std::io::Result<Vec<u8>> {
+    fn read_line(&mut self, limit: Option<usize>) -> std::io::Result<Bytes> {
         match &mut self.source {
             Source::Memory { data, pos } => {
-                let rest = &data[*pos..];
+                let start = *pos;
+                let rest = &data[start..];
                 let cap = limit.map_or(rest.len(), |l| l.min(rest.len()));
-                let n = memchr(b'\n', &rest[..cap]).map_or(cap, |i| i + 1);
-                *pos += n;
-                Ok(rest[..n].to_vec())
+                *pos += memchr(b'\n', &rest[..cap]).map_or(cap, |i| i + 1);
+                Ok(data.slice(start..*pos))
             }
             Source::File(reader) => {
                 let mut out = Vec::new();
@@ -67,7 +68,7 @@ impl Input {
                     Some(l) => reader.take(l as u64).read_until(b'\n', &mut out)?,
                     None => reader.read_until(b'\n', &mut out)?,
                 };
-                Ok(out)
+                Ok(out.into())
             }
         }
     }
@@ -155,13 +156,13 @@ mod tests {
     #[test]
     fn lines_and_reads_agree_for_memory_and_file() {
         for mut input in bodies(b"one\ntwo\nthree") {
-            assert_eq!(input.read_line(Some(2)).unwrap(), b"on");
-            assert_eq!(input.read_line(None).unwrap(), b"e\n");
-            assert_eq!(input.read_bytes(Some(3)).unwrap(), b"two");
-            assert_eq!(input.read_line(None).unwrap(), b"\n");
-            assert_eq!(input.read_bytes(None).unwrap(), b"three");
-            assert_eq!(input.read_bytes(None).unwrap(), b"");
-            assert_eq!(input.read_line(None).unwrap(), b"");
+            assert_eq!(&*input.read_line(Some(2)).unwrap(), b"on");
+            assert_eq!(&*input.read_line(None).unwrap(), b"e\n");
+            assert_eq!(&*input.read_bytes(Some(3)).unwrap(), b"two");
+            assert_eq!(&*input.read_line(None).unwrap(), b"\n");
+            assert_eq!(&*input.read_bytes(None).unwrap(), b"three");
+            assert_eq!(&*input.read_bytes(None).unwrap(), b"");
+            assert_eq!(&*input.read_line(None).unwrap(), b"");
         }
     }
 
