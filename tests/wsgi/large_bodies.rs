@@ -1,8 +1,8 @@
 //! Large bodies, byte for byte, with and without the thread pool (`tests/apps/big_pieces.py`).
-//! A request body with a Content-Length is gathered in the connection's buffer in pieces of up
-//! to 64 KiB, however the client cuts it; a response piece of 4 KiB or more goes out from the
-//! app's own bytes object, which the server holds until it is written (or its client is gone)
-//! and then gives back.
+//! What is left of a request body with a Content-Length, once it fits in one 64 KiB read, is
+//! gathered in the connection's buffer (a larger body is handed on as it arrives), however the
+//! client cuts it; a response piece of 4 KiB or more goes out from the app's own bytes object,
+//! which the server holds until it is written (or its client is gone) and then gives back.
 
 use std::thread;
 use std::time::Duration;
