@@ -43,6 +43,8 @@ STATIC = ["pyrite", "nginx", "nginx-log", "granian"]
 SERVERS = ["pyrite", "fastwsgi", "bjoern", "granian", "nginx", "nginx-log"]
 READY_TIMEOUT = 300.0  # seconds: Python starting under callgrind takes tens of them
 DUMP_TIMEOUT = 60.0
+# How long a dump's set of files must stay the same before it is read (see `dump_all`).
+DUMP_SETTLE = 0.3
 
 
 def scenario(name):
@@ -95,26 +97,49 @@ def totals(path):
 
 
 def dump_files(outdir, pid):
-    """Dumps requested by callgrind_control are written as cg.PID.1, cg.PID.2, ..."""
+    """Dumps requested by callgrind_control are written as cg.PID.1, cg.PID.2, ... (with
+    `--separate-threads=yes`, one file per thread: cg.PID.1-01, cg.PID.1-02, ...)."""
     return set(glob.glob(f"{outdir}/cg.{pid}.*"))
 
 
+def dump_number(path):
+    """The dump a file belongs to: 2 for cg.PID.2 and for cg.PID.2-03."""
+    return int(re.search(r"\.(\d+)(?:-\d+)?$", path).group(1))
+
+
+def complete_dump(new):
+    """(files, (summary, totals)) of the newest dump among the files `new`, its threads' counts
+    added up, once every file of it is complete; None while one is still being written."""
+    newest = max(dump_number(path) for path in new)
+    files = sorted(path for path in new if dump_number(path) == newest)
+    try:
+        counts = [totals(path) for path in files]
+    except RuntimeError:  # still being written
+        return None
+    return files, (sum(c[0] for c in counts), sum(c[1] for c in counts))
+
+
 def dump_all(outdir, pids):
-    """{pid: (dump file, (summary, totals))} of a dump of every process, once each file is complete."""
+    """{pid: (dump files, (summary, totals))} of a dump of every process, once its files are
+    complete: one file, or one per thread of the process. A dump's thread files appear one after
+    the other, so a set counts as complete once every file is and no new one came for a while."""
     before = {pid: dump_files(outdir, pid) for pid in pids}
     for pid in pids:
         callgrind_control("-d", pid, outdir)
-    found = {}
+    found, seen = {}, {}
     deadline = time.monotonic() + DUMP_TIMEOUT
     while len(found) < len(pids) and time.monotonic() < deadline:
         for pid in pids:
             new = dump_files(outdir, pid) - before[pid]
-            if pid not in found and new:
-                path = max(new, key=os.path.getmtime)
-                try:
-                    found[pid] = (path, totals(path))
-                except RuntimeError:  # still being written
-                    pass
+            if pid in found or not new:
+                continue
+            dump = complete_dump(new)
+            if dump is None:
+                seen.pop(pid, None)
+            elif seen.get(pid, (None,))[0] != dump[0]:
+                seen[pid] = (dump[0], time.monotonic())
+            elif time.monotonic() - seen[pid][1] >= DUMP_SETTLE:
+                found[pid] = dump
         time.sleep(0.1)
     missing = [pid for pid in pids if pid not in found]
     if missing:
@@ -147,6 +172,10 @@ async def measure(setup, sc, server, args, outdir):
     # and concurrent runs of this harness cannot mix them up.
     valgrind = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--vgdb-prefix={outdir}/vgdb",
                 f"--callgrind-out-file={outdir}/cg.%p"]
+    if args.profile:
+        # A file per thread, so that each thread's frames active at the dump can be told apart
+        # from its costs (see `annotate`); the counts are the same added up.
+        valgrind.insert(3, "--separate-threads=yes")
     log = outdir / "stderr"
     proc = bench.start(["taskset", "-c", bench.SERVER_CPU] + valgrind + argv, cwd=str(bench.APPS),
                        env=setup.env, stderr_path=log)
@@ -184,7 +213,7 @@ async def measure(setup, sc, server, args, outdir):
             raise RuntimeError("the server's processes changed during the measurement")
         table = bench.proc_table()
         procs = [{"pid": pid, "ppid": table.get(pid, (0,))[0], "cmd": process_name(pid), "ir": ir,
-                  "lines_total": lines, "dump": path} for pid, (path, (ir, lines)) in dumps.items()]
+                  "lines_total": lines, "dump": files} for pid, (files, (ir, lines)) in dumps.items()]
         total = sum(p["ir"] for p in procs)
         return {"ir_per_request": total / args.n, "processes": procs, "argv": " ".join(argv)}
     finally:
@@ -209,58 +238,66 @@ def split_entry(entry):
         return entry[i + 1 :], obj
 
 
-def top_functions(path, n_requests, inclusive, count=20):
-    """The `count` costliest functions of one dump in instructions per request.
+def annotate(path, inclusive):
+    """(total, [(Ir, function, object's file name)]) of one dump file by callgrind_annotate, the
+    frames active when the dump was taken left out: main, the master's loop, the worker's entry, a
+    thread's start (everything above 97% of the file's total) are the spine that holds the
+    thread's work, not a cost of their own. With a file per thread, each thread's spine is above
+    97% of its own file; in one file for all threads it would be below, and listed as a cost."""
+    r = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100",
+                        "--auto=no", path], capture_output=True, text=True, timeout=300)
+    total, entries = 0, []
+    for line in r.stdout.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$", line)
+        if not m:
+            continue
+        ir = int(m.group(1).replace(",", ""))
+        if "PROGRAM TOTALS" in line:
+            total = ir
+            continue
+        if ir > 0.97 * total:
+            continue
+        entries.append((ir, *split_entry(m.group(2))))
+    return total, entries
+
+
+def top_functions(paths, n_requests, inclusive, count=20):
+    """The `count` costliest functions of one dump (its files: one, or one per thread) in
+    instructions per request.
 
     callgrind_annotate lists a function once per source file its code came from (inlining): the
     self costs of those entries are added up; their inclusive costs overlap (each counts calls
-    made from the other's code), so the largest is kept, a lower bound. The frames active when the dump was taken (main,
-    the master's loop, the worker's entry: everything above 97%) are left out: they are the
-    spine that holds the whole request path, not a cost of their own."""
-    r = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100",
-                        "--auto=no", path], capture_output=True, text=True, timeout=300)
-    total, costs, objs = None, {}, {}
-    for line in r.stdout.splitlines():
-        m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$", line)
-        if not m:
-            continue
-        ir = int(m.group(1).replace(",", ""))
-        if "PROGRAM TOTALS" in line:
-            total = ir
-            continue
-        name, obj = split_entry(m.group(2))
-        costs[name] = max(costs.get(name, 0), ir) if inclusive else costs.get(name, 0) + ir
-        objs[name] = objs.get(name) or obj
-    total = total or 1
-    rows = [(ir / n_requests, 100 * ir / total, name + (f" [{objs[name]}]" if objs[name] else ""))
-            for name, ir in sorted(costs.items(), key=lambda kv: -kv[1]) if ir <= 0.97 * total]
+    made from the other's code), so the largest is kept, a lower bound. Threads' files add up."""
+    grand, costs, objs = 0, {}, {}
+    for path in paths:
+        total, entries = annotate(path, inclusive)
+        grand += total
+        here = {}
+        for ir, name, obj in entries:
+            here[name] = max(here.get(name, 0), ir) if inclusive else here.get(name, 0) + ir
+            objs[name] = objs.get(name) or obj
+        for name, ir in here.items():
+            costs[name] = costs.get(name, 0) + ir
+    grand = grand or 1
+    rows = [(ir / n_requests, 100 * ir / grand, name + (f" [{objs[name]}]" if objs[name] else ""))
+            for name, ir in sorted(costs.items(), key=lambda kv: -kv[1])]
     return rows[:count]
 
 
-def by_object(path, n_requests):
+def by_object(paths, n_requests):
     """Self instructions per request of each object (pyrite, libpython, libc...), largest first."""
-    r = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", "--auto=no", path],
-                       capture_output=True, text=True, timeout=300)
-    total, entries, home = None, [], {}
-    for line in r.stdout.splitlines():
-        m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$", line)
-        if not m:
-            continue
-        ir = int(m.group(1).replace(",", ""))
-        if "PROGRAM TOTALS" in line:
-            total = ir
-            continue
-        if total and ir > 0.97 * total:  # the spine of active frames (see top_functions)
-            continue
-        name, obj = split_entry(m.group(2))
-        entries.append((name, ir))
-        home[name] = home.get(name) or obj
-    objs = {}
-    for name, ir in entries:  # an inlined part is listed without its object: its function's
-        obj = home.get(name) or "???"
-        objs[obj] = objs.get(obj, 0) + ir
-    total = total or 1
-    return [(ir / n_requests, 100 * ir / total, obj) for obj, ir in sorted(objs.items(), key=lambda kv: -kv[1])]
+    grand, objs = 0, {}
+    for path in paths:
+        total, entries = annotate(path, False)
+        grand += total
+        home = {}
+        for _ir, name, obj in entries:
+            home[name] = home.get(name) or obj
+        for ir, name, _obj in entries:  # an inlined part is listed without its object: its function's
+            obj = home.get(name) or "???"
+            objs[obj] = objs.get(obj, 0) + ir
+    grand = grand or 1
+    return [(ir / n_requests, 100 * ir / grand, obj) for obj, ir in sorted(objs.items(), key=lambda kv: -kv[1])]
 
 
 def print_profile(res, server, sc_name, n):
@@ -273,6 +310,19 @@ def print_profile(res, server, sc_name, n):
     for per, pct, obj in by_object(worker["dump"], n):
         if pct >= 0.1:
             print(f"| {per:,.0f} | {pct:.1f} | {obj} |")
+    if len(worker["dump"]) > 1:
+        print("\n### Instructions by thread, per request (callgrind's thread numbers; 1 is the main thread)\n")
+        print("| instr/req | % | thread |\n|---:|---:|---|")
+        threads = sorted(((totals(path)[0], int(re.search(r"-(\d+)$", path).group(1)))
+                          for path in worker["dump"]), reverse=True)
+        grand = sum(ir for ir, _ in threads) or 1
+        shown = [(ir, t) for ir, t in threads if ir >= 0.05 * grand]
+        for ir, t in shown:
+            print(f"| {ir / n:,.0f} | {100 * ir / grand:.1f} | {t} |")
+        rest = [ir for ir, t in threads if ir < 0.05 * grand]
+        if rest:
+            print(f"| {sum(rest) / n:,.0f} | {100 * sum(rest) / grand:.1f} | {len(rest)} more, "
+                  f"{min(rest) / n:,.0f} to {max(rest) / n:,.0f} each |")
     for inclusive in (True, False):
         kind = "inclusive (callees counted)" if inclusive else "self (own instructions only)"
         print(f"\n### Top 20 functions, {kind}, instructions per request\n")
