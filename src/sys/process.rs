@@ -119,6 +119,44 @@ pub fn getppid() -> Pid {
     unsafe { libc::getppid() }
 }
 
+/// Blocks until `parent`, this process's parent, is gone: on a pidfd of it, which turns readable
+/// when it exits (no wake-up until then), or, where pidfds cannot be had (a kernel before 5.3, a
+/// sandbox that forbids them) or polled, by looking at the parent once a second. A parent already
+/// gone, or whose pid now names another process, returns at once.
+pub fn wait_parent_gone(parent: Pid) {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, parent, 0) };
+    if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        return;
+    }
+    if fd >= 0 {
+        // SAFETY: the descriptor was just opened and is owned here.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        // The pid was our parent's before the pidfd was opened: if it is not our parent now,
+        // the parent died in between (and the pidfd may be another process's).
+        if getppid() != parent {
+            return;
+        }
+        let mut poll = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: one valid pollfd, no timeout.
+            match unsafe { libc::poll(&mut poll, 1, -1) } {
+                n if n > 0 => return,
+                0 => {}
+                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => break,
+            }
+        }
+    }
+    while getppid() == parent {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
 /// Leaves the process at once, without running atexit handlers or destructors (used by a
 /// forked child that must not unwind into the master's code).
 pub fn exit_now(code: i32) -> ! {

@@ -5,6 +5,7 @@
 //! through its stop (a drain first when the whole server stops). Returns the process exit code.
 
 mod lifecycle;
+mod orphan;
 mod stop;
 
 use std::rc::Rc;
@@ -148,9 +149,14 @@ pub fn run(ctx: Context<'_>, listeners: Vec<Listener>) -> i32 {
         let mut term = signal(SignalKind::terminate())?;
         let mut usr1 = signal(SignalKind::user_defined1())?;
         // The master may have died between fork and here (PDEATHSIG not yet armed).
-        if sys::getppid() == 1 {
+        let master = sys::getppid();
+        if master == 1 {
             return Ok(());
         }
+        orphan::watch(
+            master,
+            config.drain_timeout.saturating_add(config.graceful_timeout),
+        );
         access_log::buffer();
         let housekeeping = lifecycle.clone();
         let log_settings = config.logging.clone();

@@ -2,7 +2,8 @@
 //! listener close, `--graceful-timeout` bounds it), INT/QUIT (fast), KILL (the workers die
 //! with the master), HUP (zero-downtime reload, and a reload whose app no longer imports),
 //! TTIN/TTOU (one worker more/less); a signal sent to a child of the master is never the
-//! master's.
+//! master's. A worker stuck in its app does not outlive a killed master past the time a stop
+//! allows.
 
 use std::collections::HashSet;
 use std::net::TcpStream;
@@ -13,7 +14,7 @@ use super::{answering_pid, assert_all_ok, pid_in, supervised, version_at, Stream
 use crate::support::process::children_of;
 use crate::support::{
     app_dir, eventually, kill, pid_alive, pyrite, request, wait_pid_gone, write_module, Conn,
-    BOOTED, EXITED, WAIT,
+    BOOTED, EXITED, LONG_WAIT, WAIT,
 };
 
 /// SIGTERM is a graceful stop: the listener closes (new connections are refused), an idle
@@ -156,6 +157,43 @@ fn workers_die_with_the_master() {
             "worker {pid} kept running after the master was killed"
         );
     }
+}
+
+/// A worker whose app call never returns (stuck in C, with no `--timeout` to interrupt it)
+/// cannot answer the SIGTERM its master's death sends it, and no master is left to kill it once
+/// `--graceful-timeout` has passed: it ends itself then, and leaves the address free for the
+/// next server. The other, idle worker stops at once.
+#[test]
+fn a_stuck_worker_does_not_outlive_a_killed_master() {
+    let mut server = pyrite()
+        .args(&["-w", "2", "--timeout", "0", "--graceful-timeout", "1"])
+        .app("supervised")
+        .start();
+    let addr = server.addr.clone();
+    let _client = thread::spawn(move || {
+        let mut conn = Conn::connect(&addr);
+        conn.send(&request("GET", "/stuck", &[], b""));
+        let _ = conn.try_read_response(false);
+    });
+    assert!(
+        server.wait_for_stderr("supervised app: stuck started", 1, WAIT),
+        "the request never reached the app"
+    );
+    let workers = server.worker_pids();
+    server.signal(libc::SIGKILL);
+    server.wait_exit(WAIT).expect("master survived SIGKILL");
+    for pid in workers {
+        assert!(
+            wait_pid_gone(pid, LONG_WAIT),
+            "worker {pid} outlived its killed master"
+        );
+    }
+    assert!(
+        server.wait_for_stderr("the master is gone", 1, WAIT),
+        "no line says why the stuck worker ended: {}",
+        server.stderr()
+    );
+    std::net::TcpListener::bind(&server.addr).expect("the address is still held");
 }
 
 #[test]
