@@ -14,7 +14,7 @@ use super::{answering_pid, assert_all_ok, pid_in, supervised, version_at, Stream
 use crate::support::process::children_of;
 use crate::support::{
     app_dir, eventually, kill, pid_alive, pyrite, request, wait_pid_gone, write_module, Conn,
-    BOOTED, EXITED, LONG_WAIT, WAIT,
+    Server, BOOTED, EXITED, LONG_WAIT, WAIT,
 };
 
 /// SIGTERM is a graceful stop: the listener closes (new connections are refused), an idle
@@ -72,13 +72,7 @@ fn graceful_timeout_bounds_the_drain() {
         .args(&["--graceful-timeout", "1"])
         .app("supervised")
         .start();
-    let addr = server.addr.clone();
-    let _client = thread::spawn(move || {
-        let mut conn = Conn::connect(&addr);
-        conn.send(&request("GET", "/sleep?s=60", &[], b""));
-        let _ = conn.try_read_response(false);
-    });
-    assert!(server.wait_for_stderr("supervised app: sleep started", 1, WAIT));
+    request_in_the_app(&server, "/sleep?s=60", "supervised app: sleep started");
     let workers = server.worker_pids();
     server.signal(libc::SIGTERM);
     // A 60 s request must not hold a 1 s graceful timeout for long.
@@ -92,6 +86,22 @@ fn graceful_timeout_bounds_the_drain() {
             "worker {pid} survived the graceful timeout"
         );
     }
+}
+
+/// Sends `GET path` from a thread of its own, on a connection of its own that waits for the
+/// answer, and returns once the app has written `started` (it has the request).
+fn request_in_the_app(server: &Server, path: &str, started: &str) {
+    let addr = server.addr.clone();
+    let target = path.to_string();
+    thread::spawn(move || {
+        let mut conn = Conn::connect(&addr);
+        conn.send(&request("GET", &target, &[], b""));
+        let _ = conn.try_read_response(false);
+    });
+    assert!(
+        server.wait_for_stderr(started, 1, WAIT),
+        "{path}: the request never reached the app"
+    );
 }
 
 /// INT and QUIT stop at once: the in-flight 20 s request is not waited for.
@@ -169,16 +179,7 @@ fn a_stuck_worker_does_not_outlive_a_killed_master() {
         .args(&["-w", "2", "--timeout", "0", "--graceful-timeout", "1"])
         .app("supervised")
         .start();
-    let addr = server.addr.clone();
-    let _client = thread::spawn(move || {
-        let mut conn = Conn::connect(&addr);
-        conn.send(&request("GET", "/stuck", &[], b""));
-        let _ = conn.try_read_response(false);
-    });
-    assert!(
-        server.wait_for_stderr("supervised app: stuck started", 1, WAIT),
-        "the request never reached the app"
-    );
+    request_in_the_app(&server, "/stuck", "supervised app: stuck started");
     let workers = server.worker_pids();
     server.signal(libc::SIGKILL);
     server.wait_exit(WAIT).expect("master survived SIGKILL");
