@@ -158,12 +158,17 @@ fn quit_is_a_fast_stop_with_exit_0() {
 #[test]
 fn workers_die_with_the_master() {
     let mut server = supervised("2");
+    kill_the_master(&mut server, WAIT);
+}
+
+/// Kills the master (SIGKILL) and waits, up to `wait` each, for its workers to be gone.
+fn kill_the_master(server: &mut Server, wait: Duration) {
     let workers = server.worker_pids();
     server.signal(libc::SIGKILL);
     server.wait_exit(WAIT).expect("master survived SIGKILL");
     for pid in workers {
         assert!(
-            wait_pid_gone(pid, WAIT),
+            wait_pid_gone(pid, wait),
             "worker {pid} kept running after the master was killed"
         );
     }
@@ -180,15 +185,7 @@ fn a_stuck_worker_does_not_outlive_a_killed_master() {
         .app("supervised")
         .start();
     request_in_the_app(&server, "/stuck", "supervised app: stuck started");
-    let workers = server.worker_pids();
-    server.signal(libc::SIGKILL);
-    server.wait_exit(WAIT).expect("master survived SIGKILL");
-    for pid in workers {
-        assert!(
-            wait_pid_gone(pid, LONG_WAIT),
-            "worker {pid} outlived its killed master"
-        );
-    }
+    kill_the_master(&mut server, LONG_WAIT);
     assert!(
         server.wait_for_stderr("the master is gone", 1, WAIT),
         "no line says why the stuck worker ended: {}",
