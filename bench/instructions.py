@@ -25,6 +25,7 @@ Python hash seed is fixed (PYTHONHASHSEED=0) so that dict layouts, hence counts,
 
 import argparse
 import asyncio
+import functools
 import glob
 import json
 import os
@@ -238,6 +239,7 @@ def split_entry(entry):
         return entry[i + 1 :], obj
 
 
+@functools.lru_cache(maxsize=None)  # the self listing serves both by_object and top_functions
 def annotate(path, inclusive):
     """(total, [(Ir, function, object's file name)]) of one dump file by callgrind_annotate, the
     frames active when the dump was taken left out: main, the master's loop, the worker's entry, a
@@ -258,7 +260,7 @@ def annotate(path, inclusive):
         if ir > 0.97 * total:
             continue
         entries.append((ir, *split_entry(m.group(2))))
-    return total, entries
+    return total, tuple(entries)
 
 
 def top_functions(paths, n_requests, inclusive, count=20):
