@@ -39,7 +39,9 @@ WSGI_SERVERS = ["pyrite", "granian", "fastwsgi", "bjoern", "gunicorn", "uwsgi", 
 STATIC_SERVERS = ["pyrite", "nginx", "nginx-log", "granian"]
 # nginx-log: nginx with its access log on (a file in the scratch directory), beside the usual
 # nginx with it off: the two nginx rows show what a log line costs.
-ALL_SERVERS = WSGI_SERVERS + ["nginx", "nginx-log"]
+# floor: bench/floor.rs, the pool's architecture with nothing in it (no Python, no HTTP beyond
+# finding the blank line): the least the sleep10ms scenario can cost. Run only when named.
+ALL_SERVERS = WSGI_SERVERS + ["nginx", "nginx-log", "floor"]
 
 
 @dataclass
@@ -65,7 +67,8 @@ SCENARIOS = [
     Scenario("hello-gen", "generator body, no Content-Length (chunked)", "hello_gen"),
     Scenario("json10k", "json.dumps of a dict, 10 KiB, each request", "json10k"),
     Scenario("post64k", "POST 64 KiB, app reads wsgi.input and echoes it", "echo", lua="post64k.lua"),
-    Scenario("sleep10ms", "time.sleep(0.01) per request, c256, 32 threads", "sleep10ms", connections=256, threads=32),
+    Scenario("sleep10ms", "time.sleep(0.01) per request, c256, 32 threads", "sleep10ms", connections=256, threads=32,
+             servers=WSGI_SERVERS + ["floor"]),
     Scenario("static1k", "GET a 1 KiB file under /static/", "hello", path="/static/1k.bin", servers=list(STATIC_SERVERS)),
     Scenario("static10m", "GET a 10 MiB file under /static/", "hello", path="/static/10m.bin",
              servers=list(STATIC_SERVERS), wrk_timeout="10s"),
@@ -242,6 +245,9 @@ class Setup:
     def __init__(self, args):
         self.venv = Path(args.venv).resolve()
         self.pyrite = str(Path(args.pyrite).resolve())  # servers start in bench/apps
+        # (bench/instructions and bench/tls have no --floor: the variable or the default path)
+        self.floor = str(Path(getattr(args, "floor", None) or os.environ.get("FLOOR_BIN")
+                              or ROOT / "target/release/examples/pool_floor").resolve())
         self.tmp = Path(tempfile.mkdtemp(prefix="pyrite-bench-"))
         os.chmod(self.tmp, 0o755)  # nginx workers may run as another user
         self.static = self.tmp / "static"
@@ -273,6 +279,8 @@ class Setup:
         """None when the server can run, else why not."""
         if server == "pyrite":
             return None if os.access(self.pyrite, os.X_OK) else f"no binary at {self.pyrite}"
+        if server == "floor":
+            return None if os.access(self.floor, os.X_OK) else f"no binary at {self.floor}"
         if server.startswith("nginx"):
             return None if shutil.which("nginx") or os.path.exists("/usr/sbin/nginx") else "nginx not installed"
         if server in ("bjoern", "fastwsgi"):
@@ -368,6 +376,9 @@ http {{
             if w > 1:
                 return None, note, "one process only"
             return [self.vbin("waitress-serve"), f"--listen={HOST}:{port}", f"--threads={t}", spec], note, None
+        if server == "floor":
+            # the scenario's 10 ms in the floor's own sleep (only sleep10ms lists it)
+            return [self.floor, f"{HOST}:{port}", str(t), "10"], note, None
         if server.startswith("nginx"):
             nginx = shutil.which("nginx") or "/usr/sbin/nginx"
             conf = self.nginx_conf(port, access_log=server == "nginx-log")
@@ -791,6 +802,7 @@ def main():
     ap.add_argument("--servers", help="comma-separated servers: " + ",".join(ALL_SERVERS))
     ap.add_argument("--duration", help="seconds per measured run (default $DURATION or 10; 3 with --quick)")
     ap.add_argument("--pyrite", default=os.environ.get("PYRITE_BIN", str(ROOT / "target/release/pyrite")))
+    ap.add_argument("--floor", default=os.environ.get("FLOOR_BIN", str(ROOT / "target/release/examples/pool_floor")))
     ap.add_argument("--venv", default=str(ROOT / "target/bench-venv"))
     ap.add_argument("--out", default=str(ROOT / "target/bench-results"), help="where the .md and .json go")
     ap.add_argument("--list", action="store_true", help="print the scenarios and exit")
@@ -807,7 +819,8 @@ def main():
     names = [s.name for s in SCENARIOS]
     scen_names = pick(args.only, QUICK if args.quick and not args.only else names, "scenario")
     scenarios = [s for s in SCENARIOS if s.name in scen_names]
-    servers = pick(args.servers, ALL_SERVERS, "server")
+    # The floor runs only when named.
+    servers = pick(args.servers or ",".join(s for s in ALL_SERVERS if s != "floor"), ALL_SERVERS, "server")
     if not any(s in sc.servers for sc in scenarios for s in servers):
         sys.exit("bench: none of these servers runs any of these scenarios (see --list)")
 

@@ -41,7 +41,7 @@ import exactload
 SCENARIOS = ["hello", "hello-close", "hello-gen", "json10k", "post64k", "static1k", "sleep10ms"]
 WSGI = ["pyrite", "fastwsgi", "bjoern", "granian"]
 STATIC = ["pyrite", "nginx", "nginx-log", "granian"]
-SERVERS = ["pyrite", "fastwsgi", "bjoern", "granian", "nginx", "nginx-log"]
+SERVERS = ["pyrite", "fastwsgi", "bjoern", "granian", "nginx", "nginx-log", "floor"]
 READY_TIMEOUT = 300.0  # seconds: Python starting under callgrind takes tens of them
 DUMP_TIMEOUT = 60.0
 # How long a dump's set of files must stay the same before it is read (see `dump_all`).
@@ -53,6 +53,8 @@ def scenario(name):
 
 
 def servers_for(name):
+    if name == "sleep10ms":
+        return WSGI + ["floor"]  # the pool's floor, bench/floor.rs: only when named
     return STATIC if name.startswith("static") else WSGI
 
 
@@ -428,7 +430,8 @@ def main():
         args.runs = 1
     else:
         scenarios = pick(args.scenarios, SCENARIOS, "scenario", ap)
-        servers = pick(args.servers, SERVERS, "server", ap)
+        # The floor runs only when named.
+        servers = pick(args.servers or ",".join(s for s in SERVERS if s != "floor"), SERVERS, "server", ap)
         pairs = [(sc, s) for sc in scenarios for s in servers if s in servers_for(sc)]
         if not pairs:
             ap.error("none of these servers runs any of these scenarios")

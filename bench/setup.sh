@@ -2,7 +2,8 @@
 # peers in the same venv and the same pyrite binary. It installs what is missing (apt: wrk,
 # nginx, libev-dev, curl, taskset, plus whatever the caller lists in EXTRA_APT; a venv at
 # target/bench-venv with the pinned peers from bench/requirements.txt), builds pyrite with
-# `cargo build --release` unless PYRITE_BIN is set, and exports PYRITE_BIN and VENV.
+# `cargo build --release` unless PYRITE_BIN is set, and the pool's floor (bench/floor.rs) unless
+# FLOOR_BIN is set, and exports PYRITE_BIN, FLOOR_BIN and VENV.
 # The caller has already cd'ed to the repository root.
 
 PYTHON=${PYTHON:-python3}
@@ -50,4 +51,9 @@ if [ -z "${PYRITE_BIN:-}" ]; then
     cargo build --release
     PYRITE_BIN=$PWD/target/release/pyrite
 fi
-export PYRITE_BIN VENV
+# The pool's floor (bench/floor.rs), a lower bound measured beside the servers when named.
+if [ -z "${FLOOR_BIN:-}" ]; then
+    cargo build --release --example pool_floor
+    FLOOR_BIN=$PWD/target/release/examples/pool_floor
+fi
+export PYRITE_BIN FLOOR_BIN VENV
