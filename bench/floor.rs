@@ -53,6 +53,11 @@ fn usage(what: &str) -> ! {
     std::process::exit(2)
 }
 
+fn fail(what: &str) -> ! {
+    eprintln!("pool_floor: {what}");
+    std::process::exit(1)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [addr, threads, sleep_ms] = args.as_slice() else {
@@ -80,12 +85,12 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap_or_else(|e| usage(&format!("no runtime: {e}")));
+        .unwrap_or_else(|e| fail(&format!("no runtime: {e}")));
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let listener = TcpListener::bind(addr.as_str())
             .await
-            .unwrap_or_else(|e| usage(&format!("cannot bind {addr}: {e}")));
+            .unwrap_or_else(|e| fail(&format!("cannot bind {addr}: {e}")));
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 continue;
