@@ -245,9 +245,8 @@ class Setup:
     def __init__(self, args):
         self.venv = Path(args.venv).resolve()
         self.pyrite = str(Path(args.pyrite).resolve())  # servers start in bench/apps
-        # (bench/instructions and bench/tls have no --floor: the variable or the default path)
-        self.floor = str(Path(getattr(args, "floor", None) or os.environ.get("FLOOR_BIN")
-                              or ROOT / "target/release/examples/pool_floor").resolve())
+        # bench/setup.sh builds it and sets FLOOR_BIN
+        self.floor = str(Path(os.environ.get("FLOOR_BIN") or ROOT / "target/release/examples/pool_floor").resolve())
         self.tmp = Path(tempfile.mkdtemp(prefix="pyrite-bench-"))
         os.chmod(self.tmp, 0o755)  # nginx workers may run as another user
         self.static = self.tmp / "static"
@@ -802,7 +801,6 @@ def main():
     ap.add_argument("--servers", help="comma-separated servers: " + ",".join(ALL_SERVERS))
     ap.add_argument("--duration", help="seconds per measured run (default $DURATION or 10; 3 with --quick)")
     ap.add_argument("--pyrite", default=os.environ.get("PYRITE_BIN", str(ROOT / "target/release/pyrite")))
-    ap.add_argument("--floor", default=os.environ.get("FLOOR_BIN", str(ROOT / "target/release/examples/pool_floor")))
     ap.add_argument("--venv", default=str(ROOT / "target/bench-venv"))
     ap.add_argument("--out", default=str(ROOT / "target/bench-results"), help="where the .md and .json go")
     ap.add_argument("--list", action="store_true", help="print the scenarios and exit")
